@@ -1,0 +1,29 @@
+# Quick start: `make demo` scans the bundled sample logs; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint data clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/iocmatch scan data/samples/proxy.log data/samples/dns.log data/samples/firewall.log data/samples/sysmon.jsonl; \
+	  status=$$?; [ $$status -le 1 ] || exit $$status
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests tools
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+data: $(STAMP)
+	$(BIN)/python tools/build_campaign_data.py
+	$(BIN)/python tools/write_sample_logs.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,35 @@
+"""iocmatch: find a campaign's published indicators in logs, exactly and fast.
+
+>>> import iocmatch
+>>> matcher = iocmatch.compile(iocmatch.load("campaign.stix.json"))
+>>> for match in matcher.scan_file("proxy.log"): ...
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._bundled import campaign_data_path
+from .errors import IocmatchError, PatternError, SourceError
+from .loader import load
+from .matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
+from .model import Indicator, IndicatorSet, LoadReport, Match, Problem
+
+try:
+    __version__ = version("iocmatch")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Indicator",
+    "IndicatorSet",
+    "IocmatchError",
+    "LoadReport",
+    "Match",
+    "Matcher",
+    "PatternError",
+    "Problem",
+    "SourceError",
+    "__version__",
+    "campaign_data_path",
+    "compile",
+    "load",
+]

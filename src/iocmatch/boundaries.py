@@ -1,0 +1,192 @@
+"""The boundary rules of SEMANTICS.md: does a candidate occurrence count?
+
+Each rule gets the original line, the span where the case-folded needle was
+found, and the needle; it returns the span to report (registry keys and root
+URLs may widen it) or None. Rules only index into the line: they never raise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .model import EQUALS, PREFIX, SUBDOMAINS_ONLY
+
+HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_EMAIL_BEFORE = HOST_CHARS | {".", "%", "+"}
+_URL_END = frozenset("\"'<>|,;)]#")
+
+# Rule names, stored in needles.
+DOMAIN_RULE = "domain"
+URL_RULE = "url"
+HASH_RULE = "hash"
+EMAIL_RULE = "email"
+FILE_NAME_RULE = "file-name"
+LITERAL_RULE = "literal"
+REGISTRY_RULE = "registry"
+
+# How each hive is written in logs (regedit, reg.exe, Sysmon, the kernel).
+# An HKCU key shows up under HKU\<SID> too, which is how Sysmon writes it.
+_HIVE_SPELLINGS = {
+    "HKCU": r"HKCU|HKEY_CURRENT_USER|(?:HKU|HKEY_USERS|\\REGISTRY\\USER)\\[^\\\s]+",
+    "HKLM": r"HKLM|HKEY_LOCAL_MACHINE|\\REGISTRY\\MACHINE",
+    "HKCR": r"HKCR|HKEY_CLASSES_ROOT",
+    "HKU": r"HKU|HKEY_USERS|\\REGISTRY\\USER",
+    "HKCC": r"HKCC|HKEY_CURRENT_CONFIG",
+}
+HIVE_NAMES = {
+    "HKCU": "HKCU",
+    "HKEY_CURRENT_USER": "HKCU",
+    "HKLM": "HKLM",
+    "HKEY_LOCAL_MACHINE": "HKLM",
+    "HKCR": "HKCR",
+    "HKEY_CLASSES_ROOT": "HKCR",
+    "HKU": "HKU",
+    "HKEY_USERS": "HKU",
+    "HKCC": "HKCC",
+    "HKEY_CURRENT_CONFIG": "HKCC",
+}
+_HIVE_BEFORE = {hive: re.compile(f"(?:{spellings})\\Z", re.IGNORECASE) for hive, spellings in _HIVE_SPELLINGS.items()}
+# How far back from the rest of a key its hive (with a SID) may start.
+_HIVE_WINDOW = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Needle:
+    """One string the automaton looks for, and how to verify an occurrence.
+
+    ``exact``, when set, must stand case-sensitively at ``exact_at`` characters
+    into the occurrence (a URL's path, a mutex). ``tail`` is set for URLs whose
+    path is empty or ``/``: what may follow the host (an optional ``/``, then
+    the query). ``hive`` names the hive that must precede a registry key.
+    """
+
+    atom: int
+    rule: str
+    length: int
+    mode: str = EQUALS
+    exact: str = ""
+    exact_at: int = 0
+    has_query: bool = False
+    tail: str | None = None
+    hive: str = ""
+
+
+Span = tuple[int, int]
+Rule = Callable[[str, int, int, Needle, bool], "Span | None"]
+
+
+def _char(line: str, index: int) -> str:
+    """The character at ``index``, or "" off either end ("" is in no set)."""
+    return line[index] if 0 <= index < len(line) else ""
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _ends_name(line: str, end: int) -> bool:
+    """After a domain, e-mail or file name: not in H, and not '.' then H."""
+    after = _char(line, end)
+    if after in HOST_CHARS:
+        return False
+    return not (after == "." and _char(line, end + 1) in HOST_CHARS)
+
+
+def _exact_ok(line: str, start: int, needle: Needle) -> bool:
+    if not needle.exact:
+        return True
+    at = start + needle.exact_at
+    return line[at : at + len(needle.exact)] == needle.exact
+
+
+def domain(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+    before = _char(line, start - 1)
+    if before == ".":
+        if needle.mode == PREFIX or (needle.mode == EQUALS and not subdomains):
+            return None
+    elif before in HOST_CHARS or needle.mode == SUBDOMAINS_ONLY:
+        return None
+    if needle.mode != PREFIX and not _ends_name(line, end):
+        return None
+    return start, end
+
+
+def url(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+    before = _char(line, start - 1)
+    if before in HOST_CHARS or before == "." or not _exact_ok(line, start, needle):
+        return None
+    if needle.mode == PREFIX:
+        return start, end
+    if needle.tail is not None:
+        if _char(line, end) == "/":
+            end += 1
+        if needle.tail:
+            if not line.startswith(needle.tail, end):
+                return None
+            end += len(needle.tail)
+    after = _char(line, end)
+    if not after or after.isspace() or after in _URL_END or (after in "?&" and not needle.has_query):
+        return start, end
+    return None
+
+
+def hash_digits(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+    if _char(line, start - 1) in HEX_DIGITS or _char(line, end) in HEX_DIGITS:
+        return None
+    return start, end
+
+
+def email(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+    before = _char(line, start - 1)
+    if before in _EMAIL_BEFORE:
+        return None
+    if needle.mode != PREFIX and not _ends_name(line, end):
+        return None
+    return start, end
+
+
+def file_name(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+    before = _char(line, start - 1)
+    if before in HOST_CHARS or before == ".":
+        return None
+    if needle.mode != PREFIX and not _ends_name(line, end):
+        return None
+    return start, end
+
+
+def literal(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+    """Mutexes and other strings: word boundaries where the value has word ends."""
+    if not _exact_ok(line, start, needle):
+        return None
+    if _is_word(line[start]) and _is_word(_char(line, start - 1)):
+        return None
+    if needle.mode != PREFIX and _is_word(line[end - 1]) and _is_word(_char(line, end)):
+        return None
+    return start, end
+
+
+def registry(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+    """A key found without its hive: some spelling of the hive must end at ``start``."""
+    found = _HIVE_BEFORE[needle.hive].search(line, max(0, start - _HIVE_WINDOW), start)
+    if found is None:
+        return None
+    hive_start = found.start()
+    if _is_word(line[hive_start]) and _is_word(_char(line, hive_start - 1)):
+        return None
+    if needle.mode != PREFIX and _is_word(line[end - 1]) and _is_word(_char(line, end)):
+        return None
+    return hive_start, end
+
+
+RULES: dict[str, Rule] = {
+    DOMAIN_RULE: domain,
+    URL_RULE: url,
+    HASH_RULE: hash_digits,
+    EMAIL_RULE: email,
+    FILE_NAME_RULE: file_name,
+    LITERAL_RULE: literal,
+    REGISTRY_RULE: registry,
+}

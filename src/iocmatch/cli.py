@@ -1,0 +1,126 @@
+"""The ``iocmatch`` command: ``scan`` logs, ``check`` feeds.
+
+Exit codes follow grep: 0 something matched, 1 nothing did, 2 an error (one
+line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import IO
+
+from . import output
+from ._bundled import campaign_data_path
+from .errors import IocmatchError
+from .loader import load, parse_timestamp
+from .matcher import Matcher
+from .model import IndicatorSet, Match
+
+EXIT_MATCH, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except IocmatchError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_ERROR
+
+
+def _fail(message: str) -> None:
+    print(f"iocmatch: error: {message}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iocmatch", description="Find threat-intelligence indicators in logs.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    scan = commands.add_parser("scan", help="scan log files (or stdin) for indicators")
+    _source_options(scan)
+    scan.add_argument("--format", choices=sorted(output.FORMATS), default="text", help="output format (default text)")
+    scan.add_argument("--no-subdomains", action="store_true", help="a domain indicator does not hit its subdomains")
+    scan.add_argument("files", nargs="*", metavar="FILE", help="log files, plain or .gz; '-' or none: stdin")
+    scan.set_defaults(run=_scan)
+
+    check = commands.add_parser("check", help="load indicator sources and print the load report")
+    _source_options(check)
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(run=_check)
+    return parser
+
+
+def _source_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-i",
+        "--indicators",
+        action="append",
+        metavar="SOURCE",
+        help="STIX 2.x bundle file or directory (repeatable; default: the bundled campaign data)",
+    )
+    command.add_argument("--as-of", metavar="ISO8601", help="reference time for indicator validity (default now)")
+    command.add_argument("--ignore-validity", action="store_true", help="keep expired and not-yet-valid indicators")
+
+
+def _load(args: argparse.Namespace) -> IndicatorSet:
+    as_of = None
+    if args.as_of:
+        try:
+            as_of = parse_timestamp(args.as_of)
+        except ValueError:
+            raise IocmatchError(f"--as-of {args.as_of!r} is not an ISO 8601 timestamp") from None
+    sources = args.indicators or [str(campaign_data_path())]
+    return load(*sources, as_of=as_of, ignore_validity=args.ignore_validity)
+
+
+def _check(args: argparse.Namespace) -> int:
+    report = _load(args).report
+    print(json.dumps(report.to_dict(), indent=2) if args.json else output.report_text(report))
+    return EXIT_MATCH
+
+
+def _scan(args: argparse.Namespace) -> int:
+    indicators = _load(args)
+    summary = output.problem_summary(indicators.report)
+    if summary:
+        print(summary, file=sys.stderr)
+    matcher = Matcher(indicators, subdomains=not args.no_subdomains)
+    write = output.FORMATS[args.format]
+    matched = False
+    try:
+        for name, matches in _scan_inputs(matcher, args.files or ["-"]):
+            for match in matches:
+                matched = True
+                sys.stdout.write(write(match, name) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly, as grep does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_MATCH if matched else EXIT_NO_MATCH
+    return EXIT_MATCH if matched else EXIT_NO_MATCH
+
+
+def _scan_inputs(matcher: Matcher, files: list[str]) -> Iterator[tuple[str, Iterator[Match]]]:
+    # Check every file can be opened before printing anything.
+    for name in files:
+        if name != "-" and not os.path.isfile(name):
+            raise IocmatchError(f"{name}: no such file")
+    for name in files:
+        if name == "-":
+            stdin: IO[bytes] = sys.stdin.buffer
+            yield "-", matcher.scan(stdin)
+        else:
+            yield name, matcher.scan_file(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Candidate engines: find where needles and addresses may be; verification is elsewhere."""

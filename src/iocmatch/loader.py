@@ -1,0 +1,225 @@
+"""Load indicators: pick live versions, compile patterns, follow attribution.
+
+Every indicator object read ends up compiled, skipped (with the reason) or
+excluded (revoked, expired, not yet valid, superseded): the report counts
+them so that ``read == compiled + skipped + excluded``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import PatternError
+from .model import Indicator, IndicatorSet, LoadReport, Problem
+from .patterns import compile_pattern
+from .sources import SourceObjects, read_source
+
+# Objects whose names an indicator's matches carry as attribution.
+_ATTRIBUTABLE = {"campaign", "intrusion-set", "malware", "threat-actor", "tool"}
+
+_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?)?(Z|z|[+-]\d{2}:\d{2})?")
+
+
+def load(*sources: Any, as_of: datetime | str | None = None, ignore_validity: bool = False) -> IndicatorSet:
+    """Load STIX 2.0/2.1 indicators from every source, together.
+
+    ``as_of`` is the reference time for validity (default: now);
+    ``ignore_validity`` keeps expired and not-yet-valid indicators (revoked
+    ones stay out). Raises SourceError only for a source that cannot be read
+    at all; problems with single objects go to the report.
+    """
+    reference = parse_timestamp(as_of) if isinstance(as_of, str) else as_of
+    if reference is None:
+        reference = datetime.now(timezone.utc)
+    elif reference.tzinfo is None:
+        reference = reference.replace(tzinfo=timezone.utc)
+    read = [objects for source in sources for objects in read_source(source)]
+    return _Loader(reference, ignore_validity).run(read)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """A STIX timestamp (RFC 3339, any fraction of a second); a bare date is midnight UTC."""
+    found = _TIMESTAMP.fullmatch(text.strip()) if isinstance(text, str) else None
+    if found is None:
+        raise ValueError(f"{text!r} is not a timestamp")
+    year, month, day, hour, minute, second, fraction, zone = found.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    stamp = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro)
+    if zone and zone not in ("Z", "z"):
+        return datetime.fromisoformat(stamp.isoformat() + zone).astimezone(timezone.utc)
+    return stamp.replace(tzinfo=timezone.utc)
+
+
+class _Loader:
+    def __init__(self, reference: datetime, ignore_validity: bool) -> None:
+        self.reference = reference
+        self.ignore_validity = ignore_validity
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.read = 0
+
+    def run(self, sources: list[SourceObjects]) -> IndicatorSet:
+        candidates: dict[str, list[tuple[dict[str, Any], str, str]]] = {}
+        context: list[dict[str, Any]] = []
+        context_counts: Counter[str] = Counter()
+        for source in sources:
+            for position, obj in enumerate(source.objects):
+                kind = obj.get("type") if isinstance(obj, dict) else None
+                if kind == "indicator" or not isinstance(kind, str) or not isinstance(obj.get("id"), str):
+                    self.read += 1
+                    if self._well_formed(obj, source.label, position):
+                        candidates.setdefault(obj["id"], []).append((obj, source.label, source.spec_version))
+                else:
+                    context.append(obj)
+                    context_counts[kind] += 1
+        attribution = _Attribution(context)
+        compiled: list[Indicator] = []
+        for versions in candidates.values():
+            indicator = self._compile_newest(versions, attribution)
+            if indicator is not None:
+                compiled.append(indicator)
+        kinds: dict[str, set[str]] = {}
+        for indicator in compiled:
+            for clause in indicator.clauses:
+                for atom in clause:
+                    kinds.setdefault(atom.kind, set()).add(atom.display)
+        skipped = sum(1 for p in self.problems if p.status == "skipped")
+        report = LoadReport(
+            read=self.read,
+            compiled=len(compiled),
+            skipped=skipped,
+            excluded=len(self.problems) - skipped,
+            kinds={kind: len(values) for kind, values in sorted(kinds.items())},
+            problems=tuple(self.problems),
+            warnings=tuple(self.warnings),
+            context=dict(sorted(context_counts.items())),
+            sources=tuple(dict.fromkeys(source.label for source in sources)),
+        )
+        return IndicatorSet(tuple(compiled), report)
+
+    def _well_formed(self, obj: Any, label: str, position: int) -> bool:
+        if not isinstance(obj, dict):
+            self._skip(f"{label}#{position}", f"not a JSON object (a {type(obj).__name__})", label)
+            return False
+        if not isinstance(obj.get("type"), str):
+            self._skip(str(obj.get("id", f"{label}#{position}")), "object has no 'type'", label)
+            return False
+        if not isinstance(obj.get("id"), str):
+            self._skip(f"{label}#{position}", f"{obj['type']} object has no 'id'", label)
+            return False
+        return True
+
+    def _compile_newest(
+        self, versions: list[tuple[dict[str, Any], str, str]], attribution: _Attribution
+    ) -> Indicator | None:
+        dated = []
+        for obj, label, spec in versions:
+            try:
+                stamp = parse_timestamp(obj.get("modified") or obj.get("created") or "1970-01-01")
+                dated.append((stamp, obj, label, spec))
+            except ValueError:
+                self._skip(obj["id"], f"invalid 'modified' timestamp {obj.get('modified')!r}", label)
+        if not dated:
+            return None
+        dated.sort(key=lambda entry: entry[0])
+        modified, obj, label, spec = dated[-1]
+        for older, _, older_label, _ in dated[:-1]:
+            reason = (
+                "duplicate of the version loaded"
+                if older == modified
+                else f"superseded by the version modified {modified.isoformat()}"
+            )
+            self._exclude(obj["id"], reason, older_label)
+        if not self._live(obj, label):
+            return None
+        return self._compile(obj, label, spec, attribution)
+
+    def _live(self, obj: dict[str, Any], label: str) -> bool:
+        if obj.get("revoked") is True:
+            self._exclude(obj["id"], "revoked", label)
+            return False
+        if self.ignore_validity:
+            return True
+        try:
+            valid_from = obj.get("valid_from")
+            if valid_from is not None and parse_timestamp(valid_from) > self.reference:
+                self._exclude(obj["id"], f"not yet valid (valid_from {valid_from})", label)
+                return False
+            valid_until = obj.get("valid_until")
+            if valid_until is not None and parse_timestamp(valid_until) <= self.reference:
+                self._exclude(obj["id"], f"expired (valid_until {valid_until})", label)
+                return False
+        except ValueError as exc:
+            self._skip(obj["id"], f"invalid validity timestamp: {exc}", label)
+            return False
+        return True
+
+    def _compile(self, obj: dict[str, Any], label: str, spec: str, attribution: _Attribution) -> Indicator | None:
+        ident = obj["id"]
+        pattern_type = obj.get("pattern_type", "stix")
+        if pattern_type != "stix":
+            self._skip(ident, f"pattern_type {pattern_type!r} is not supported", label)
+            return None
+        pattern = obj.get("pattern")
+        if not isinstance(pattern, str) or not pattern.strip():
+            self._skip(ident, "indicator has no pattern", label)
+            return None
+        version = str(obj.get("spec_version") or spec or "2.1")
+        try:
+            compiled = compile_pattern(pattern, "2.0" if version.startswith("2.0") else "2.1")
+        except PatternError as exc:
+            self._skip(ident, str(exc), label)
+            return None
+        for warning in compiled.warnings:
+            self.warnings.append(Problem(ident, warning, "warning", label))
+        return Indicator(
+            id=ident,
+            name=str(obj.get("name", "")),
+            pattern=pattern,
+            clauses=compiled.clauses,
+            attribution=attribution.names_for(ident),
+            source=label,
+        )
+
+    def _skip(self, ident: str, reason: str, label: str) -> None:
+        self.problems.append(Problem(ident, reason, "skipped", label))
+
+    def _exclude(self, ident: str, reason: str, label: str) -> None:
+        self.problems.append(Problem(ident, reason, "excluded", label))
+
+
+class _Attribution:
+    """Names reachable from an indicator: ``indicates`` then ``attributed-to``."""
+
+    def __init__(self, context: Iterable[dict[str, Any]]) -> None:
+        self.names: dict[str, str] = {}
+        self.indicates: dict[str, list[str]] = {}
+        self.attributed_to: dict[str, list[str]] = {}
+        for obj in context:
+            kind = obj.get("type")
+            if kind in _ATTRIBUTABLE and isinstance(obj.get("name"), str):
+                self.names[obj["id"]] = obj["name"]
+            elif kind == "relationship" and not obj.get("revoked"):
+                source, target = obj.get("source_ref"), obj.get("target_ref")
+                if not (isinstance(source, str) and isinstance(target, str)):
+                    continue
+                edges = {"indicates": self.indicates, "attributed-to": self.attributed_to}.get(
+                    obj.get("relationship_type", "")
+                )
+                if edges is not None and target.split("--")[0] in _ATTRIBUTABLE:
+                    edges.setdefault(source, []).append(target)
+
+    def names_for(self, indicator_id: str) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        frontier = list(self.indicates.get(indicator_id, []))
+        while frontier:
+            current = frontier.pop(0)
+            if current in seen:
+                continue
+            seen[current] = None
+            frontier.extend(self.attributed_to.get(current, []))
+        return tuple(dict.fromkeys(self.names[ref] for ref in seen if ref in self.names))

@@ -1,0 +1,151 @@
+"""Plain frozen data passed between the stages: load -> compile -> scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Kind names, as they appear in matches, reports and the CLI's JSON.
+DOMAIN = "domain-name"
+URL = "url"
+IPV4 = "ipv4-addr"
+IPV6 = "ipv6-addr"
+MD5 = "md5"
+SHA1 = "sha1"
+SHA256 = "sha256"
+SHA512 = "sha512"
+EMAIL = "email-addr"
+FILE_NAME = "file-name"
+MUTEX = "mutex"
+REGISTRY_KEY = "windows-registry-key"
+
+HASH_KINDS = (MD5, SHA1, SHA256, SHA512)
+KINDS = (DOMAIN, URL, IPV4, IPV6, *HASH_KINDS, EMAIL, FILE_NAME, MUTEX, REGISTRY_KEY)
+
+# How an atom's value is compared with the text of a line.
+EQUALS = "equals"  # the value itself (a domain also hits its subdomains)
+SUBDOMAINS_ONLY = "subdomains-only"  # LIKE '%.evil.com'
+PREFIX = "prefix"  # LIKE 'evil%'
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """One comparison a line can satisfy: a kind, a canonical value and a mode."""
+
+    kind: str
+    value: str
+    mode: str = EQUALS
+
+    @property
+    def display(self) -> str:
+        """The value as reported in a match: LIKE atoms keep their wildcard."""
+        if self.mode == SUBDOMAINS_ONLY:
+            return "%." + self.value
+        if self.mode == PREFIX:
+            return self.value + "%"
+        return self.value
+
+
+# A clause is a set of atoms that must all occur on one line (AND); an
+# indicator fires on a line when any of its clauses does (OR).
+Clause = frozenset[Atom]
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """A live indicator, compiled to clauses, with what the feed says about it."""
+
+    id: str
+    name: str
+    pattern: str
+    clauses: tuple[Clause, ...]
+    attribution: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why an object was not compiled (or was compiled only in part)."""
+
+    id: str
+    reason: str
+    status: str = "skipped"  # skipped | excluded | warning
+    source: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"id": self.id, "reason": self.reason, "status": self.status}
+        if self.source:
+            out["source"] = self.source
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What loading did with every indicator object it read.
+
+    ``read == compiled + skipped + excluded`` always holds. ``problems`` lists
+    every object that was skipped or excluded, with the reason; ``warnings``
+    lists compiled indicators that needed a caveat. ``context`` counts the other
+    STIX objects by type (relationships, campaigns, ...), read for attribution.
+    """
+
+    read: int
+    compiled: int
+    skipped: int
+    excluded: int
+    kinds: dict[str, int]
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    context: dict[str, int] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "compiled": self.compiled,
+            "skipped": self.skipped,
+            "excluded": self.excluded,
+            "kinds": dict(self.kinds),
+            "problems": [p.to_dict() for p in self.problems],
+            "warnings": [p.to_dict() for p in self.warnings],
+            "context": dict(self.context),
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorSet:
+    """The result of loading: the live indicators and the load report."""
+
+    indicators: tuple[Indicator, ...]
+    report: LoadReport
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One occurrence of an indicator value in one line.
+
+    ``start``/``end`` are 0-based, half-open, in characters of the line;
+    ``value`` is the canonical value of the indicator that was hit.
+    """
+
+    line: int
+    start: int
+    end: int
+    text: str
+    kind: str
+    value: str
+    indicators: tuple[str, ...]
+    attribution: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "kind": self.kind,
+            "value": self.value,
+            "indicators": list(self.indicators),
+            "attribution": list(self.attribution),
+        }

@@ -1,0 +1,178 @@
+"""Canonical forms of indicator values, and the case folding shared with log text.
+
+Every function here either returns the canonical form or raises PatternError
+quoting the bad value; the loader turns that into a reported problem.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import idna
+
+from .errors import PatternError
+from .model import DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, MUTEX, REGISTRY_KEY, SHA1, SHA256, SHA512, URL
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+HASH_DIGITS = {MD5: 32, SHA1: 40, SHA256: 64, SHA512: 128}
+
+# Spellings of hash algorithm names seen in feeds, folded to upper case
+# without '-', '_' or quotes.
+_HASH_ALGORITHMS = {"MD5": MD5, "SHA1": SHA1, "SHA256": SHA256, "SHA512": SHA512}
+
+_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
+_HEX = re.compile(r"[0-9a-f]+")
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+
+
+def fold_case(text: str) -> str:
+    """Lower-case ``text`` without changing its length, so spans stay valid.
+
+    A few characters lower to two (``'İ'``); those are left as they are.
+    """
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def hash_kind(algorithm: str) -> str:
+    """Map a STIX hash algorithm name (``SHA-256``, ``sha256``, ...) to a kind."""
+    key = algorithm.strip("'\"").upper().replace("-", "").replace("_", "")
+    try:
+        return _HASH_ALGORITHMS[key]
+    except KeyError:
+        raise PatternError(f"hash algorithm {algorithm!r} is not supported") from None
+
+
+def canonical_hash(kind: str, value: str) -> str:
+    digits = value.strip().lower()
+    if len(digits) != HASH_DIGITS[kind] or not _HEX.fullmatch(digits):
+        raise PatternError(f"{value!r} is not a valid {kind.upper()} hash ({HASH_DIGITS[kind]} hex digits)")
+    return digits
+
+
+def canonical_domain(value: str) -> str:
+    """Lower case, no trailing dot, IDNA A-label; ``_`` allowed (malware uses it)."""
+    name = value.strip().rstrip(".")
+    if not name.isascii():
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise PatternError(f"{value!r} is not a valid domain name ({exc})") from None
+    name = name.lower()
+    labels = name.split(".")
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise PatternError(f"{value!r} is not a valid domain name")
+    return name
+
+
+def domain_spellings(canonical: str) -> tuple[str, ...]:
+    """The forms a domain takes in logs: its A-label and, if any, its U-label."""
+    if "xn--" not in canonical:
+        return (canonical,)
+    try:
+        unicode_form = idna.decode(canonical)
+    except idna.IDNAError:
+        return (canonical,)
+    return (canonical, fold_case(unicode_form))
+
+
+def canonical_email(value: str) -> str:
+    address = value.strip()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or any(c.isspace() for c in local):
+        raise PatternError(f"{value!r} is not a valid e-mail address")
+    return f"{local.lower()}@{canonical_domain(domain)}"
+
+
+def canonical_network(kind: str, value: str) -> IPNetwork:
+    """An address or CIDR as an ``ipaddress`` network; IPv4-mapped IPv6 becomes IPv4."""
+    text = value.strip()
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise PatternError(f"{value!r} is not a valid {kind} address or network") from None
+    if isinstance(network, ipaddress.IPv6Network):
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None and network.prefixlen >= 96:
+            return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+        if kind == IPV4:
+            raise PatternError(f"{value!r} is an IPv6 value in an ipv4-addr comparison")
+    elif kind == IPV6:
+        raise PatternError(f"{value!r} is an IPv4 value in an ipv6-addr comparison")
+    return network
+
+
+def network_value(network: IPNetwork) -> str:
+    """How a network is reported: a single address without its prefix length."""
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
+
+@dataclass(frozen=True, slots=True)
+class UrlParts:
+    """A URL split into what is compared case-insensitively and what is not."""
+
+    scheme: str  # lower case, or "" when the indicator has none
+    netloc: str  # host[:port], lower case, default port dropped
+    path: str  # case kept
+    query: str  # case kept, without '?'
+
+    @property
+    def canonical(self) -> str:
+        rest = self.netloc + self.path + (f"?{self.query}" if self.query else "")
+        return f"{self.scheme}://{rest}" if self.scheme else rest
+
+
+def split_url(value: str) -> UrlParts:
+    text = value.strip()
+    has_scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text) is not None
+    try:
+        parts = urlsplit(text if has_scheme else "//" + text)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        raise PatternError(f"{value!r} is not a valid URL") from None
+    if not host:
+        raise PatternError(f"{value!r} is not a valid URL (no host)")
+    scheme = parts.scheme.lower()
+    if ":" in host:
+        host = f"[{ipaddress.ip_address(host.split('%')[0]).compressed}]"
+    elif not _is_ipv4(host):
+        host = canonical_domain(host)
+    netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    return UrlParts(scheme, netloc, parts.path, parts.query)
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def canonical_value(kind: str, value: str) -> str:
+    """The canonical string form of ``value`` for every string kind."""
+    if kind == DOMAIN:
+        return canonical_domain(value)
+    if kind == URL:
+        return split_url(value).canonical
+    if kind in HASH_DIGITS:
+        return canonical_hash(kind, value)
+    if kind == EMAIL:
+        return canonical_email(value)
+    if kind in (IPV4, IPV6):
+        return network_value(canonical_network(kind, value))
+    if kind in (FILE_NAME, MUTEX, REGISTRY_KEY):
+        if not value.strip():
+            raise PatternError(f"empty {kind} value")
+        return value
+    raise PatternError(f"kind {kind!r} is not supported")

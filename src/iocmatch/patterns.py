@@ -1,0 +1,227 @@
+"""STIX patterns -> clauses of atoms (OR of ANDs), through stix2's pattern AST.
+
+Only what SEMANTICS.md lists compiles. Anything else raises PatternError with
+the reason, or, inside an OR, drops just that branch and says so in a warning:
+a dropped OR branch can only lose hits, never add false ones, because the
+supported operators are all monotone (NOT is refused outright).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from stix2 import patterns as ast
+from stix2.pattern_visitor import create_pattern_object
+from stix2patterns.exceptions import ParseException
+
+from .errors import PatternError
+from .model import (
+    DOMAIN,
+    EMAIL,
+    EQUALS,
+    FILE_NAME,
+    IPV4,
+    IPV6,
+    MUTEX,
+    PREFIX,
+    REGISTRY_KEY,
+    SUBDOMAINS_ONLY,
+    URL,
+    Atom,
+    Clause,
+)
+from .normalize import canonical_network, canonical_value, hash_kind, network_value, split_url
+
+# (object type, property path) -> kind. file:hashes.<algorithm> is handled apart.
+_PATHS = {
+    ("domain-name", ("value",)): DOMAIN,
+    ("url", ("value",)): URL,
+    ("ipv4-addr", ("value",)): IPV4,
+    ("ipv6-addr", ("value",)): IPV6,
+    ("file", ("name",)): FILE_NAME,
+    ("email-addr", ("value",)): EMAIL,
+    ("email-message", ("from_ref", "value")): EMAIL,
+    ("mutex", ("name",)): MUTEX,
+    ("windows-registry-key", ("key",)): REGISTRY_KEY,
+}
+# Object types that are supported, so other properties of them are ones a
+# log line cannot show (file:size, file:mime_type, ...).
+_KNOWN_TYPES = {object_type for object_type, _ in _PATHS}
+
+# Non-standard spellings seen in published feeds, read as the standard type.
+_TYPE_ALIASES = {"windows_registry_key": "windows-registry-key", "domain_name": "domain-name"}
+
+# A pattern whose OR-of-ANDs form grows past this is refused, not expanded.
+MAX_CLAUSES = 4096
+
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL)
+_NOT = re.compile(r"\bNOT\b")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPattern:
+    clauses: tuple[Clause, ...]
+    warnings: tuple[str, ...]
+
+
+def compile_pattern(pattern: str, stix_version: str = "2.1") -> CompiledPattern:
+    """Compile ``pattern`` or raise PatternError with the reason it cannot be."""
+    # stix2's visitor drops NOT in front of LIKE, IN and MATCHES (3.0.2), so
+    # negation is refused here, on the text outside string literals.
+    if _NOT.search(_STRING_LITERAL.sub("''", pattern)):
+        raise PatternError("NOT is not supported")
+    try:
+        tree = create_pattern_object(pattern, version=stix_version)
+    except ParseException as exc:
+        raise PatternError(f"invalid STIX pattern: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - stix2 raises bare ValueError/TypeError for semantic errors
+        raise PatternError(f"invalid STIX pattern: {exc}") from None
+    warnings: list[str] = []
+    clauses = _observations(tree, warnings)
+    return CompiledPattern(tuple(dict.fromkeys(clauses)), tuple(warnings))
+
+
+def _observations(node: Any, warnings: list[str]) -> list[Clause]:
+    if isinstance(node, ast.ObservationExpression):
+        return _boolean(node.operand, warnings)
+    if isinstance(node, ast.OrObservationExpression):
+        return _any_of(node.operands, _observations, warnings)
+    if isinstance(node, ast.ParentheticalExpression):
+        return _observations(node.expression, warnings)
+    if isinstance(node, ast.AndObservationExpression):
+        raise PatternError("AND between observations is not supported")
+    if isinstance(node, ast.FollowedByObservationExpression):
+        raise PatternError("FOLLOWEDBY is not supported")
+    if isinstance(node, ast.QualifiedObservationExpression):
+        qualifier = {
+            ast.WithinQualifier: "WITHIN",
+            ast.RepeatQualifier: "REPEATS",
+            ast.StartStopQualifier: "START/STOP",
+        }.get(type(node.qualifier), "a qualifier")
+        raise PatternError(f"{qualifier} is not supported")
+    raise PatternError(f"{type(node).__name__} is not supported")
+
+
+def _boolean(node: Any, warnings: list[str]) -> list[Clause]:
+    if isinstance(node, ast.ParentheticalExpression):
+        return _boolean(node.expression, warnings)
+    if isinstance(node, ast.OrBooleanExpression):
+        return _any_of(node.operands, _boolean, warnings)
+    if isinstance(node, ast.AndBooleanExpression):
+        combined: list[Clause] = [frozenset()]
+        for operand in node.operands:
+            parts = _boolean(operand, warnings)
+            if len(combined) * len(parts) > MAX_CLAUSES:
+                raise PatternError(f"pattern expands to more than {MAX_CLAUSES} alternatives")
+            combined = [left | right for left, right in product(combined, parts)]
+        return combined
+    return [frozenset((atom,)) for atom in _comparison(node, warnings)]
+
+
+def _any_of(operands: Any, compile_one: Any, warnings: list[str]) -> list[Clause]:
+    """OR: compile each branch; drop (and report) the ones that do not compile."""
+    clauses: list[Clause] = []
+    reasons: list[str] = []
+    for operand in operands:
+        try:
+            clauses.extend(compile_one(operand, warnings))
+        except PatternError as exc:
+            reasons.append(str(exc))
+    if not clauses:
+        raise PatternError("; ".join(dict.fromkeys(reasons)))
+    if len(clauses) > MAX_CLAUSES:
+        raise PatternError(f"pattern expands to more than {MAX_CLAUSES} alternatives")
+    warnings.extend(f"part of the pattern was not compiled: {reason}" for reason in reasons)
+    return clauses
+
+
+def _comparison(node: Any, warnings: list[str]) -> list[Atom]:
+    """One comparison -> the atoms any of which satisfies it."""
+    operator = getattr(node, "operator", type(node).__name__)
+    if getattr(node, "negated", False):
+        raise PatternError(f"negated {operator} is not supported")
+    kind = _kind(node.lhs, warnings)
+    if isinstance(node, ast.EqualityComparisonExpression):
+        return [_atom(kind, _string(node.rhs))]
+    if isinstance(node, ast.InComparisonExpression):
+        return _in_list(kind, node.rhs, warnings)
+    if isinstance(node, ast.LikeComparisonExpression):
+        return [_like(kind, _string(node.rhs))]
+    if isinstance(node, ast.IsSubsetComparisonExpression) and kind in (IPV4, IPV6):
+        return [_atom(kind, _string(node.rhs))]
+    raise PatternError(f"{operator} is not supported on {kind}")
+
+
+def _in_list(kind: str, rhs: Any, warnings: list[str]) -> list[Atom]:
+    atoms: list[Atom] = []
+    for element in getattr(rhs, "value", []):
+        try:
+            atoms.append(_atom(kind, _string(element)))
+        except PatternError as exc:
+            warnings.append(f"value left out of IN list: {exc}")
+    if not atoms:
+        raise PatternError(f"IN list on {kind} holds no valid value")
+    return atoms
+
+
+def _kind(path: Any, warnings: list[str]) -> str:
+    object_type = path.object_type_name
+    if object_type in _TYPE_ALIASES:
+        warnings.append(f"non-standard object type {object_type!r} read as {_TYPE_ALIASES[object_type]!r}")
+        object_type = _TYPE_ALIASES[object_type]
+    components = path.property_path
+    simple = all(isinstance(component, ast.BasicObjectPathComponent) for component in components)
+    steps = [str(component.property_name).strip("'") for component in components]
+    written = f"{path.object_type_name}:{'.'.join(steps)}"
+    if simple:
+        if object_type == "file" and len(steps) == 2 and steps[0] == "hashes":
+            return hash_kind(steps[1])
+        kind = _PATHS.get((object_type, tuple(steps)))
+        if kind is not None:
+            return kind
+    if object_type in _KNOWN_TYPES:
+        raise PatternError(f"{written} cannot be seen in a log line")
+    raise PatternError(f"object path {written} is not supported")
+
+
+def _string(constant: Any) -> str:
+    if not isinstance(constant, ast.StringConstant):
+        raise PatternError(f"{type(constant).__name__} values are not supported")
+    return unescape(str(constant.value))
+
+
+def unescape(value: str) -> str:
+    """STIX pattern strings escape ``\\`` and ``'``; stix2 leaves them escaped."""
+    return re.sub(r"\\(.)", r"\1", value, flags=re.DOTALL)
+
+
+def _atom(kind: str, value: str) -> Atom:
+    if kind in (IPV4, IPV6):
+        return Atom(kind, network_value(canonical_network(kind, value)))
+    return Atom(kind, canonical_value(kind, value))
+
+
+def _like(kind: str, value: str) -> Atom:
+    """LIKE '%.evil.com' (domains: subdomains only) and LIKE 'evil%' (prefix)."""
+    if kind == DOMAIN and value.startswith("%.") and not _has_wildcard(value[2:]):
+        return Atom(kind, canonical_value(kind, value[2:]), SUBDOMAINS_ONLY)
+    literal = value[:-1]
+    if value.endswith("%") and literal and not _has_wildcard(literal) and kind not in (IPV4, IPV6):
+        if kind == URL:
+            return Atom(kind, split_url(literal).canonical, PREFIX)
+        if kind in (DOMAIN, EMAIL):
+            literal = literal.lower()
+        elif kind not in (FILE_NAME, MUTEX, REGISTRY_KEY):
+            raise PatternError(f"LIKE is not supported on {kind}")
+        return Atom(kind, literal, PREFIX)
+    raise PatternError(f"LIKE {value!r} is not supported (only '%.domain' and 'prefix%')")
+
+
+def _has_wildcard(text: str) -> bool:
+    return "%" in text or "_" in text
+
+
+__all__ = ["EQUALS", "CompiledPattern", "compile_pattern", "unescape"]
