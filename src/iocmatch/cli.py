@@ -88,6 +88,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    files = args.files or ["-"]
+    # Check every log can be opened before loading feeds or printing anything.
+    for name in files:
+        if name != "-" and not os.path.isfile(name):
+            raise IocmatchError(f"{name}: no such file")
     indicators = _load(args)
     summary = output.problem_summary(indicators.report)
     if summary:
@@ -96,7 +101,7 @@ def _scan(args: argparse.Namespace) -> int:
     write = output.FORMATS[args.format]
     matched = False
     try:
-        for name, matches in _scan_inputs(matcher, args.files or ["-"]):
+        for name, matches in _scan_inputs(matcher, files):
             for match in matches:
                 matched = True
                 sys.stdout.write(write(match, name) + "\n")
@@ -110,10 +115,6 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _scan_inputs(matcher: Matcher, files: list[str]) -> Iterator[tuple[str, Iterator[Match]]]:
-    # Check every file can be opened before printing anything.
-    for name in files:
-        if name != "-" and not os.path.isfile(name):
-            raise IocmatchError(f"{name}: no such file")
     for name in files:
         if name == "-":
             stdin: IO[bytes] = sys.stdin.buffer

@@ -35,8 +35,9 @@ class StringEngine:
             end = last + 1
             yield end - length, end, needle_ids
 
-    def __getstate__(self) -> object:
-        return self._automaton
+    # A tuple, because pickle skips __setstate__ for a false state (None).
+    def __getstate__(self) -> tuple[object]:
+        return (self._automaton,)
 
-    def __setstate__(self, state: object) -> None:
-        self._automaton = state
+    def __setstate__(self, state: tuple[object]) -> None:
+        (self._automaton,) = state

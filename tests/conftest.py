@@ -1,0 +1,49 @@
+"""Shared builders for STIX objects, and the published corpus beside the project."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import iocmatch
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "apt10"
+LOGHUB = ROOT.parent / "shared" / "corpus" / "logs" / "loghub"
+
+
+def indicator(pattern: str, number: int = 1, **fields: Any) -> dict[str, Any]:
+    """A STIX 2.1 indicator dict with a stable id derived from ``number``."""
+    obj: dict[str, Any] = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{uuid.UUID(int=number, version=4)}",
+        "created": "2020-01-01T00:00:00.000Z",
+        "modified": "2020-01-01T00:00:00.000Z",
+        "pattern": pattern,
+        "pattern_type": "stix",
+        "valid_from": "2020-01-01T00:00:00.000Z",
+    }
+    obj.update(fields)
+    return obj
+
+
+def bundle(*objects: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "bundle", "id": f"bundle--{uuid.UUID(int=len(objects), version=4)}", "objects": list(objects)}
+
+
+def matcher_for(*patterns: str, subdomains: bool = True) -> iocmatch.Matcher:
+    objects = [indicator(pattern, number) for number, pattern in enumerate(patterns, 1)]
+    loaded = iocmatch.load(bundle(*objects))
+    assert loaded.report.compiled == len(patterns), loaded.report.problems
+    return iocmatch.compile(loaded, subdomains=subdomains)
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the published campaign corpus is not beside the project ({CORPUS} is missing)")
+    return CORPUS
