@@ -40,13 +40,13 @@ def test_every_source_form_loads_the_same_indicator(tmp_path: Path) -> None:
 def test_unreadable_sources_raise_a_source_error_naming_them(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"type": "bundle", "objects": [')
-    with pytest.raises(iocmatch.SourceError, match="broken.json"):
+    with pytest.raises(iocmatch.SourceError, match=r"broken\.json"):
         iocmatch.load(broken)
-    with pytest.raises(iocmatch.SourceError, match="missing.json"):
+    with pytest.raises(iocmatch.SourceError, match=r"missing\.json"):
         iocmatch.load(tmp_path / "missing.json")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(iocmatch.SourceError, match="no .json file"):
+    with pytest.raises(iocmatch.SourceError, match=r"no \.json file"):
         iocmatch.load(empty)
 
 
