@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/iocmatch scan data/samples/proxy.log data/samples/dns.log data/samples/firewall.log data/samples/sysmon.jsonl; \
+	$(BIN)/iocmatch scan $(addprefix data/samples/,proxy.log dns.log firewall.log sysmon.jsonl); \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 
 test: $(STAMP)
