@@ -157,8 +157,12 @@ def test_unit42_2019_playbook_accounts_for_all_38_with_the_registry_key(corpus: 
     assert warning.id == "indicator--4a4c0e03-265a-4a12-8f29-ccbe1f054e02"
     assert "windows_registry_key" in warning.reason
     line = r"EventID=13 TargetObject=HKU\S-1-5-21-1\Software\Microsoft\Windows\CurrentVersion\Run\ISeC Croot Readr"
-    [match] = iocmatch.compile(loaded).scan_line(line)
+    [match] = iocmatch.compile(loaded, registry_aliases=True).scan_line(line)
     assert match.attribution == ("September - November 2016", "menuPass")
+    assert match.text.startswith("HKU\\S-1-5-21-1\\Software")
+    # Without aliases, only the key as published hits (the STIX reference verdict).
+    assert iocmatch.compile(loaded).scan_line(line) == []
+    assert len(iocmatch.compile(loaded).scan_line(line.replace("HKU\\S-1-5-21-1", "hkcu"))) == 1
 
 
 def test_unit42_playbooks_loaded_together_merge_shared_ids(corpus: Path) -> None:

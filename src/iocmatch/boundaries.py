@@ -27,30 +27,42 @@ FILE_NAME_RULE = "file-name"
 LITERAL_RULE = "literal"
 REGISTRY_RULE = "registry"
 
-# How each hive is written in logs (regedit, reg.exe, Sysmon, the kernel).
-# An HKCU key shows up under HKU\<SID> too, which is how Sysmon writes it.
+# How each hive is written. STIX 2.1 requires the full name; regedit, reg.exe
+# and most logs write the short one: the same key either way.
 _HIVE_SPELLINGS = {
-    "HKCU": r"HKCU|HKEY_CURRENT_USER|(?:HKU|HKEY_USERS|\\REGISTRY\\USER)\\[^\\\s]+",
-    "HKLM": r"HKLM|HKEY_LOCAL_MACHINE|\\REGISTRY\\MACHINE",
-    "HKCR": r"HKCR|HKEY_CLASSES_ROOT",
-    "HKU": r"HKU|HKEY_USERS|\\REGISTRY\\USER",
-    "HKCC": r"HKCC|HKEY_CURRENT_CONFIG",
+    "HKCU": ["HKCU", "HKEY_CURRENT_USER"],
+    "HKLM": ["HKLM", "HKEY_LOCAL_MACHINE"],
+    "HKCR": ["HKCR", "HKEY_CLASSES_ROOT"],
+    "HKU": ["HKU", "HKEY_USERS"],
+    "HKCC": ["HKCC", "HKEY_CURRENT_CONFIG"],
 }
-HIVE_NAMES = {
-    "HKCU": "HKCU",
-    "HKEY_CURRENT_USER": "HKCU",
-    "HKLM": "HKLM",
-    "HKEY_LOCAL_MACHINE": "HKLM",
-    "HKCR": "HKCR",
-    "HKEY_CLASSES_ROOT": "HKCR",
-    "HKU": "HKU",
-    "HKEY_USERS": "HKU",
-    "HKCC": "HKCC",
-    "HKEY_CURRENT_CONFIG": "HKCC",
+# Other paths to the same key, used when asked for (registry_aliases): an
+# HKCU key as HKU\<SID> (how Sysmon writes it), and the kernel's \REGISTRY.
+_HIVE_ALIASES = {
+    "HKCU": [r"HKU{sep}[^\\\s]+", r"HKEY_USERS{sep}[^\\\s]+", r"{sep}REGISTRY{sep}USER{sep}[^\\\s]+"],
+    "HKLM": ["{sep}REGISTRY{sep}MACHINE"],
+    "HKU": ["{sep}REGISTRY{sep}USER"],
 }
-_HIVE_BEFORE = {hive: re.compile(f"(?:{spellings})\\Z", re.IGNORECASE) for hive, spellings in _HIVE_SPELLINGS.items()}
+HIVE_NAMES = {spelling: hive for hive, spellings in _HIVE_SPELLINGS.items() for spelling in spellings}
 # How far back from the rest of a key its hive (with a SID) may start.
 _HIVE_WINDOW = 256
+
+
+def _hive_pattern(hive: str, aliases: bool, escaped: bool) -> re.Pattern[str]:
+    """A hive spelling that ends where the rest of the key begins."""
+    sep = r"\\\\" if escaped else r"\\"
+    spellings = list(_HIVE_SPELLINGS[hive])
+    if aliases:
+        spellings += [alias.format(sep=sep) for alias in _HIVE_ALIASES.get(hive, [])]
+    return re.compile(f"(?:{'|'.join(spellings)})\\Z", re.IGNORECASE)
+
+
+_HIVE_BEFORE = {
+    (hive, aliases, escaped): _hive_pattern(hive, aliases, escaped)
+    for hive in _HIVE_SPELLINGS
+    for aliases in (False, True)
+    for escaped in (False, True)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +72,9 @@ class Needle:
     ``exact``, when set, must stand case-sensitively at ``exact_at`` characters
     into the occurrence (a URL's path, a mutex). ``tail`` is set for URLs whose
     path is empty or ``/``: what may follow the host (an optional ``/``, then
-    the query). ``hive`` names the hive that must precede a registry key.
+    the query). ``hive`` names the hive that must precede a registry key;
+    ``aliases`` lets other paths to it count, and ``escaped`` says the needle
+    is the JSON-escaped spelling (``\\\\`` for ``\\``).
     """
 
     atom: int
@@ -72,6 +86,8 @@ class Needle:
     has_query: bool = False
     tail: str | None = None
     hive: str = ""
+    aliases: bool = False
+    escaped: bool = False
 
 
 Span = tuple[int, int]
@@ -170,7 +186,8 @@ def literal(line: str, start: int, end: int, needle: Needle, subdomains: bool) -
 
 def registry(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
     """A key found without its hive: some spelling of the hive must end at ``start``."""
-    found = _HIVE_BEFORE[needle.hive].search(line, max(0, start - _HIVE_WINDOW), start)
+    pattern = _HIVE_BEFORE[(needle.hive, needle.aliases, needle.escaped)]
+    found = pattern.search(line, max(0, start - _HIVE_WINDOW), start)
     if found is None:
         return None
     hive_start = found.start()

@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     _source_options(scan)
     scan.add_argument("--format", choices=sorted(output.FORMATS), default="text", help="output format (default text)")
     scan.add_argument("--no-subdomains", action="store_true", help="a domain indicator does not hit its subdomains")
+    scan.add_argument(
+        "--registry-aliases",
+        action="store_true",
+        help="a registry key also hits under other spellings of its hive (HKEY_CURRENT_USER, HKU\\<SID>)",
+    )
     scan.add_argument("files", nargs="*", metavar="FILE", help="log files, plain or .gz; '-' or none: stdin")
     scan.set_defaults(run=_scan)
 
@@ -97,7 +102,7 @@ def _scan(args: argparse.Namespace) -> int:
     summary = output.problem_summary(indicators.report)
     if summary:
         print(summary, file=sys.stderr)
-    matcher = Matcher(indicators, subdomains=not args.no_subdomains)
+    matcher = Matcher(indicators, subdomains=not args.no_subdomains, registry_aliases=args.registry_aliases)
     write = output.FORMATS[args.format]
     matched = False
     try:

@@ -59,10 +59,11 @@ class Matcher:
         "_rank",
         "_single",
         "_strings",
+        "registry_aliases",
         "subdomains",
     )
 
-    def __init__(self, indicators: IndicatorSet, *, subdomains: bool = True) -> None:
+    def __init__(self, indicators: IndicatorSet, *, subdomains: bool = True, registry_aliases: bool = False) -> None:
         atom_index: dict[Atom, int] = {}
         single: list[list[int]] = []
         multi: list[list[tuple[int, frozenset[int]]]] = []
@@ -88,6 +89,7 @@ class Matcher:
         self._single = tuple(tuple(dict.fromkeys(numbers)) for numbers in single)
         self._multi = tuple(tuple(entries) for entries in multi)
         self.subdomains = subdomains
+        self.registry_aliases = registry_aliases
 
         needles: list[Needle] = []
         keys: dict[str, list[int]] = {}
@@ -99,7 +101,7 @@ class Matcher:
                 ranges[atom.kind].append((int(network.network_address), int(network.broadcast_address), atom_id))
                 rank[atom_id] = -network.prefixlen
                 continue
-            for key, needle in _needles(atom_id, atom):
+            for key, needle in _needles(atom_id, atom, registry_aliases):
                 keys.setdefault(key, []).append(len(needles))
                 needles.append(needle)
         self._needles = tuple(needles)
@@ -181,9 +183,18 @@ class Matcher:
         return [entry[3] for entry in matches]
 
 
-def compile(indicators: IndicatorSet, *, subdomains: bool = True) -> Matcher:  # noqa: A001 - the public name
-    """Compile loaded indicators; ``subdomains=False`` stops ``evil.com`` hitting ``a.evil.com``."""
-    return Matcher(indicators, subdomains=subdomains)
+def compile(  # noqa: A001 - the public name
+    indicators: IndicatorSet, *, subdomains: bool = True, registry_aliases: bool = False
+) -> Matcher:
+    """Compile loaded indicators.
+
+    ``subdomains=False`` stops ``evil.com`` hitting ``a.evil.com``.
+    ``registry_aliases=True`` lets a registry key hit under other spellings of
+    its hive (``HKEY_CURRENT_USER``, and ``HKU\\<SID>`` as Sysmon writes HKCU):
+    the same key to an analyst, but not the same string to the STIX reference
+    matcher, so it is asked for, not assumed.
+    """
+    return Matcher(indicators, subdomains=subdomains, registry_aliases=registry_aliases)
 
 
 def _as_text(line: Line) -> str:
@@ -206,7 +217,7 @@ def _open_log(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
             yield raw
 
 
-def _needles(atom_id: int, atom: Atom) -> Iterator[tuple[str, Needle]]:
+def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple[str, Needle]]:
     """The case-folded keys under which one string atom is looked for."""
     kind, value, mode = atom.kind, atom.value, atom.mode
     if kind == DOMAIN:
@@ -222,17 +233,34 @@ def _needles(atom_id: int, atom: Atom) -> Iterator[tuple[str, Needle]]:
         key = fold_case(value)
         yield key, Needle(atom_id, rules.FILE_NAME_RULE, len(key), mode)
     elif kind == MUTEX:
-        key = fold_case(value)
-        yield key, Needle(atom_id, rules.LITERAL_RULE, len(key), mode, exact=value)
+        for spelling in _backslash_spellings(value):
+            key = fold_case(spelling)
+            yield key, Needle(atom_id, rules.LITERAL_RULE, len(key), mode, exact=spelling)
     elif kind == REGISTRY_KEY:
         hive, sep, rest = value.partition("\\")
         canonical_hive = rules.HIVE_NAMES.get(hive.upper())
-        if canonical_hive and sep and rest:
-            key = fold_case(sep + rest)
-            yield key, Needle(atom_id, rules.REGISTRY_RULE, len(key), mode, hive=canonical_hive)
-        else:
-            key = fold_case(value)
-            yield key, Needle(atom_id, rules.LITERAL_RULE, len(key), mode)
+        for escaped, spelling in enumerate(_backslash_spellings(sep + rest if canonical_hive else value)):
+            key = fold_case(spelling)
+            if canonical_hive:
+                needle = Needle(
+                    atom_id,
+                    rules.REGISTRY_RULE,
+                    len(key),
+                    mode,
+                    hive=canonical_hive,
+                    aliases=registry_aliases,
+                    escaped=bool(escaped),
+                )
+            else:
+                needle = Needle(atom_id, rules.LITERAL_RULE, len(key), mode)
+            yield key, needle
+
+
+def _backslash_spellings(value: str) -> tuple[str, ...]:
+    """The value, and as JSON logs write it (each backslash doubled)."""
+    if "\\" not in value:
+        return (value,)
+    return (value, value.replace("\\", "\\\\"))
 
 
 def _url_needles(atom_id: int, atom: Atom) -> Iterator[tuple[str, Needle]]:
