@@ -16,9 +16,10 @@ from typing import IO
 from . import output
 from ._bundled import campaign_data_path
 from .errors import IocmatchError
-from .loader import load, parse_timestamp
+from .loader import load
 from .matcher import Matcher
 from .model import IndicatorSet, Match
+from .timestamps import parse_timestamp
 
 EXIT_MATCH, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
 

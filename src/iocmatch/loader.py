@@ -7,7 +7,6 @@ them so that ``read == compiled + skipped + excluded``.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -17,11 +16,10 @@ from .errors import PatternError
 from .model import Indicator, IndicatorSet, LoadReport, Problem
 from .patterns import compile_pattern
 from .sources import SourceObjects, read_source
+from .timestamps import parse_timestamp
 
 # Objects whose names an indicator's matches carry as attribution.
 _ATTRIBUTABLE = {"campaign", "intrusion-set", "malware", "threat-actor", "tool"}
-
-_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?)?(Z|z|[+-]\d{2}:\d{2})?")
 
 
 def load(*sources: Any, as_of: datetime | str | None = None, ignore_validity: bool = False) -> IndicatorSet:
@@ -41,19 +39,6 @@ def load(*sources: Any, as_of: datetime | str | None = None, ignore_validity: bo
     return _Loader(reference, ignore_validity).run(read)
 
 
-def parse_timestamp(text: str) -> datetime:
-    """A STIX timestamp (RFC 3339, any fraction of a second); a bare date is midnight UTC."""
-    found = _TIMESTAMP.fullmatch(text.strip()) if isinstance(text, str) else None
-    if found is None:
-        raise ValueError(f"{text!r} is not a timestamp")
-    year, month, day, hour, minute, second, fraction, zone = found.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    stamp = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro)
-    if zone and zone not in ("Z", "z"):
-        return datetime.fromisoformat(stamp.isoformat() + zone).astimezone(timezone.utc)
-    return stamp.replace(tzinfo=timezone.utc)
-
-
 class _Loader:
     def __init__(self, reference: datetime, ignore_validity: bool) -> None:
         self.reference = reference
@@ -67,6 +52,9 @@ class _Loader:
         context: list[dict[str, Any]] = []
         context_counts: Counter[str] = Counter()
         for source in sources:
+            self.read += len(source.problems)
+            self.problems.extend(source.problems)
+            self.warnings.extend(source.warnings)
             for position, obj in enumerate(source.objects):
                 kind = obj.get("type") if isinstance(obj, dict) else None
                 if kind == "indicator" or not isinstance(kind, str) or not isinstance(obj.get("id"), str):
@@ -76,7 +64,7 @@ class _Loader:
                 else:
                     context.append(obj)
                     context_counts[kind] += 1
-        attribution = _Attribution(context)
+        attribution = _Context(context)
         compiled: list[Indicator] = []
         for versions in candidates.values():
             indicator = self._compile_newest(versions, attribution)
@@ -88,6 +76,7 @@ class _Loader:
                 for atom in clause:
                     kinds.setdefault(atom.kind, set()).add(atom.display)
         skipped = sum(1 for p in self.problems if p.status == "skipped")
+        labels = list(dict.fromkeys(source.label for source in sources))
         report = LoadReport(
             read=self.read,
             compiled=len(compiled),
@@ -97,7 +86,8 @@ class _Loader:
             problems=tuple(self.problems),
             warnings=tuple(self.warnings),
             context=dict(sorted(context_counts.items())),
-            sources=tuple(dict.fromkeys(source.label for source in sources)),
+            sources=tuple(labels),
+            by_source=_counts_by_source(labels, compiled, self.problems),
         )
         return IndicatorSet(tuple(compiled), report)
 
@@ -114,7 +104,7 @@ class _Loader:
         return True
 
     def _compile_newest(
-        self, versions: list[tuple[dict[str, Any], str, str]], attribution: _Attribution
+        self, versions: list[tuple[dict[str, Any], str, str]], attribution: _Context
     ) -> Indicator | None:
         dated = []
         for obj, label, spec in versions:
@@ -158,7 +148,7 @@ class _Loader:
             return False
         return True
 
-    def _compile(self, obj: dict[str, Any], label: str, spec: str, attribution: _Attribution) -> Indicator | None:
+    def _compile(self, obj: dict[str, Any], label: str, spec: str, attribution: _Context) -> Indicator | None:
         ident = obj["id"]
         pattern_type = obj.get("pattern_type", "stix")
         if pattern_type != "stix":
@@ -183,6 +173,7 @@ class _Loader:
             clauses=compiled.clauses,
             attribution=attribution.names_for(ident),
             source=label,
+            publisher=attribution.identity_name(obj.get("created_by_ref")),
         )
 
     def _skip(self, ident: str, reason: str, label: str) -> None:
@@ -192,16 +183,33 @@ class _Loader:
         self.problems.append(Problem(ident, reason, "excluded", label))
 
 
-class _Attribution:
-    """Names reachable from an indicator: ``indicates`` then ``attributed-to``."""
+def _counts_by_source(
+    labels: list[str], compiled: list[Indicator], problems: list[Problem]
+) -> dict[str, dict[str, int]]:
+    counts = {label: {"read": 0, "compiled": 0, "skipped": 0, "excluded": 0} for label in labels}
+    for indicator in compiled:
+        counts[indicator.source]["compiled"] += 1
+    for problem in problems:
+        counts[problem.source][problem.status] += 1
+    for entry in counts.values():
+        entry["read"] = entry["compiled"] + entry["skipped"] + entry["excluded"]
+    return counts
+
+
+class _Context:
+    """What the other objects say about an indicator: who published it, and the
+    names reachable from it through ``indicates`` then ``attributed-to``."""
 
     def __init__(self, context: Iterable[dict[str, Any]]) -> None:
         self.names: dict[str, str] = {}
+        self.identities: dict[str, str] = {}
         self.indicates: dict[str, list[str]] = {}
         self.attributed_to: dict[str, list[str]] = {}
         for obj in context:
             kind = obj.get("type")
-            if kind in _ATTRIBUTABLE and isinstance(obj.get("name"), str):
+            if kind == "identity" and isinstance(obj.get("name"), str):
+                self.identities[obj["id"]] = obj["name"]
+            elif kind in _ATTRIBUTABLE and isinstance(obj.get("name"), str):
                 self.names[obj["id"]] = obj["name"]
             elif kind == "relationship" and not obj.get("revoked"):
                 source, target = obj.get("source_ref"), obj.get("target_ref")
@@ -223,3 +231,6 @@ class _Attribution:
             seen[current] = None
             frontier.extend(self.attributed_to.get(current, []))
         return tuple(dict.fromkeys(self.names[ref] for ref in seen if ref in self.names))
+
+    def identity_name(self, ref: Any) -> str:
+        return self.identities.get(ref, "") if isinstance(ref, str) else ""

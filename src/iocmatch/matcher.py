@@ -22,6 +22,7 @@ from .boundaries import RULES, Needle
 from .engine.automaton import StringEngine
 from .engine.intervals import IntervalIndex
 from .model import (
+    DIRECTORY,
     DOMAIN,
     EMAIL,
     FILE_NAME,
@@ -56,6 +57,7 @@ class Matcher:
         "_ipv6",
         "_multi",
         "_needles",
+        "_provenance",
         "_rank",
         "_single",
         "_strings",
@@ -86,6 +88,7 @@ class Matcher:
         self._atoms = atoms
         self._indicator_ids = tuple(indicator.id for indicator in live)
         self._attribution = tuple(indicator.attribution for indicator in live)
+        self._provenance = tuple(indicator.provenance for indicator in live)
         self._single = tuple(tuple(dict.fromkeys(numbers)) for numbers in single)
         self._multi = tuple(tuple(entries) for entries in multi)
         self.subdomains = subdomains
@@ -173,11 +176,13 @@ class Matcher:
             hit.extend(number for number, clause in self._multi[atom_id] if clause <= present)
             if not hit:
                 continue
-            ids = sorted({self._indicator_ids[i] for i in hit})
-            attribution = tuple(dict.fromkeys(name for i in sorted(set(hit)) for name in self._attribution[i]))
+            numbers = sorted(set(hit))
+            ids = tuple(sorted({self._indicator_ids[i] for i in numbers}))
+            attribution = tuple(dict.fromkeys(name for i in numbers for name in self._attribution[i]))
+            sources = tuple(dict.fromkeys(self._provenance[i] for i in numbers))
             atom = self._atoms[atom_id]
             for start, end in spans:
-                match = Match(number, start, end, text[start:end], atom.kind, atom.display, tuple(ids), attribution)
+                match = Match(number, start, end, text[start:end], atom.kind, atom.display, ids, attribution, sources)
                 matches.append((start, end, self._rank[atom_id], match))
         matches.sort(key=lambda entry: entry[:3])
         return [entry[3] for entry in matches]
@@ -232,7 +237,7 @@ def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple
     elif kind == FILE_NAME:
         key = fold_case(value)
         yield key, Needle(atom_id, rules.FILE_NAME_RULE, len(key), mode)
-    elif kind == MUTEX:
+    elif kind in (MUTEX, DIRECTORY):
         for spelling in _backslash_spellings(value):
             key = fold_case(spelling)
             yield key, Needle(atom_id, rules.LITERAL_RULE, len(key), mode, exact=spelling)

@@ -18,9 +18,10 @@ EMAIL = "email-addr"
 FILE_NAME = "file-name"
 MUTEX = "mutex"
 REGISTRY_KEY = "windows-registry-key"
+DIRECTORY = "directory"
 
 HASH_KINDS = (MD5, SHA1, SHA256, SHA512)
-KINDS = (DOMAIN, URL, IPV4, IPV6, *HASH_KINDS, EMAIL, FILE_NAME, MUTEX, REGISTRY_KEY)
+KINDS = (DOMAIN, URL, IPV4, IPV6, *HASH_KINDS, EMAIL, FILE_NAME, MUTEX, REGISTRY_KEY, DIRECTORY)
 
 # How an atom's value is compared with the text of a line.
 EQUALS = "equals"  # the value itself (a domain also hits its subdomains)
@@ -60,7 +61,13 @@ class Indicator:
     pattern: str
     clauses: tuple[Clause, ...]
     attribution: tuple[str, ...] = ()
-    source: str = ""
+    source: str = ""  # the source it was loaded from (a path, "<dict>", ...)
+    publisher: str = ""  # the name of its created_by_ref identity, when the feed gives one
+
+    @property
+    def provenance(self) -> str:
+        """Who stands behind it: its publisher, else the source it came from."""
+        return self.publisher or self.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,7 @@ class LoadReport:
     warnings: tuple[Problem, ...]
     context: dict[str, int] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +118,7 @@ class LoadReport:
             "warnings": [p.to_dict() for p in self.warnings],
             "context": dict(self.context),
             "sources": list(self.sources),
+            "by_source": {label: dict(counts) for label, counts in self.by_source.items()},
         }
 
 
@@ -126,7 +135,8 @@ class Match:
     """One occurrence of an indicator value in one line.
 
     ``start``/``end`` are 0-based, half-open, in characters of the line;
-    ``value`` is the canonical value of the indicator that was hit.
+    ``value`` is the canonical value of the indicator that was hit;
+    ``sources`` says who stands behind those indicators (publisher or source).
     """
 
     line: int
@@ -137,6 +147,7 @@ class Match:
     value: str
     indicators: tuple[str, ...]
     attribution: tuple[str, ...]
+    sources: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,4 +159,5 @@ class Match:
             "value": self.value,
             "indicators": list(self.indicators),
             "attribution": list(self.attribution),
+            "sources": list(self.sources),
         }

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import idna
 
 from .errors import PatternError
-from .model import DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, MUTEX, REGISTRY_KEY, SHA1, SHA256, SHA512, URL
+from .model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, MUTEX, REGISTRY_KEY, SHA1, SHA256, SHA512, URL
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -171,7 +171,7 @@ def canonical_value(kind: str, value: str) -> str:
         return canonical_email(value)
     if kind in (IPV4, IPV6):
         return network_value(canonical_network(kind, value))
-    if kind in (FILE_NAME, MUTEX, REGISTRY_KEY):
+    if kind in (FILE_NAME, MUTEX, REGISTRY_KEY, DIRECTORY):
         if not value.strip():
             raise PatternError(f"empty {kind} value")
         return value

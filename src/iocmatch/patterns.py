@@ -19,6 +19,7 @@ from stix2patterns.exceptions import ParseException
 
 from .errors import PatternError
 from .model import (
+    DIRECTORY,
     DOMAIN,
     EMAIL,
     EQUALS,
@@ -46,6 +47,8 @@ _PATHS = {
     ("email-message", ("from_ref", "value")): EMAIL,
     ("mutex", ("name",)): MUTEX,
     ("windows-registry-key", ("key",)): REGISTRY_KEY,
+    ("directory", ("path",)): DIRECTORY,
+    ("file", ("parent_directory_ref", "path")): DIRECTORY,
 }
 # Object types that are supported, so other properties of them are ones a
 # log line cannot show (file:size, file:mime_type, ...).
@@ -214,7 +217,7 @@ def _like(kind: str, value: str) -> Atom:
             return Atom(kind, split_url(literal).canonical, PREFIX)
         if kind in (DOMAIN, EMAIL):
             literal = literal.lower()
-        elif kind not in (FILE_NAME, MUTEX, REGISTRY_KEY):
+        elif kind not in (FILE_NAME, MUTEX, REGISTRY_KEY, DIRECTORY):
             raise PatternError(f"LIKE is not supported on {kind}")
         return Atom(kind, literal, PREFIX)
     raise PatternError(f"LIKE {value!r} is not supported (only '%.domain' and 'prefix%')")

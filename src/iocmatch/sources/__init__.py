@@ -1,5 +1,6 @@
-"""Readers that turn a source of indicators into plain STIX object dicts."""
+"""Readers that turn a source of indicators into STIX 2.x object dicts."""
 
-from .stix2_json import SourceObjects, read_source
+from .objects import SourceObjects
+from .reading import read_source
 
 __all__ = ["SourceObjects", "read_source"]

@@ -1,0 +1,53 @@
+"""Read any source of indicators: a path (file or folder) or an object in memory.
+
+Files are told apart by content, not by name: STIX 2 JSON, STIX 1 XML, a
+``Type,Value`` CSV, or a one-value-per-line text list.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import SourceError
+from .detect import detect_format
+from .lists import read_csv, read_text_list
+from .objects import SourceObjects
+from .stix1_xml import read_stix1
+from .stix2_json import looks_like_json, read_json, read_objects
+
+READERS: dict[str, Callable[[bytes, str], SourceObjects]] = {
+    "stix2-json": read_json,
+    "stix1-xml": read_stix1,
+    "csv": read_csv,
+    "text": read_text_list,
+}
+# In a folder, only files with these endings are read (a README is not a feed).
+FOLDER_SUFFIXES = {".json", ".xml", ".csv", ".txt"}
+
+
+def read_source(source: Any) -> list[SourceObjects]:
+    """A path (file or folder), JSON text, a dict, a list, or stix2 objects."""
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and not looks_like_json(source)):
+        return _read_path(Path(source))
+    return [read_objects(source)]
+
+
+def _read_path(path: Path) -> list[SourceObjects]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES)
+        if not files:
+            raise SourceError(f"{path}: folder holds no indicator file ({', '.join(sorted(FOLDER_SUFFIXES))})")
+        return [read_file(file) for file in files]
+    return [read_file(path)]
+
+
+def read_file(path: Path) -> SourceObjects:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    label = str(path)
+    return READERS[detect_format(data, label)](data, label)

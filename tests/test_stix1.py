@@ -1,0 +1,242 @@
+"""STIX 1.x XML: US-CERT's TA17-117A package and small packages the tests write."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import iocmatch
+
+US_CERT = "clinthart2003_Selenium/IR-ALERT-MED-17-093-01-C.XML"
+LOGHUB_CARRIERS = ("OpenSSH_2k.log", "Proxifier_2k.log", "Linux_2k.log")
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<stix:STIX_Package xmlns:stix="http://stix.mitre.org/stix-1" xmlns:indicator="http://stix.mitre.org/Indicator-2"
+  xmlns:cybox="http://cybox.mitre.org/cybox-2" xmlns:cyboxCommon="http://cybox.mitre.org/common-2"
+  xmlns:DomainNameObj="http://cybox.mitre.org/objects#DomainNameObject-1"
+  xmlns:AddressObj="http://cybox.mitre.org/objects#AddressObject-2"
+  xmlns:FileObj="http://cybox.mitre.org/objects#FileObject-2"
+  xmlns:MutexObj="http://cybox.mitre.org/objects#MutexObject-2"
+  xmlns:WinRegistryKeyObj="http://cybox.mitre.org/objects#WinRegistryKeyObject-2"
+  xmlns:URIObj="http://cybox.mitre.org/objects#URIObject-2"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:test="http://example.com/test"
+  id="test:Package-1" version="1.1.1" timestamp="2017-05-10T20:54:41+00:00">
+ <stix:Indicators>
+"""
+TAIL = " </stix:Indicators>\n</stix:STIX_Package>\n"
+
+
+def xml_indicator(number: int, properties: str, title: str = "T") -> str:
+    return f"""  <stix:Indicator id="test:indicator-00000000-0000-4000-8000-{number:012d}"
+     timestamp="2017-05-10T20:54:41+00:00"
+     xsi:type="indicator:IndicatorType">
+   <indicator:Title>{title}</indicator:Title>
+   <indicator:Observable id="test:Observable-{number}"><cybox:Object>{properties}</cybox:Object></indicator:Observable>
+  </stix:Indicator>
+"""
+
+
+def package(tmp_path: Path, *indicators: str) -> Path:
+    path = tmp_path / "package.xml"
+    path.write_text(HEAD + "".join(indicators) + TAIL)
+    return path
+
+
+def test_each_cybox_object_compiles_with_its_meaning(tmp_path: Path) -> None:
+    path = package(
+        tmp_path,
+        xml_indicator(
+            1,
+            '<cybox:Properties xsi:type="DomainNameObj:DomainNameObjectType">'
+            '<DomainNameObj:Value condition="Equals">Evil.Example</DomainNameObj:Value></cybox:Properties>',
+        ),
+        xml_indicator(
+            2,
+            '<cybox:Properties xsi:type="AddressObj:AddressObjectType" category="ipv4-net">'
+            '<AddressObj:Address_Value condition="Equals">198.51.100.0/24</AddressObj:Address_Value>'
+            "</cybox:Properties>",
+        ),
+        xml_indicator(
+            3,
+            '<cybox:Properties xsi:type="FileObj:FileObjectType">'
+            "<FileObj:File_Name>dropper.exe</FileObj:File_Name>"
+            "<FileObj:Size_In_Bytes>1024</FileObj:Size_In_Bytes><FileObj:Hashes>"
+            "<cyboxCommon:Hash><cyboxCommon:Type>MD5</cyboxCommon:Type>"
+            "<cyboxCommon:Simple_Hash_Value>0123456789ABCDEF0123456789ABCDEF</cyboxCommon:Simple_Hash_Value>"
+            "</cyboxCommon:Hash><cyboxCommon:Hash><cyboxCommon:Type>SSDEEP</cyboxCommon:Type>"
+            "<cyboxCommon:Fuzzy_Hash_Value>3:abc:def</cyboxCommon:Fuzzy_Hash_Value></cyboxCommon:Hash>"
+            "</FileObj:Hashes></cybox:Properties>",
+        ),
+        xml_indicator(
+            4,
+            '<cybox:Properties xsi:type="MutexObj:MutexObjectType">'
+            "<MutexObj:Name>Global\\RedLeaves</MutexObj:Name></cybox:Properties>",
+        ),
+        xml_indicator(
+            5,
+            '<cybox:Properties xsi:type="WinRegistryKeyObj:WindowsRegistryKeyObjectType">'
+            "<WinRegistryKeyObj:Key>Software\\Evil</WinRegistryKeyObj:Key>"
+            "<WinRegistryKeyObj:Hive>HKEY_CURRENT_USER</WinRegistryKeyObj:Hive></cybox:Properties>",
+        ),
+        xml_indicator(
+            6,
+            '<cybox:Properties xsi:type="URIObj:URIObjectType" type="URL">'
+            '<URIObj:Value condition="Equals">http://evil.example/Gate.php</URIObj:Value></cybox:Properties>',
+        ),
+        xml_indicator(
+            7,
+            '<cybox:Properties xsi:type="FileObj:FileObjectType">'
+            '<FileObj:File_Path condition="Equals">C:\\recovery\\csvde.exe</FileObj:File_Path>'
+            "</cybox:Properties>",
+        ),
+    )
+    loaded = iocmatch.load(path)
+    report = loaded.report
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (7, 7, 0, 0)
+    assert {w.reason.split(" ")[0] for w in report.warnings} == {"Size_In_Bytes", "SSDEEP", "file"}
+    matcher = iocmatch.compile(loaded)
+
+    def kinds(line: str) -> list[tuple[str, str]]:
+        return [(m.kind, m.text) for m in matcher.scan_line(line)]
+
+    assert kinds("GET http://evil.example/Gate.php 200") == [
+        ("domain-name", "evil.example"),
+        ("url", "evil.example/Gate.php"),
+    ]
+    assert kinds("SRC=198.51.100.77") == [("ipv4-addr", "198.51.100.77")]
+    # The file's exact hash identifies it, renamed or not; the name alone does not.
+    assert kinds("Hashes=MD5=0123456789abcdef0123456789abcdef Image=x.exe") == [
+        ("md5", "0123456789abcdef0123456789abcdef")
+    ]
+    assert kinds("Image=C:\\dropper.exe") == []
+    assert kinds("mutex Global\\RedLeaves created") == [("mutex", "Global\\RedLeaves")]
+    assert kinds("HKCU\\Software\\Evil set") == [("windows-registry-key", "HKCU\\Software\\Evil")]
+    assert kinds("C:\\recovery\\csvde.exe -f x") == [("directory", "C:\\recovery"), ("file-name", "csvde.exe")]
+    assert kinds("csvde.exe alone") == []
+    [indicator_id] = {m.indicators for m in matcher.scan_line("evil.example")}
+    assert indicator_id == ("indicator--00000000-0000-4000-8000-000000000001",)
+
+
+def test_unsupported_objects_and_conditions_are_reported_not_guessed(tmp_path: Path) -> None:
+    path = package(
+        tmp_path,
+        xml_indicator(
+            1,
+            '<cybox:Properties xsi:type="DomainNameObj:DomainNameObjectType">'
+            '<DomainNameObj:Value condition="Contains">evil</DomainNameObj:Value></cybox:Properties>',
+        ),
+        xml_indicator(2, '<cybox:Properties xsi:type="test:NetworkConnectionObjectType"/>'),
+        xml_indicator(
+            3,
+            '<cybox:Properties xsi:type="AddressObj:AddressObjectType" category="ipv4-addr">'
+            "<AddressObj:Address_Value>300.1.2.3</AddressObj:Address_Value></cybox:Properties>",
+        ),
+        xml_indicator(
+            4,
+            '<cybox:Properties xsi:type="DomainNameObj:DomainNameObjectType">'
+            "<DomainNameObj:Value>ok.example</DomainNameObj:Value></cybox:Properties>",
+        ),
+    )
+    report = iocmatch.load(path).report
+    assert (report.read, report.compiled, report.skipped) == (4, 1, 3)
+    reasons = {p.id[-1]: p.reason for p in report.problems}
+    assert "Contains" in reasons["1"]
+    assert "NetworkConnectionObjectType" in reasons["2"]
+    assert "300.1.2.3" in reasons["3"]
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+            '<stix:STIX_Package xmlns:stix="s">&a;</stix:STIX_Package>',
+            "unsafe XML",
+        ),
+        (
+            '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            '<stix:STIX_Package xmlns:stix="s">&e;</stix:STIX_Package>',
+            "unsafe XML",
+        ),
+        ('<stix:STIX_Package xmlns:stix="s"><unclosed></stix:STIX_Package>', "not well-formed"),
+        ("<html><body>not stix</body></html>", "not a STIX 1.x package"),
+    ],
+)
+def test_hostile_or_foreign_xml_is_refused_naming_the_file(tmp_path: Path, document: str, message: str) -> None:
+    path = tmp_path / "feed.xml"
+    path.write_text(document)
+    with pytest.raises(iocmatch.SourceError, match=message) as raised:
+        iocmatch.load(path)
+    assert str(path) in str(raised.value)
+
+
+def test_us_cert_package_accounts_for_all_603_indicators(corpus: Path) -> None:
+    loaded = iocmatch.load(corpus / US_CERT)
+    report = loaded.report
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (603, 601, 2, 0)
+    # Two File objects carry nothing but an SSDEEP hash: reported, not faked.
+    assert all("SSDEEP" in p.reason for p in report.problems)
+    assert report.kinds["domain-name"] == 505
+    assert report.kinds["ipv4-addr"] == 34
+    assert (report.kinds["md5"], report.kinds["sha1"], report.kinds["sha256"]) == (46, 45, 41)
+    first = next(i for i in loaded.indicators if i.id == "indicator--f8c293b0-34f6-11e7-8e8e-0050569a115c")
+    assert first.name == "Malicious FQDN Indicator"
+
+
+def test_us_cert_metadata_is_kept(corpus: Path) -> None:
+    from iocmatch.sources.reading import read_file
+
+    objects = read_file(corpus / US_CERT).objects
+    domain = next(o for o in objects if o["id"] == "indicator--f8c293b0-34f6-11e7-8e8e-0050569a115c")
+    assert domain["kill_chain_phases"] == [
+        {"kill_chain_name": "lm-cyber-kill-chain", "phase_name": "command-and-control"}
+    ]
+    assert domain["x_sightings"] == ["2016-09-12T00:00:00.000Z"]
+    assert "Stone Panda" in domain["description"]
+    assert domain["external_references"][0]["external_id"] == "IR-ALERT-MED-17-093-01-D"
+
+
+def _planted_values(corpus: Path) -> tuple[list[str], list[str]]:
+    objects = __import__("iocmatch.sources.reading", fromlist=["read_file"]).read_file(corpus / US_CERT).objects
+    domains, addresses = [], []
+    for obj in objects:
+        value = obj["pattern"].split("'")[1]
+        if obj["pattern"].startswith("[domain-name"):
+            domains.append(value)
+        elif obj["pattern"].startswith("[ipv4-addr"):
+            addresses.append(value)
+    return domains, addresses
+
+
+def test_every_us_cert_domain_and_address_is_found_between_real_log_lines(corpus: Path, tmp_path: Path) -> None:
+    loghub = corpus.parent / "logs" / "loghub"
+    carriers = [line for name in LOGHUB_CARRIERS for line in (loghub / name).read_text().splitlines()]
+    domains, addresses = _planted_values(corpus)
+    assert (len(set(domains)), len(set(addresses))) == (505, 34)
+    lines, planted = [], {}
+    for n, value in enumerate(domains + addresses):
+        lines.append(carriers[n % len(carriers)])
+        written = value.upper() if n % 3 == 0 else value
+        lines.append(f"Dec 10 06:55:46 gw proxy[42]: CONNECT {written}:443 from 10.0.{n % 250}.7 [{value}]")
+        planted[len(lines)] = value
+        # Near misses that must not hit: a longer label or TLD; a longer dotted number.
+        if n < len(domains):
+            lines.append(f"Dec 10 06:55:47 gw dns[7]: query x{value}.au A, {value}-cdn.example A, {value}.evil2 A")
+        else:
+            lines.append(f"Dec 10 06:55:47 gw fw[7]: version {value}5 build 1.{value} and {value}.7")
+    log = tmp_path / "mixed.log"
+    log.write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(corpus / US_CERT), "--format", "jsonl", str(log)],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found = {(hit["line"], hit["value"]) for hit in map(json.loads, result.stdout.splitlines())}
+    assert {line for line, _ in found} == set(planted)
+    for line, value in planted.items():
+        assert (line, value) in found
