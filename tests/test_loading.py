@@ -46,7 +46,7 @@ def test_unreadable_sources_raise_a_source_error_naming_them(tmp_path: Path) -> 
         iocmatch.load(tmp_path / "missing.json")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(iocmatch.SourceError, match=r"no \.json file"):
+    with pytest.raises(iocmatch.SourceError, match=r"holds no indicator file"):
         iocmatch.load(empty)
 
 

@@ -25,7 +25,7 @@ READERS: dict[str, Callable[[bytes, str], SourceObjects]] = {
     "text": read_text_list,
 }
 # In a folder, only files with these endings are read (a README is not a feed).
-FOLDER_SUFFIXES = {".json", ".xml", ".csv", ".txt"}
+FOLDER_SUFFIXES = {".json", ".xml", ".csv", ".txt", ".md5", ".sha1", ".sha256"}
 
 
 def read_source(source: Any) -> list[SourceObjects]:

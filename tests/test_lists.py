@@ -1,0 +1,494 @@
+"""CSV and text-list readers: one indicator or one problem per data row, on the published files."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import iocmatch
+from iocmatch.model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, SHA1, SHA256, SHA512, URL
+from iocmatch.normalize import canonical_value
+from iocmatch.sources.lists import EPOCH, infer_kind, looks_like_csv, read_csv, read_text_list
+from iocmatch.sources.objects import SourceObjects
+from iocmatch.sources.stix2_build import OBJECT_PATHS
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "apt10"
+PWC_CSV = "janhenrikdotcom_iocs/Operation Cloud Hopper - Indicators of Compromise v3.csv"
+
+_KIND_OF_PATH = {path: kind for kind, path in OBJECT_PATHS.items()}
+_COMPARISON = re.compile(r"\[(?P<path>[^=\[]+?) = '(?P<value>(?:[^'\\]|\\.)*)'\]")
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the APT10 corpus is not at {CORPUS}")
+    return CORPUS
+
+
+def _read(corpus: Path, name: str) -> SourceObjects:
+    path = corpus / name
+    reader = read_csv if path.suffix == ".csv" else read_text_list
+    return reader(path.read_bytes(), str(path))
+
+
+def _kind_and_value(obj: dict[str, Any]) -> tuple[str, str]:
+    """A single-comparison pattern's kind and value, re-canonicalised (it must already be canonical)."""
+    found = _COMPARISON.fullmatch(obj["pattern"])
+    assert found is not None, obj["pattern"]
+    kind = _KIND_OF_PATH[found["path"]]
+    value = re.sub(r"\\(.)", r"\1", found["value"])
+    assert canonical_value(kind, value) == value, obj["pattern"]
+    return kind, value
+
+
+def _lines_per_kind(objects: SourceObjects) -> Counter[str]:
+    return Counter(_kind_and_value(obj)[0] for obj in objects.objects)
+
+
+def _unique_per_kind(objects: SourceObjects) -> dict[str, int]:
+    values = {_kind_and_value(obj) for obj in objects.objects}
+    return dict(Counter(kind for kind, _ in values))
+
+
+def _single(data: bytes, name: str = "list.txt") -> SourceObjects:
+    return read_text_list(data, name)
+
+
+# --------------------------------------------------------------- PwC CSV
+
+
+def test_pwc_csv_every_row_is_an_indicator_or_a_problem(corpus: Path) -> None:
+    read = _read(corpus, PWC_CSV)
+    assert len(read.objects) + len(read.problems) == 1898
+    assert len({obj["id"] for obj in read.objects}) == 1889  # one url and one email row repeat
+    simple = [obj for obj in read.objects if " AND " not in obj["pattern"]]
+    assert len(read.objects) - len(simple) == 12  # `C:\...\name.ext` paths: a name AND a folder
+    assert _unique_per_kind(SourceObjects(read.label, simple)) == {
+        DOMAIN: 1374,
+        MD5: 299,
+        IPV4: 100,
+        EMAIL: 59,
+        FILE_NAME: 19,
+        "mutex": 15,
+        "windows-registry-key": 11,
+    }
+    variable = "holds an environment variable: logs show it expanded, so it cannot be matched as written"
+    assert [(p.id.rsplit(":", 1)[1], p.reason) for p in read.problems] == [
+        ("2", "'[digits].plg' is a placeholder, not a literal value"),
+        ("22", rf"'%ALLUSERSPROFILE%\\SxS' {variable}"),
+        ("23", rf"'%USERPROFILE%\AppData\Local\Temp\winsyslog\mPclient.dll' {variable}"),
+        ("24", rf"'%USERPROFILE%\AppData\Local\Temp\winsyslog\msseces.asm' {variable}"),
+        ("25", rf"'%USERPROFILE%\AppData\Local\Temp\winsyslog\msseces.exe' {variable}"),
+        ("26", rf"'%USERPROFILE%\\AppData\Roaming\notron.exe' {variable}"),
+        ("54", r"no STIX 2.1 object for named pipes ('\.\pipe\NamePipe_MoreWindows')"),
+    ]
+    assert all(p.status == "skipped" and p.source == read.label for p in read.problems)
+
+
+def test_pwc_csv_load_report(corpus: Path) -> None:
+    report = iocmatch.load(corpus / PWC_CSV).report
+    assert report.compiled > 0
+    assert report.read == report.compiled + report.skipped + report.excluded == 1898
+    assert (report.compiled, report.skipped, report.excluded) == (1889, 7, 2)
+    assert report.kinds[DOMAIN] == 1374
+    assert report.kinds[MD5] == 299
+    assert report.kinds[IPV4] == 100
+    assert report.kinds[EMAIL] == 59
+    assert not report.warnings
+
+
+def test_pwc_paths_keys_and_hosts_become_the_expected_patterns(corpus: Path) -> None:
+    by_name = {obj["name"]: obj for obj in _read(corpus, PWC_CSV).objects}
+    assert by_name[r"C:\recovery\csvde.exe"]["pattern"] == (
+        r"[file:name = 'csvde.exe' AND file:parent_directory_ref.path = 'C:\\recovery']"
+    )
+    # STIX 2.1 wants the full hive; the matcher finds HKCU as well.
+    assert by_name[r"HKCU\Software\rar\e"]["pattern"] == (
+        r"[windows-registry-key:key = 'HKEY_CURRENT_USER\\Software\\rar\\e']"
+    )
+    assert by_name["ipv4.applemusic.itemdb.com"]["pattern"] == "[domain-name:value = 'ipv4.applemusic.itemdb.com']"
+    assert by_name["&#@tz931("]["pattern"] == "[mutex:name = '&#@tz931(']"
+
+
+def test_pwc_indicators_are_undated_and_named_after_the_file(corpus: Path) -> None:
+    obj = _read(corpus, PWC_CSV).objects[0]
+    assert obj["created"] == obj["modified"] == obj["valid_from"] == EPOCH
+    assert obj["external_references"] == [{"source_name": Path(PWC_CSV).name}]
+    assert obj["spec_version"] == "2.1"
+    assert obj["pattern_type"] == "stix"
+
+
+def test_pwc_indicators_hit_log_lines(corpus: Path) -> None:
+    matcher = iocmatch.compile(iocmatch.load(corpus / PWC_CSV))
+    hits = matcher.scan_line(r"Image: C:\recovery\mfeann.exe")
+    assert {(m.kind, m.value) for m in hits} == {(FILE_NAME, "mfeann.exe"), (DIRECTORY, r"C:\recovery")}
+    assert not matcher.scan_line(r"Image: D:\recovery\mfeann.exe")  # the AND needs the folder too
+    assert matcher.scan_line(r"TargetObject: HKCU\Software\rar\e")[0].text == r"HKCU\Software\rar\e"
+
+
+# ------------------------------------------------------------ text lists
+
+
+def test_unit42_menupass(corpus: Path) -> None:
+    read = _read(corpus, "pan-unit42_iocs/menuPass")
+    assert not read.problems  # the `SHA256` header and the blank line are not data
+    assert _lines_per_kind(read) == {SHA256: 664, DOMAIN: 220}
+    assert _unique_per_kind(read) == {SHA256: 664, DOMAIN: 155}
+    report = iocmatch.load(corpus / "pan-unit42_iocs/menuPass").report
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (884, 819, 0, 65)
+    assert report.kinds == {DOMAIN: 155, SHA256: 664}
+
+
+def test_signature_base_c2_extract(corpus: Path) -> None:
+    read = _read(corpus, "Neo23x0_signature-base/c2-iocs.APT10-extract.txt")
+    assert not read.problems
+    assert _unique_per_kind(read) == {DOMAIN: 1433}
+
+
+def test_signature_base_hash_extract_keeps_comments(corpus: Path) -> None:
+    read = _read(corpus, "Neo23x0_signature-base/hash-iocs.APT10-extract.txt")
+    assert not read.problems
+    assert _unique_per_kind(read) == {MD5: 448, SHA1: 41, SHA256: 65}
+    assert read.objects[0]["description"] == "APT10 IOCs - Source: AlienVault OTX"
+    report = iocmatch.load(corpus / "Neo23x0_signature-base/hash-iocs.APT10-extract.txt").report
+    assert report.kinds == {MD5: 448, SHA1: 41, SHA256: 65}
+
+
+def test_jonaslejon_hashes_with_one_short_value(corpus: Path) -> None:
+    read = _read(corpus, "jonaslejon_apt10/hash-iocs.txt")
+    assert _unique_per_kind(read) == {MD5: 299}
+    assert len(read.objects) == 299
+    [problem] = read.problems
+    assert problem.id.endswith("hash-iocs.txt:140")
+    assert "'6E311F3AF7FBF98B0AF1241E26E07E4'" in problem.reason
+    assert "31 hex digits" in problem.reason
+    assert read.objects[0]["description"] == "APT10 / Cloud Hopper https://goo.gl/CywXnS"
+
+
+def test_maltrail_ports_stay_out_of_patterns(corpus: Path) -> None:
+    read = _read(corpus, "stamparm_maltrail/apt_menupass.txt")
+    assert not read.problems
+    addresses = [obj for obj in read.objects if obj["pattern"].startswith("[ipv4-addr:")]
+    assert len(addresses) == 11  # every one written `address:port`
+    assert all(obj["description"].startswith("port ") for obj in addresses)
+    assert _unique_per_kind(read)[IPV4] == 8  # 89.117.79.31 is listed with four ports
+    first = next(obj for obj in addresses if obj["name"] == "185.117.88.80")
+    assert (first["pattern"], first["description"]) == ("[ipv4-addr:value = '185.117.88.80']", "port 8088")
+    assert _lines_per_kind(read)[URL] == 2
+    # SOURCES.md counts 1490 lines, 1467 unique: the stored copy holds more.
+    assert _lines_per_kind(read)[DOMAIN] == 1638
+    assert _unique_per_kind(read)[DOMAIN] == 1486
+
+
+def test_signature_base_filename_regexes_are_problems(corpus: Path) -> None:
+    read = _read(corpus, "Neo23x0_signature-base/filename-iocs.CloudHopper-extract.txt")
+    assert not read.objects
+    assert len(read.problems) == 45
+    assert all(p.reason.endswith("is a regular expression, not a literal value") for p in read.problems)
+    assert read.problems[0].reason == r"'\\mfeann\.data' is a regular expression, not a literal value"
+    report = iocmatch.load(corpus / "Neo23x0_signature-base/filename-iocs.CloudHopper-extract.txt").report
+    assert (report.read, report.compiled, report.skipped) == (45, 0, 45)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pan-unit42_iocs/menuPass",
+        "Neo23x0_signature-base/c2-iocs.APT10-extract.txt",
+        "Neo23x0_signature-base/hash-iocs.APT10-extract.txt",
+        "jonaslejon_apt10/hash-iocs.txt",
+        "stamparm_maltrail/apt_menupass.txt",
+        "stamparm_maltrail/lodeinfo.txt",
+        "eset_malware-ioc/mirrorface/samples.sha256",
+        PWC_CSV,
+    ],
+)
+def test_corpus_lists_load_and_add_up(corpus: Path, name: str) -> None:
+    report = iocmatch.load(corpus / name).report
+    assert report.compiled > 0
+    assert report.read == report.compiled + report.skipped + report.excluded
+    assert not report.warnings
+
+
+def test_ids_do_not_depend_on_the_folder(tmp_path: Path) -> None:
+    data = b"evil.example\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "iocs.txt").write_bytes(data)
+    (tmp_path / "b" / "iocs.txt").write_bytes(data)
+    first = iocmatch.load(tmp_path / "a" / "iocs.txt").indicators[0].id
+    assert iocmatch.load(tmp_path / "b" / "iocs.txt").indicators[0].id == first
+    assert read_text_list(data, r"C:\feeds\iocs.txt").objects[0]["id"] == first
+    assert read_text_list(data, "other.txt").objects[0]["id"] != first
+
+
+# ---------------------------------------------------------- small files
+
+
+EVERY_KIND = """\
+# one value of every kind
+MD5
+D41D8CD98F00B204E9800998ECF8427E
+da39a3ee5e6b4b0d3255bfef95601890afd80709
+e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+{sha512}
+
+evil.example
+Bücher.example.
+198.51.100.7
+198.51.100.0/24
+203.0.113.9:8443
+2001:DB8::1
+[2001:db8::2]:443
+::ffff:192.0.2.1
+http://Evil.Example:80/Path?q=1
+evil.example/drop.htm
+Bad.Guy@Evil.Example
+evil.example:8080
+""".format(sha512="cf83" * 32)
+
+
+def test_a_list_with_every_kind() -> None:
+    read = _single(EVERY_KIND.encode())
+    assert not read.problems
+    patterns = [obj["pattern"] for obj in read.objects]
+    assert patterns == [
+        "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']",
+        "[file:hashes.'SHA-1' = 'da39a3ee5e6b4b0d3255bfef95601890afd80709']",
+        "[file:hashes.'SHA-256' = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']",
+        f"[file:hashes.'SHA-512' = '{'cf83' * 32}']",
+        "[domain-name:value = 'evil.example']",
+        "[domain-name:value = 'xn--bcher-kva.example']",
+        "[ipv4-addr:value = '198.51.100.7']",
+        "[ipv4-addr:value = '198.51.100.0/24']",
+        "[ipv4-addr:value = '203.0.113.9']",
+        "[ipv6-addr:value = '2001:db8::1']",
+        "[ipv6-addr:value = '2001:db8::2']",
+        "[ipv4-addr:value = '192.0.2.1']",
+        "[url:value = 'http://evil.example/Path?q=1']",
+        "[url:value = 'evil.example/drop.htm']",
+        "[email-addr:value = 'bad.guy@evil.example']",
+        "[domain-name:value = 'evil.example']",
+    ]
+    ports = [obj["description"] for obj in read.objects if "description" in obj]
+    assert ports == ["port 8443", "port 443", "port 8080"]
+    loaded = iocmatch.load(read.objects)
+    assert loaded.report.compiled == 15  # the two evil.example lines are one indicator
+    assert loaded.report.kinds == {
+        DOMAIN: 2,
+        EMAIL: 1,
+        IPV4: 4,
+        IPV6: 2,
+        MD5: 1,
+        SHA1: 1,
+        SHA256: 1,
+        SHA512: 1,
+        URL: 2,
+    }
+
+
+def test_text_list_problems_name_the_line() -> None:
+    data = b"evil.example\nnot a value\n\\\\evil\\.exe;90\nevil[.]example\n12345\nfile.exe;80\n"
+    read = _single(data, "x.txt")
+    assert [(p.id, p.reason) for p in read.problems] == [
+        ("x.txt:2", "unrecognised value 'not a value'"),
+        ("x.txt:3", r"'\\evil\.exe' is a regular expression, not a literal value"),
+        ("x.txt:4", "unrecognised value 'evil[.]example': defanged, refang it to use it"),
+        ("x.txt:5", "unrecognised value '12345'"),
+    ]
+    # no regex syntax: a literal, whatever the score field says
+    assert read.objects[-1]["pattern"] == "[domain-name:value = 'file.exe']"
+    assert read.objects[-1]["description"] == "80"
+
+
+def test_text_list_invalid_value_of_a_known_shape() -> None:
+    read = _single(b"300.1.2.3\n1.2.3.4/40\n")
+    assert [p.reason for p in read.problems] == [
+        "'300.1.2.3' is not a valid ipv4-addr address or network",
+        "'1.2.3.4/40' is not a valid ipv4-addr address or network",
+    ]
+
+
+def test_text_list_crlf_bom_comments_and_headers() -> None:
+    text = "\ufeffDomains:\r\n  evil.example  \r\n\r\n# c\r\nSHA-256\r\nother.example # seen 2017\r\nHashes\r\n"
+    data = text.encode()
+    read = _single(data)
+    assert not read.problems
+    assert [(obj["name"], obj.get("description")) for obj in read.objects] == [
+        ("evil.example", None),
+        ("other.example", "seen 2017"),
+    ]
+
+
+def test_empty_files() -> None:
+    assert _single(b"") == SourceObjects("list.txt", [], spec_version="2.1")
+    assert _single(b"\n# nothing\n\n") == SourceObjects("list.txt", [], spec_version="2.1")
+    assert not looks_like_csv("")
+    with pytest.raises(iocmatch.SourceError, match=r"empty\.csv"):
+        read_csv(b"", "empty.csv")
+
+
+def test_not_utf8_raises_a_source_error_naming_the_file() -> None:
+    with pytest.raises(iocmatch.SourceError, match=r"latin\.txt: not UTF-8"):
+        read_text_list("évil.example\n".encode("latin-1"), "latin.txt")
+    with pytest.raises(iocmatch.SourceError, match=r"latin\.csv: not UTF-8"):
+        read_csv("type,value\ndomain,évil.example\n".encode("latin-1"), "latin.csv")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Type,Value\nurl,evil.example\n", True),
+        ("type,value\r\n", True),
+        ("\ufeffTYPE,VALUE\n", True),
+        ('"Indicator","Type"\n"evil.example","domain"\n', True),
+        ("value;type;comment\nevil.example;domain;c2\n", True),
+        ("indicator\ttype\nevil.example\tdomain\n", True),
+        ("Indicator type,Indicator,Description\nhostname,evil.example,\n", True),  # OTX export
+        ("uuid,event_id,category,type,value,comment\n", True),  # MISP export
+        ("# exported\n\nType,Value\n", True),
+        ("evil.example\nType,Value\n", False),  # the header must come first
+        ("001b8f696b6576798517168cd0a0fb44;APT10\n", False),
+        ("SHA256\n" + "a" * 64 + "\n", False),
+        ("name,address\nx,evil.example\n", False),
+        ("", False),
+        ('"' + "x" * 200_000, False),
+    ],
+)
+def test_looks_like_csv(text: str, expected: bool) -> None:
+    assert looks_like_csv(text) is expected
+
+
+def test_csv_quoted_fields_other_delimiters_and_column_orders() -> None:
+    data = (
+        '\ufeff"Indicator";"Type";"Comment"\r\n'
+        '"evil.example";"Domain";"C2; seen ""2017"""\r\n'
+        '"1.2.3.4";"IP-DST";""\r\n'
+        '"2001:db8::1";"ip-src";""\r\n'
+        '"x@Evil.Example";"email-src";""\r\n'
+        '"HKLM\\Software\\Evil";"regkey";""\r\n'
+    ).encode()
+    read = read_csv(data, "feed.csv")
+    assert not read.problems
+    assert [(obj["pattern"], obj.get("description")) for obj in read.objects] == [
+        ("[domain-name:value = 'evil.example']", 'C2; seen "2017"'),
+        ("[ipv4-addr:value = '1.2.3.4']", None),
+        ("[ipv6-addr:value = '2001:db8::1']", None),
+        ("[email-addr:value = 'x@evil.example']", None),
+        (r"[windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\Software\\Evil']", None),
+    ]
+
+
+def test_csv_types_and_their_problems() -> None:
+    data = "\n".join(
+        [
+            "type\tvalue",
+            "url\thttp://evil.example/a",
+            "url\tevil.example:8080",
+            "url\t198.51.100.1",
+            "FileHash-SHA256\t" + "A" * 64,
+            "sha512\t" + "b" * 128,
+            "filename\tevil.exe",
+            "filepath\tC:\\\\Windows\\x.exe",
+            "filepath\t\\\\host\\C$\\evil.exe",
+            "filepath\tC:\\ProgramData\\SxS\\",
+            "filepath\t$env:TEMP\\evil.exe",
+            "NamePipe\t\\\\.\\pipe\\evil",
+            "YARA\trule x {}",
+            "md5\tabc",
+            "\tevil.example",
+            "domain\t",
+            "Type\tValue",
+            "mutex\tGlobal\\[random]",
+        ]
+    ).encode()
+    read = read_csv(data, "t.csv")
+    assert [obj["pattern"] for obj in read.objects] == [
+        "[url:value = 'http://evil.example/a']",
+        "[url:value = 'evil.example:8080']",
+        "[ipv4-addr:value = '198.51.100.1']",
+        f"[file:hashes.'SHA-256' = '{'a' * 64}']",
+        f"[file:hashes.'SHA-512' = '{'b' * 128}']",
+        "[file:name = 'evil.exe']",
+        r"[file:name = 'x.exe' AND file:parent_directory_ref.path = 'C:\\Windows']",
+        r"[file:name = 'evil.exe' AND file:parent_directory_ref.path = '\\\\host\\C$']",
+        r"[directory:path = 'C:\\ProgramData\\SxS']",
+    ]
+    assert [(p.id, p.reason) for p in read.problems] == [
+        (
+            "t.csv:11",
+            r"'$env:TEMP\evil.exe' holds an environment variable: logs show it expanded, "
+            "so it cannot be matched as written",
+        ),
+        ("t.csv:12", r"no STIX 2.1 object for named pipes ('\\.\pipe\evil')"),
+        ("t.csv:13", "unknown indicator type 'YARA'"),
+        ("t.csv:14", "'abc' is not a valid MD5 hash (32 hex digits)"),
+        ("t.csv:15", "row has no type for 'evil.example'"),
+        ("t.csv:16", "row has no value"),
+        ("t.csv:18", r"'Global\[random]' is a placeholder, not a literal value"),
+    ]
+
+
+def test_csv_without_type_and_value_columns_is_refused() -> None:
+    with pytest.raises(iocmatch.SourceError, match=r"feed\.csv: CSV without a header"):
+        read_csv(b"name,address\nx,evil.example\n", "feed.csv")
+
+
+def test_csv_line_numbers_count_physical_lines() -> None:
+    data = b'type,value,comment\r\n\r\n# note\r\ndomain,evil.example,"two\r\nlines"\r\nipv4,999.1.1.1,\r\n'
+    read = read_csv(data, "n.csv")
+    assert read.objects[0]["description"] == "two\r\nlines"
+    assert [p.id for p in read.problems] == ["n.csv:6"]
+
+
+def test_csv_loads_through_the_loader(tmp_path: Path) -> None:
+    path = tmp_path / "feed.csv"
+    path.write_bytes(b"Type,Value\r\nurl,evil.example\r\nURL,EVIL.example\r\nNamePipe,\\\\.\\pipe\\x\r\n")
+    loaded = iocmatch.load(path)
+    report = loaded.report
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (3, 1, 1, 1)
+    assert iocmatch.compile(loaded).scan_line("GET http://a.evil.example/")[0].value == "evil.example"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("d41d8cd98f00b204e9800998ecf8427e", MD5),
+        ("DA39A3EE5E6B4B0D3255BFEF95601890AFD80709", SHA1),
+        ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", SHA256),
+        ("f" * 128, SHA512),
+        ("6E311F3AF7FBF98B0AF1241E26E07E4", None),
+        ("198.51.100.7", IPV4),
+        ("198.51.100.0/24", IPV4),
+        ("185.117.88.80:8088", IPV4),
+        ("2001:db8::1", IPV6),
+        ("2001:db8::/32", IPV6),
+        ("[2001:db8::1]:443", IPV6),
+        ("http://45.76.222.130", URL),
+        ("hxxp://evil.example", URL),
+        ("evil.example/a.htm", URL),
+        ("x@evil.example", EMAIL),
+        ("evil.example", DOMAIN),
+        (" evil.example ", DOMAIN),
+        ("g00gle_jp.dynamic-dns.net", DOMAIN),
+        ("malware.DSMTP.COM", DOMAIN),
+        ("evil.example.", DOMAIN),
+        ("пример.рф", DOMAIN),
+        ("xn--e1afmkfd.xn--p1ai", DOMAIN),
+        ("evil.example:443", DOMAIN),
+        ("evil.123", None),
+        ("localhost", None),
+        ("1.2.3.4.5", None),
+        ("evil[.]example", None),
+        (r"\\mfeann\.data", None),
+        ("", None),
+        ("not a value", None),
+    ],
+)
+def test_infer_kind(value: str, kind: str | None) -> None:
+    assert infer_kind(value) == kind
