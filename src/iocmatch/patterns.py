@@ -243,7 +243,9 @@ def unescape(value: str) -> str:
 
 def _atom(kind: str, value: str) -> Atom:
     if kind in (IPV4, IPV6):
-        return Atom(kind, network_value(canonical_network(kind, value)))
+        # An IPv4-mapped IPv6 value comes back as IPv4: it is looked up as one.
+        network = canonical_network(kind, value)
+        return Atom(IPV4 if network.version == 4 else IPV6, network_value(network))
     return Atom(kind, canonical_value(kind, value))
 
 
