@@ -38,6 +38,12 @@ def report_text(report: LoadReport) -> str:
     ]
     if report.kinds:
         lines.append("unique values: " + ", ".join(f"{kind} {count}" for kind, count in report.kinds.items()))
+    if len(report.by_source) > 1:
+        for label, counts in report.by_source.items():
+            lines.append(
+                f"  {label}: read {counts['read']}, compiled {counts['compiled']}, "
+                f"skipped {counts['skipped']}, excluded {counts['excluded']}"
+            )
     if report.context:
         lines.append("other objects: " + ", ".join(f"{kind} {count}" for kind, count in report.context.items()))
     lines.extend(f"{p.status}: {p.id}: {p.reason}" for p in report.problems)
