@@ -15,6 +15,20 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "apt10"
 LOGHUB = ROOT.parent / "shared" / "corpus" / "logs" / "loghub"
 
 
+# The object path a test writes for each kind (written here, not taken from the library).
+PATTERN_PATHS = {
+    "domain-name": "domain-name:value",
+    "md5": "file:hashes.MD5",
+    "sha256": "file:hashes.'SHA-256'",
+    "ipv4-addr": "ipv4-addr:value",
+    "ipv6-addr": "ipv6-addr:value",
+    "email-addr": "email-addr:value",
+    "url": "url:value",
+    "file-name": "file:name",
+    "mutex": "mutex:name",
+}
+
+
 def indicator(pattern: str, number: int = 1, **fields: Any) -> dict[str, Any]:
     """A STIX 2.1 indicator dict with a stable id derived from ``number``."""
     obj: dict[str, Any] = {

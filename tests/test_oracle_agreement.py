@@ -8,20 +8,10 @@ from hypothesis import strategies as st
 
 import iocmatch
 from tests import strategies as gen
+from tests.conftest import PATTERN_PATHS as PATHS
 from tests.conftest import bundle, indicator
 from tests.oracle import Atom, oracle_hits
 
-PATHS = {
-    "domain-name": "domain-name:value",
-    "md5": "file:hashes.MD5",
-    "sha256": "file:hashes.'SHA-256'",
-    "ipv4-addr": "ipv4-addr:value",
-    "ipv6-addr": "ipv6-addr:value",
-    "email-addr": "email-addr:value",
-    "url": "url:value",
-    "file-name": "file:name",
-    "mutex": "mutex:name",
-}
 _PATH_PART = st.text(alphabet="abcXYZ019-_/.", min_size=1, max_size=8)
 cidrs = st.tuples(gen.ipv4s, st.integers(8, 32)).map(lambda t: f"{t[0]}/{t[1]}")
 urls = st.builds(

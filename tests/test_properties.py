@@ -14,16 +14,9 @@ import iocmatch
 from iocmatch.engine.intervals import IntervalIndex
 from iocmatch.normalize import canonical_value
 from tests import strategies as gen
+from tests.conftest import PATTERN_PATHS as PATHS
 from tests.conftest import matcher_for
 
-PATHS = {
-    "domain-name": "domain-name:value",
-    "md5": "file:hashes.MD5",
-    "sha256": "file:hashes.'SHA-256'",
-    "ipv4-addr": "ipv4-addr:value",
-    "ipv6-addr": "ipv6-addr:value",
-    "email-addr": "email-addr:value",
-}
 VALUES = st.one_of(
     *(
         strategy.map(lambda v, k=kind: (k, v))
