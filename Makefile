@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/iocmatch scan --registry-aliases $(addprefix data/samples/,proxy.log dns.log firewall.log sysmon.jsonl); \
+	$(BIN)/iocmatch scan --registry-aliases $(addprefix data/samples/,proxy.log dns.log firewall.log mail.log sysmon.jsonl); \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 
 test: $(STAMP)

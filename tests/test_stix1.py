@@ -240,3 +240,25 @@ def test_every_us_cert_domain_and_address_is_found_between_real_log_lines(corpus
     assert {line for line, _ in found} == set(planted)
     for line, value in planted.items():
         assert (line, value) in found
+
+
+def test_windows_folders_match_in_any_case_posix_folders_exactly(tmp_path: Path) -> None:
+    path = package(
+        tmp_path,
+        xml_indicator(
+            1,
+            '<cybox:Properties xsi:type="FileObj:FileObjectType">'
+            "<FileObj:File_Path>C:\\windows\\system32\\RedLeaves.exe</FileObj:File_Path>"
+            "</cybox:Properties>",
+        ),
+        xml_indicator(
+            2,
+            '<cybox:Properties xsi:type="FileObj:FileObjectType">'
+            "<FileObj:File_Path>/tmp/.x/implant</FileObj:File_Path></cybox:Properties>",
+        ),
+    )
+    matcher = iocmatch.compile(iocmatch.load(path))
+    sysmon = '{"Image": "C:\\\\Windows\\\\System32\\\\RedLeaves.exe"}'
+    assert [m.text for m in matcher.scan_line(sysmon)] == ["C:\\\\Windows\\\\System32", "RedLeaves.exe"]
+    assert len(matcher.scan_line("exec /tmp/.x/implant")) == 2
+    assert matcher.scan_line("exec /TMP/.X/implant") == []

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the APT10 / menuPass STIX 2.1 bundle from the high-confidence published sources.
 
-Inputs (read-only, from the corpus directory), one publisher each:
+Inputs (read-only, from the corpus directory), with their publishers:
   clinthart2003_Selenium/IR-ALERT-MED-17-093-01-C.XML       US-CERT (NCCIC), STIX 1.1.1, alert TA17-117A
   janhenrikdotcom_iocs/Operation Cloud Hopper - ...v3.csv   PwC UK and BAE Systems, Cloud Hopper Annex A
   pan-unit42_playbook_viewer/granite-taurus.json           Unit 42 playbook (STIX 2.0), 2022
@@ -22,7 +22,7 @@ Output: one STIX 2.1 bundle, one object per line, byte-identical on every run.
 
     python tools/build_campaign_data.py [--corpus DIR] [--out FILE] [--no-stix2]
 
-Needs iocmatch importable (the repository's venv). When `stix2` is importable,
+Needs iocmatch installed (the project's venv: `make data`). When `stix2` is importable,
 every object is also parsed with stix2 and every pattern with its grammar;
 --no-stix2 skips that.
 """
@@ -41,18 +41,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "apt10"
-DEFAULT_OUT = REPO / "data" / "apt10.stix21.json"
-
-try:
-    import iocmatch
-except ImportError:  # a source checkout that is not installed
-    sys.path.insert(0, str(REPO / "src"))
-    import iocmatch
+import iocmatch
 from iocmatch.model import Problem
 from iocmatch.patterns import compile_pattern
 from iocmatch.sources.reading import read_file
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "apt10"
+DEFAULT_OUT = REPO / "data" / "apt10.stix21.json"
 
 StixObject = dict[str, Any]
 
@@ -716,7 +712,9 @@ def counts_report(bundle: StixObject) -> list[str]:
     relationships = Counter(
         (o["relationship_type"], o["target_ref"].split("--")[0]) for o in objects if o["type"] == "relationship"
     )
-    lines.append("relationships: " + ", ".join(f"{t} -> {target} {n}" for (t, target), n in sorted(relationships.items())))
+    lines.append(
+        "relationships: " + ", ".join(f"{t} -> {target} {n}" for (t, target), n in sorted(relationships.items()))
+    )
     return lines
 
 

@@ -238,9 +238,12 @@ def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple
         key = fold_case(value)
         yield key, Needle(atom_id, rules.FILE_NAME_RULE, len(key), mode)
     elif kind in (MUTEX, DIRECTORY):
+        # Windows folders are case-insensitive (C:\Windows\System32 is c:\windows\system32);
+        # mutexes and POSIX folders are not.
+        exact = kind == MUTEX or not _is_windows_path(value)
         for spelling in _backslash_spellings(value):
             key = fold_case(spelling)
-            yield key, Needle(atom_id, rules.LITERAL_RULE, len(key), mode, exact=spelling)
+            yield key, Needle(atom_id, rules.LITERAL_RULE, len(key), mode, exact=spelling if exact else "")
     elif kind == REGISTRY_KEY:
         hive, sep, rest = value.partition("\\")
         canonical_hive = rules.HIVE_NAMES.get(hive.upper())
@@ -259,6 +262,10 @@ def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple
             else:
                 needle = Needle(atom_id, rules.LITERAL_RULE, len(key), mode)
             yield key, needle
+
+
+def _is_windows_path(path: str) -> bool:
+    return "\\" in path or (len(path) >= 2 and path[0].isalpha() and path[1] == ":")
 
 
 def _backslash_spellings(value: str) -> tuple[str, ...]:

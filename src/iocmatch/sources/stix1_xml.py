@@ -316,16 +316,20 @@ def _file(properties: Element, notes: _Notes) -> str:
 
 
 def _file_path(path: str, name: Element | None) -> str:
-    """A full path: its file name AND its folder, both on one line."""
+    """A full path: its file name AND its folder, both on one line.
+
+    CybOX allows File_Path to hold only the folder, with the name in File_Name.
+    """
     if _ENVIRONMENT_VARIABLE.match(path):
         raise _Unsupported(f"path {path!r} starts with an environment variable; logs show it expanded")
-    folder, sep, base = path.replace("/", "\\").rpartition("\\")
-    base = base or (_text(name) if name is not None else "")
-    if not sep or not base:
-        return build.any_of([build.comparison(DIRECTORY, path)])
-    return build.all_of(
-        [build.comparison(FILE_NAME, base), build.comparison(DIRECTORY, folder, "file:parent_directory_ref.path")]
-    )
+    cut = max(path.rfind("\\"), path.rfind("/"))
+    if cut < 0:
+        return build.any_of([build.comparison(FILE_NAME, path)])
+    folder, base = path[:cut], path[cut + 1 :] or (_text(name) if name is not None else "")
+    if not base:
+        return build.any_of([build.comparison(DIRECTORY, folder)])
+    parts = [build.comparison(FILE_NAME, base), build.comparison(DIRECTORY, folder, "file:parent_directory_ref.path")]
+    return build.all_of(parts)
 
 
 _OBJECT_READERS = {
