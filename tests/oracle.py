@@ -269,27 +269,22 @@ def _like_hits(atom: Atom, line: str) -> Iterator[tuple[int, int]]:
 def _url_hits(atom: Atom, line: str) -> Iterator[tuple[int, int]]:
     """URL: "host+path(+query) occurs (host part case-insensitive, path case-sensitive),
     with or without a scheme in front, the character before is not in H and not
-    ``.``"; an explicit default port in the line is accepted, and an empty or
-    ``/`` path also matches with a single ``/`` in the line."""
+    ``.``"; a default port written out in the line (any scheme's, since another
+    scheme counts) is accepted when the indicator names no port."""
     scheme, host, port, rest = _url_parts(atom.value)
     hostport = host + (f":{port}" if port else "")
-    default = DEFAULT_PORTS.get(scheme or "") if not port else None
+    defaults = sorted(set(DEFAULT_PORTS.values())) if not port else []
     has_query = "?" in rest
     for s in _find_all(_fold(line), hostport):
         b = _at(line, s - 1)
         if b in H or b == ".":
             continue
         after_host = [s + len(hostport)]
-        if default and line.startswith(f":{default}", after_host[0]):
-            after_host.append(after_host[0] + 1 + len(default))
+        after_host += [after_host[0] + 1 + len(d) for d in defaults if line.startswith(f":{d}", after_host[0])]
         for p in after_host:
-            if rest in ("", "/"):
-                ends = [p] + ([p + 1] if _at(line, p) == "/" else [])
-            else:
-                ends = [p + len(rest)] if line.startswith(rest, p) else []
-            for e in ends:
-                if _url_end_ok(line, e, has_query):
-                    yield s, e
+            e = p + len(rest)
+            if line.startswith(rest, p) and _url_end_ok(line, e, has_query):
+                yield s, e
 
 
 def _registry_regex(key: str, aliases: bool, escaped: bool) -> re.Pattern[str]:

@@ -212,6 +212,7 @@ URL = A("url", "http://Evil.com/Path/x.php")
 URL_V = "http://evil.com/Path/x.php"
 URL_Q = A("url", "http://evil.com/gate.php?id=7")
 URL_ROOT = A("url", "http://evil.com/")
+URL_EMPTY = A("url", "http://evil.com")
 V4 = A("ipv4-addr", "1.2.3.4")
 V4_NET = A("ipv4-addr", "1.2.3.0/24")
 V4_NESTED = A("ipv4-addr", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.3")
@@ -360,10 +361,20 @@ URL_CASES = [
     C("url query case", URL_Q, "evil.com/gate.php?ID=7"),
     C("url query missing", URL_Q, "evil.com/gate.php"),
     C("url root with slash", URL_ROOT, "http://evil.com/", hit("evil.com/", "http://evil.com/")),
-    C("url root without slash", URL_ROOT, "http://evil.com", hit("evil.com", "http://evil.com/")),
+    # The path "/" must stand in the line; an empty path is the host alone.
+    C("url root without slash", URL_ROOT, "http://evil.com"),
     C("url root, slash then space", URL_ROOT, "GET http://evil.com/ 200", hit("evil.com/", "http://evil.com/")),
     C("url root, slash then query", URL_ROOT, "http://evil.com/?q=1", hit("evil.com/", "http://evil.com/")),
-    C("url root, no slash then query", URL_ROOT, "http://evil.com?q=1", hit("evil.com", "http://evil.com/")),
+    C("url root, no slash then query", URL_ROOT, "http://evil.com?q=1"),
+    C("url empty path, host alone", URL_EMPTY, "CONNECT evil.com:443 HTTP/1.1", hit("evil.com:443", "http://evil.com")),
+    C("url empty path, then a dot (not a URL end)", URL_EMPTY, "resolved evil.com."),
+    C("url empty path vs root path", URL_EMPTY, "http://evil.com/"),
+    C(
+        "url another scheme, its default port",
+        URL,
+        "https://evil.com:443/Path/x.php",
+        hit("evil.com:443/Path/x.php", URL_V),
+    ),
     C("url root vs a path", URL_ROOT, "http://evil.com/x"),
     C("url root vs double slash", URL_ROOT, "http://evil.com//"),
     C("url root explicit port", URL_ROOT, "http://evil.com:80/", hit("evil.com:80/", "http://evil.com/")),

@@ -70,21 +70,18 @@ class Needle:
     """One string the automaton looks for, and how to verify an occurrence.
 
     ``exact``, when set, must stand case-sensitively at ``exact_at`` characters
-    into the occurrence (a URL's path, a mutex). ``tail`` is set for URLs whose
-    path is empty or ``/``: what may follow the host (an optional ``/``, then
-    the query). ``hive`` names the hive that must precede a registry key;
+    into the occurrence (a URL's path, a mutex). ``hive`` names the hive that
+    must precede a registry key;
     ``aliases`` lets other paths to it count, and ``escaped`` says the needle
     is the JSON-escaped spelling (``\\\\`` for ``\\``).
     """
 
     atom: int
     rule: str
-    length: int
     mode: str = EQUALS
     exact: str = ""
     exact_at: int = 0
     has_query: bool = False
-    tail: str | None = None
     hive: str = ""
     aliases: bool = False
     escaped: bool = False
@@ -136,13 +133,6 @@ def url(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Sp
         return None
     if needle.mode == PREFIX:
         return start, end
-    if needle.tail is not None:
-        if _char(line, end) == "/":
-            end += 1
-        if needle.tail:
-            if not line.startswith(needle.tail, end):
-                return None
-            end += len(needle.tail)
     after = _char(line, end)
     if not after or after.isspace() or after in _URL_END or (after in "?&" and not needle.has_query):
         return start, end

@@ -7,6 +7,7 @@ them so that ``read == compiled + skipped + excluded``.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -57,7 +58,9 @@ class _Loader:
             self.warnings.extend(source.warnings)
             for position, obj in enumerate(source.objects):
                 kind = obj.get("type") if isinstance(obj, dict) else None
-                if kind == "indicator" or not isinstance(kind, str) or not isinstance(obj.get("id"), str):
+                # Indicators, and entries that may have been one, are read;
+                # every other object is context for attribution.
+                if kind == "indicator" or not isinstance(kind, str):
                     self.read += 1
                     if self._well_formed(obj, source.label, position):
                         candidates.setdefault(obj["id"], []).append((obj, source.label, source.spec_version))
@@ -115,18 +118,27 @@ class _Loader:
                 self._skip(obj["id"], f"invalid 'modified' timestamp {obj.get('modified')!r}", label)
         if not dated:
             return None
-        dated.sort(key=lambda entry: entry[0])
+        # Newest wins; among equals a revoked one, then any, the same whatever the load order.
+        dated.sort(key=lambda entry: (entry[0], entry[1].get("revoked") is True, _fingerprint(entry[1])))
         modified, obj, label, spec = dated[-1]
-        for older, _, older_label, _ in dated[:-1]:
-            reason = (
-                "duplicate of the version loaded"
-                if older == modified
-                else f"superseded by the version modified {modified.isoformat()}"
-            )
-            self._exclude(obj["id"], reason, older_label)
+        also_in: list[str] = []
+        for older, older_obj, older_label, _ in dated[:-1]:
+            if older == modified and _fingerprint(older_obj) == _fingerprint(obj):
+                self._exclude(obj["id"], "duplicate of the version loaded", older_label)
+                if older_label != label:
+                    also_in.append(older_label)
+            elif older == modified:
+                self._exclude(obj["id"], "another version with the same 'modified' was kept", older_label)
+            else:
+                self._exclude(obj["id"], f"superseded by the version modified {modified.isoformat()}", older_label)
         if not self._live(obj, label):
             return None
-        return self._compile(obj, label, spec, attribution)
+        try:
+            return self._compile(obj, label, spec, attribution, tuple(also_in))
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+            # A malformed object must not stop the load: report it and go on.
+            self._skip(obj["id"], f"could not be read: {type(exc).__name__}: {exc}", label)
+            return None
 
     def _live(self, obj: dict[str, Any], label: str) -> bool:
         if obj.get("revoked") is True:
@@ -148,7 +160,9 @@ class _Loader:
             return False
         return True
 
-    def _compile(self, obj: dict[str, Any], label: str, spec: str, attribution: _Context) -> Indicator | None:
+    def _compile(
+        self, obj: dict[str, Any], label: str, spec: str, attribution: _Context, also_in: tuple[str, ...] = ()
+    ) -> Indicator | None:
         ident = obj["id"]
         pattern_type = obj.get("pattern_type", "stix")
         if pattern_type != "stix":
@@ -173,6 +187,7 @@ class _Loader:
             clauses=compiled.clauses,
             attribution=attribution.names_for(ident),
             source=label,
+            also_in=also_in,
             publisher=attribution.identity_name(obj.get("created_by_ref")),
         )
 
@@ -181,6 +196,10 @@ class _Loader:
 
     def _exclude(self, ident: str, reason: str, label: str) -> None:
         self.problems.append(Problem(ident, reason, "excluded", label))
+
+
+def _fingerprint(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
 
 
 def _counts_by_source(
@@ -207,19 +226,25 @@ class _Context:
         self.attributed_to: dict[str, list[str]] = {}
         for obj in context:
             kind = obj.get("type")
-            if kind == "identity" and isinstance(obj.get("name"), str):
-                self.identities[obj["id"]] = obj["name"]
-            elif kind in _ATTRIBUTABLE and isinstance(obj.get("name"), str):
-                self.names[obj["id"]] = obj["name"]
-            elif kind == "relationship" and not obj.get("revoked"):
-                source, target = obj.get("source_ref"), obj.get("target_ref")
-                if not (isinstance(source, str) and isinstance(target, str)):
-                    continue
-                edges = {"indicates": self.indicates, "attributed-to": self.attributed_to}.get(
-                    obj.get("relationship_type", "")
-                )
-                if edges is not None and target.split("--")[0] in _ATTRIBUTABLE:
-                    edges.setdefault(source, []).append(target)
+            if kind == "relationship":
+                self._add_relationship(obj)
+                continue
+            ident, name = obj.get("id"), obj.get("name")
+            if isinstance(ident, str) and isinstance(name, str):
+                if kind == "identity":
+                    self.identities[ident] = name
+                elif kind in _ATTRIBUTABLE:
+                    self.names[ident] = name
+
+    def _add_relationship(self, obj: dict[str, Any]) -> None:
+        source, target, relationship = obj.get("source_ref"), obj.get("target_ref"), obj.get("relationship_type")
+        if obj.get("revoked") or not (
+            isinstance(source, str) and isinstance(target, str) and isinstance(relationship, str)
+        ):
+            return
+        edges = {"indicates": self.indicates, "attributed-to": self.attributed_to}.get(relationship)
+        if edges is not None and target.split("--")[0] in _ATTRIBUTABLE:
+            edges.setdefault(source, []).append(target)
 
     def names_for(self, indicator_id: str) -> tuple[str, ...]:
         seen: dict[str, None] = {}

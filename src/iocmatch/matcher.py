@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -39,7 +40,7 @@ from .model import (
 )
 from .normalize import DEFAULT_PORTS, domain_spellings, fold_case, split_url
 
-Line = str | bytes
+Line = str | bytes | bytearray | memoryview
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -52,6 +53,7 @@ class Matcher:
     __slots__ = (
         "_atoms",
         "_attribution",
+        "_direct",
         "_indicator_ids",
         "_ipv4",
         "_ipv6",
@@ -91,6 +93,8 @@ class Matcher:
         self._provenance = tuple(indicator.provenance for indicator in live)
         self._single = tuple(tuple(dict.fromkeys(numbers)) for numbers in single)
         self._multi = tuple(tuple(entries) for entries in multi)
+        # What a hit on an atom reports when no AND clause is involved, made once.
+        self._direct = tuple(self._verdict(numbers) if numbers else None for numbers in self._single)
         self.subdomains = subdomains
         self.registry_aliases = registry_aliases
 
@@ -117,6 +121,9 @@ class Matcher:
         if hasattr(self, "_rank"):
             raise AttributeError("Matcher is immutable")
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Matcher is immutable")
 
     def __getstate__(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -172,20 +179,28 @@ class Matcher:
         present = found.keys()
         matches: list[tuple[int, int, int, Match]] = []
         for atom_id, spans in found.items():
-            hit = list(self._single[atom_id])
-            hit.extend(number for number, clause in self._multi[atom_id] if clause <= present)
-            if not hit:
+            verdict = self._direct[atom_id]
+            if self._multi[atom_id]:
+                satisfied = [indicator for indicator, clause in self._multi[atom_id] if clause <= present]
+                if satisfied:
+                    verdict = self._verdict(self._single[atom_id] + tuple(satisfied))
+            if verdict is None:
                 continue
-            numbers = sorted(set(hit))
-            ids = tuple(sorted({self._indicator_ids[i] for i in numbers}))
-            attribution = tuple(dict.fromkeys(name for i in numbers for name in self._attribution[i]))
-            sources = tuple(dict.fromkeys(self._provenance[i] for i in numbers))
+            ids, attribution, sources = verdict
             atom = self._atoms[atom_id]
             for start, end in spans:
                 match = Match(number, start, end, text[start:end], atom.kind, atom.display, ids, attribution, sources)
                 matches.append((start, end, self._rank[atom_id], match))
         matches.sort(key=lambda entry: entry[:3])
         return [entry[3] for entry in matches]
+
+    def _verdict(self, numbers: tuple[int, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """The ids, attribution and sources of the indicators ``numbers``."""
+        ordered = sorted(set(numbers))
+        ids = tuple(sorted({self._indicator_ids[i] for i in ordered}))
+        attribution = tuple(dict.fromkeys(name for i in ordered for name in self._attribution[i]))
+        sources = tuple(dict.fromkeys(source for i in ordered for source in self._provenance[i]))
+        return ids, attribution, sources
 
 
 def compile(  # noqa: A001 - the public name
@@ -203,8 +218,8 @@ def compile(  # noqa: A001 - the public name
 
 
 def _as_text(line: Line) -> str:
-    if isinstance(line, bytes):
-        line = line.decode("utf-8", "surrogateescape")
+    if not isinstance(line, str):
+        line = bytes(line).decode("utf-8", "surrogateescape")
     if line.endswith("\n"):
         line = line[:-1]
     if line.endswith("\r"):
@@ -227,40 +242,41 @@ def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple
     kind, value, mode = atom.kind, atom.value, atom.mode
     if kind == DOMAIN:
         for spelling in domain_spellings(value) if mode != PREFIX else (value,):
-            yield spelling, Needle(atom_id, rules.DOMAIN_RULE, len(spelling), mode)
+            yield spelling, Needle(atom_id, rules.DOMAIN_RULE, mode)
     elif kind == URL:
         yield from _url_needles(atom_id, atom)
     elif kind in HASH_KINDS:
-        yield value, Needle(atom_id, rules.HASH_RULE, len(value))
+        yield value, Needle(atom_id, rules.HASH_RULE)
     elif kind == EMAIL:
-        yield value, Needle(atom_id, rules.EMAIL_RULE, len(value), mode)
+        yield fold_case(value), Needle(atom_id, rules.EMAIL_RULE, mode)
     elif kind == FILE_NAME:
         key = fold_case(value)
-        yield key, Needle(atom_id, rules.FILE_NAME_RULE, len(key), mode)
+        yield key, Needle(atom_id, rules.FILE_NAME_RULE, mode)
     elif kind in (MUTEX, DIRECTORY):
         # Windows folders are case-insensitive (C:\Windows\System32 is c:\windows\system32);
         # mutexes and POSIX folders are not.
         exact = kind == MUTEX or not _is_windows_path(value)
         for spelling in _backslash_spellings(value):
             key = fold_case(spelling)
-            yield key, Needle(atom_id, rules.LITERAL_RULE, len(key), mode, exact=spelling if exact else "")
+            yield key, Needle(atom_id, rules.LITERAL_RULE, mode, exact=spelling if exact else "")
     elif kind == REGISTRY_KEY:
         hive, sep, rest = value.partition("\\")
-        canonical_hive = rules.HIVE_NAMES.get(hive.upper())
+        # With a hive and a path under it, the hive may be spelled any way;
+        # a bare hive or an unknown one is a literal string.
+        canonical_hive = rules.HIVE_NAMES.get(hive.upper()) if rest else None
         for escaped, spelling in enumerate(_backslash_spellings(sep + rest if canonical_hive else value)):
             key = fold_case(spelling)
             if canonical_hive:
                 needle = Needle(
                     atom_id,
                     rules.REGISTRY_RULE,
-                    len(key),
                     mode,
                     hive=canonical_hive,
                     aliases=registry_aliases,
                     escaped=bool(escaped),
                 )
             else:
-                needle = Needle(atom_id, rules.LITERAL_RULE, len(key), mode)
+                needle = Needle(atom_id, rules.LITERAL_RULE, mode)
             yield key, needle
 
 
@@ -276,26 +292,32 @@ def _backslash_spellings(value: str) -> tuple[str, ...]:
 
 
 def _url_needles(atom_id: int, atom: Atom) -> Iterator[tuple[str, Needle]]:
-    parts = split_url(atom.value)
-    netlocs = [parts.netloc]
-    default_port = DEFAULT_PORTS.get(parts.scheme)
-    if default_port is not None and ":" not in parts.netloc.rsplit("]", 1)[-1]:
-        netlocs.append(f"{parts.netloc}:{default_port}")
-    query = f"?{parts.query}" if parts.query else ""
-    root = parts.path in ("", "/") and atom.mode != PREFIX
-    rest = "" if root else parts.path + query
+    """host+path(+query), the host in every spelling: its U-label, and with any
+    default port written out (``https://evil.com:443/a`` is ``http://evil.com/a``
+    under another scheme)."""
+    hosts, port, rest, has_query = _url_parts(atom)
+    netlocs = [f"{host}:{port}" if port else host for host in hosts]
+    if not port:
+        netlocs += [f"{host}:{default}" for host in hosts for default in sorted(set(DEFAULT_PORTS.values()))]
     for netloc in netlocs:
         key = fold_case(netloc + rest)
-        yield (
-            key,
-            Needle(
-                atom_id,
-                rules.URL_RULE,
-                len(key),
-                atom.mode,
-                exact=rest,
-                exact_at=len(netloc),
-                has_query=bool(parts.query),
-                tail=query if root else None,
-            ),
-        )
+        yield key, Needle(atom_id, rules.URL_RULE, atom.mode, exact=rest, exact_at=len(netloc), has_query=has_query)
+
+
+def _url_parts(atom: Atom) -> tuple[tuple[str, ...], str, str, bool]:
+    """(host spellings, explicit port or "", path+query, has a query)."""
+    if atom.mode == PREFIX:
+        # A prefix may stop anywhere, even inside the host: take it as written.
+        found = _URL_PREFIX.fullmatch(atom.value)
+        host, port, rest = found.groups("") if found else (atom.value, "", "")
+        return (host.lower(),), port, rest, "?" in rest
+    parts = split_url(atom.value)
+    host, _, port = parts.netloc.rpartition(":") if not parts.netloc.endswith("]") else (parts.netloc, "", "")
+    if not host or not port.isdigit():
+        host, port = parts.netloc, ""
+    hosts = (host,) if host.startswith("[") or not host[-1:].isalpha() else domain_spellings(host)
+    query = f"?{parts.query}" if parts.query else ""
+    return hosts, port, parts.path + query, bool(parts.query)
+
+
+_URL_PREFIX = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://)?(\[[^\]]*\]|[^/?#:\[]*)(?::(\d+))?(.*)", re.DOTALL)

@@ -62,12 +62,13 @@ class Indicator:
     clauses: tuple[Clause, ...]
     attribution: tuple[str, ...] = ()
     source: str = ""  # the source it was loaded from (a path, "<dict>", ...)
+    also_in: tuple[str, ...] = ()  # other sources that carry this very version
     publisher: str = ""  # the name of its created_by_ref identity, when the feed gives one
 
     @property
-    def provenance(self) -> str:
-        """Who stands behind it: its publisher, else the source it came from."""
-        return self.publisher or self.source
+    def provenance(self) -> tuple[str, ...]:
+        """Who stands behind it: its publisher, else the sources it came from."""
+        return (self.publisher,) if self.publisher else (self.source, *self.also_in)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,15 +30,26 @@ _HEX = re.compile(r"[0-9a-f]+")
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 
 
-def fold_case(text: str) -> str:
-    """Lower-case ``text`` without changing its length, so spans stay valid.
+class _OneCharLower(dict[int, int]):
+    """``str.translate`` table, filled on demand: each character to its lower
+    case when that is one character, else to itself (``'İ'`` lowers to two)."""
 
-    A few characters lower to two (``'İ'``); those are left as they are.
-    """
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    def __missing__(self, code: int) -> int:
+        lower = chr(code).lower()
+        folded = ord(lower) if len(lower) == 1 else code
+        self[code] = folded
+        return folded
+
+
+_FOLD = _OneCharLower()
+
+
+def fold_case(text: str) -> str:
+    """Lower-case ``text`` character by character, keeping its length, so spans
+    in the folded text are spans in the line; no context rules (final sigma)."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLD)
 
 
 def hash_kind(algorithm: str) -> str:
@@ -88,12 +99,13 @@ def canonical_email(value: str) -> str:
     local, at, domain = address.rpartition("@")
     if not at or not local or any(c.isspace() for c in local):
         raise PatternError(f"{value!r} is not a valid e-mail address")
-    return f"{local.lower()}@{canonical_domain(domain)}"
+    return f"{fold_case(local)}@{canonical_domain(domain)}"
 
 
 def canonical_network(kind: str, value: str) -> IPNetwork:
     """An address or CIDR as an ``ipaddress`` network; IPv4-mapped IPv6 becomes IPv4."""
-    text = value.strip()
+    address, slash, prefix = value.strip().partition("/")
+    text = address.split("%")[0] + slash + prefix  # an IPv6 zone (%eth0) names no other address
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:

@@ -22,7 +22,6 @@ from .model import (
     DIRECTORY,
     DOMAIN,
     EMAIL,
-    EQUALS,
     FILE_NAME,
     IPV4,
     IPV6,
@@ -66,12 +65,16 @@ _NOT = re.compile(r"\bNOT\b")
 # The shape most feeds use, compiled without the ANTLR grammar (which costs
 # about half a millisecond a pattern): one observation whose comparisons are
 # =, IN or ISSUBSET joined by OR. Tests check it against the full grammar.
-_S = r"'(?:[^'\\]|\\.)*'"
+_S = r"'(?:[^'\\]|\\[\\'])*'"  # only the two escapes STIX defines
 _PATH = r"[a-z][a-z0-9-]*:[A-Za-z_][A-Za-z0-9_]*(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|'[^'\\]*'))*"
 _COMPARISON = rf"({_PATH})\s*(=|IN|ISSUBSET)\s*({_S}|\(\s*{_S}(?:\s*,\s*{_S})*\s*\))"
 _SIMPLE = re.compile(rf"\s*\[\s*{_COMPARISON}(?:\s+OR\s+{_COMPARISON})*\s*\]\s*", re.DOTALL)
 _ONE_COMPARISON = re.compile(_COMPARISON, re.DOTALL)
 _ONE_STRING = re.compile(_S, re.DOTALL)
+
+
+# An atom with the object type whose property it compares (AND needs one type).
+_Term = tuple[Atom, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,7 @@ def _compile_simple(pattern: str) -> CompiledPattern | None:
         for found in _ONE_COMPARISON.finditer(pattern):
             path, operator, values = found.groups()
             object_type, _, properties = path.partition(":")
-            kind = _kind_of(object_type, [step.strip("'") for step in properties.split(".")], True, [])
+            kind, _ = _kind_of(object_type, [step.strip("'") for step in properties.split(".")], True, [])
             if operator == "ISSUBSET" and kind not in (IPV4, IPV6):
                 return None
             atoms.extend(_atom(kind, unescape(value[1:-1])) for value in _ONE_STRING.findall(values))
@@ -124,7 +127,7 @@ def _compile_simple(pattern: str) -> CompiledPattern | None:
 
 def _observations(node: Any, warnings: list[str]) -> list[Clause]:
     if isinstance(node, ast.ObservationExpression):
-        return _boolean(node.operand, warnings)
+        return _one_object_each(_boolean(node.operand, warnings), warnings)
     if isinstance(node, ast.OrObservationExpression):
         return _any_of(node.operands, _observations, warnings)
     if isinstance(node, ast.ParentheticalExpression):
@@ -143,25 +146,47 @@ def _observations(node: Any, warnings: list[str]) -> list[Clause]:
     raise PatternError(f"{type(node).__name__} is not supported")
 
 
-def _boolean(node: Any, warnings: list[str]) -> list[Clause]:
+def _one_object_each(terms: list[frozenset[_Term]], warnings: list[str]) -> list[Clause]:
+    """Keep the AND clauses one object can satisfy: all parts of one object type.
+
+    stix2 refuses ``a AND b`` across types but not ``a AND (b OR c)``, whose
+    ``a AND b`` alternative no single object can satisfy.
+    """
+    clauses: list[Clause] = []
+    mixed: list[str] = []
+    for clause in terms:
+        object_types = sorted({object_type for _, object_type in clause})
+        if len(object_types) > 1:
+            mixed.append(" AND ".join(object_types))
+        else:
+            clauses.append(frozenset(atom for atom, _ in clause))
+    reason = f"AND across object types ({'; '.join(dict.fromkeys(mixed))}) cannot be satisfied by one object"
+    if not clauses:
+        raise PatternError(f"invalid STIX pattern: {reason}")
+    if mixed:
+        warnings.append(f"part of the pattern was not compiled: {reason}")
+    return clauses
+
+
+def _boolean(node: Any, warnings: list[str]) -> list[frozenset[_Term]]:
     if isinstance(node, ast.ParentheticalExpression):
         return _boolean(node.expression, warnings)
     if isinstance(node, ast.OrBooleanExpression):
         return _any_of(node.operands, _boolean, warnings)
     if isinstance(node, ast.AndBooleanExpression):
-        combined: list[Clause] = [frozenset()]
+        combined: list[frozenset[_Term]] = [frozenset()]
         for operand in node.operands:
             parts = _boolean(operand, warnings)
             if len(combined) * len(parts) > MAX_CLAUSES:
                 raise PatternError(f"pattern expands to more than {MAX_CLAUSES} alternatives")
             combined = [left | right for left, right in product(combined, parts)]
         return combined
-    return [frozenset((atom,)) for atom in _comparison(node, warnings)]
+    return [frozenset((term,)) for term in _comparison(node, warnings)]
 
 
-def _any_of(operands: Any, compile_one: Any, warnings: list[str]) -> list[Clause]:
+def _any_of(operands: Any, compile_one: Any, warnings: list[str]) -> list[Any]:
     """OR: compile each branch; drop (and report) the ones that do not compile."""
-    clauses: list[Clause] = []
+    clauses: list[Any] = []
     reasons: list[str] = []
     for operand in operands:
         try:
@@ -176,21 +201,23 @@ def _any_of(operands: Any, compile_one: Any, warnings: list[str]) -> list[Clause
     return clauses
 
 
-def _comparison(node: Any, warnings: list[str]) -> list[Atom]:
-    """One comparison -> the atoms any of which satisfies it."""
+def _comparison(node: Any, warnings: list[str]) -> list[_Term]:
+    """One comparison -> the atoms any of which satisfies it, with its object type."""
     operator = getattr(node, "operator", type(node).__name__)
     if getattr(node, "negated", False):
         raise PatternError(f"negated {operator} is not supported")
-    kind = _kind(node.lhs, warnings)
+    kind, object_type = _kind(node.lhs, warnings)
     if isinstance(node, ast.EqualityComparisonExpression):
-        return [_atom(kind, _string(node.rhs))]
-    if isinstance(node, ast.InComparisonExpression):
-        return _in_list(kind, node.rhs, warnings)
-    if isinstance(node, ast.LikeComparisonExpression):
-        return [_like(kind, _string(node.rhs))]
-    if isinstance(node, ast.IsSubsetComparisonExpression) and kind in (IPV4, IPV6):
-        return [_atom(kind, _string(node.rhs))]
-    raise PatternError(f"{operator} is not supported on {kind}")
+        atoms = [_atom(kind, _string(node.rhs))]
+    elif isinstance(node, ast.InComparisonExpression):
+        atoms = _in_list(kind, node.rhs, warnings)
+    elif isinstance(node, ast.LikeComparisonExpression):
+        atoms = [_like(kind, _string(node.rhs))]
+    elif isinstance(node, ast.IsSubsetComparisonExpression) and kind in (IPV4, IPV6):
+        atoms = [_atom(kind, _string(node.rhs))]
+    else:
+        raise PatternError(f"{operator} is not supported on {kind}")
+    return [(atom, object_type) for atom in atoms]
 
 
 def _in_list(kind: str, rhs: Any, warnings: list[str]) -> list[Atom]:
@@ -205,15 +232,15 @@ def _in_list(kind: str, rhs: Any, warnings: list[str]) -> list[Atom]:
     return atoms
 
 
-def _kind(path: Any, warnings: list[str]) -> str:
+def _kind(path: Any, warnings: list[str]) -> tuple[str, str]:
     components = path.property_path
     simple = all(isinstance(component, ast.BasicObjectPathComponent) for component in components)
     steps = [str(component.property_name).strip("'") for component in components]
     return _kind_of(path.object_type_name, steps, simple, warnings)
 
 
-def _kind_of(written_type: str, steps: list[str], simple: bool, warnings: list[str]) -> str:
-    """The kind an object path compares, or PatternError saying why there is none."""
+def _kind_of(written_type: str, steps: list[str], simple: bool, warnings: list[str]) -> tuple[str, str]:
+    """The kind an object path compares and its object type, or PatternError saying why there is none."""
     object_type = written_type
     if object_type in _TYPE_ALIASES:
         warnings.append(f"non-standard object type {object_type!r} read as {_TYPE_ALIASES[object_type]!r}")
@@ -221,10 +248,10 @@ def _kind_of(written_type: str, steps: list[str], simple: bool, warnings: list[s
     written = f"{written_type}:{'.'.join(steps)}"
     if simple:
         if object_type == "file" and len(steps) == 2 and steps[0] == "hashes":
-            return hash_kind(steps[1])
+            return hash_kind(steps[1]), object_type
         kind = _PATHS.get((object_type, tuple(steps)))
         if kind is not None:
-            return kind
+            return kind, object_type
     if object_type in _KNOWN_TYPES:
         raise PatternError(f"{written} cannot be seen in a log line")
     raise PatternError(f"object path {written} is not supported")
@@ -269,4 +296,4 @@ def _has_wildcard(text: str) -> bool:
     return "%" in text or "_" in text
 
 
-__all__ = ["EQUALS", "CompiledPattern", "compile_pattern", "unescape"]
+__all__ = ["CompiledPattern", "compile_pattern", "unescape"]

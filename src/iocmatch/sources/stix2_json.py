@@ -19,7 +19,12 @@ def read_objects(source: Any) -> SourceObjects:
     if isinstance(source, Mapping):
         return _from_document(dict(source), "<dict>")
     if isinstance(source, (list, tuple)):
-        objects = [_stix2_to_dict(item) if _is_stix2_object(item) else item for item in source]
+        objects: list[Any] = []
+        for item in source:
+            entry = _stix2_to_dict(item) if _is_stix2_object(item) else item
+            # A bundle in the list gives its objects, not itself.
+            is_bundle = isinstance(entry, dict) and entry.get("type") == "bundle"
+            objects.extend(_from_document(entry, "<list>").objects if is_bundle else [entry])
         return SourceObjects("<list>", objects)
     raise SourceError(f"cannot read indicators from a {type(source).__name__}")
 
