@@ -271,7 +271,7 @@ def _url_hits(atom: Atom, line: str) -> Iterator[tuple[int, int]]:
     with or without a scheme in front, the character before is not in H and not
     ``.``"; a default port written out in the line (any scheme's, since another
     scheme counts) is accepted when the indicator names no port."""
-    scheme, host, port, rest = _url_parts(atom.value)
+    _, host, port, rest = _url_parts(atom.value)
     hostport = host + (f":{port}" if port else "")
     defaults = sorted(set(DEFAULT_PORTS.values())) if not port else []
     has_query = "?" in rest

@@ -149,3 +149,21 @@ def test_default_source_is_the_bundled_campaign_data() -> None:
     report = json.loads(result.stdout)
     assert report["compiled"] == report["read"] > 0
     assert report["kinds"]["domain-name"] >= 12
+
+
+def test_damaged_gzip_reports_the_readable_hits_then_exits_2(feed: Path, tmp_path: Path) -> None:
+    packed = gzip.compress(("GET evil.example\n" * 2000).encode())
+    damaged = tmp_path / "cut.log.gz"
+    damaged.write_bytes(packed[: len(packed) - 20])
+    result = run("scan", "-i", str(feed), str(damaged))
+    assert result.returncode == 2
+    assert result.stdout.count(b"\n") > 0
+    assert b"Traceback" not in result.stderr
+    assert b"damaged" in result.stderr
+
+
+def test_a_pipe_path_is_a_log_file(feed: Path) -> None:
+    command = f"{sys.executable} -m iocmatch.cli scan -i {feed} <(printf 'GET evil.example\\n')"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert b"evil.example" in result.stdout

@@ -171,3 +171,43 @@ def test_unit42_playbooks_loaded_together_merge_shared_ids(corpus: Path) -> None
     assert _counts(loaded.report) == (75, 38, 0, 37)
     # The same indicator, modified later in 2019: the later text wins.
     assert all("superseded" in p.reason or "duplicate" in p.reason for p in loaded.report.problems)
+
+
+def test_malformed_context_objects_never_stop_a_load() -> None:
+    ind = indicator(EVIL)
+    objects = [
+        ind,
+        {
+            "type": "relationship",
+            "id": "relationship--1",
+            "relationship_type": ["indicates"],
+            "source_ref": ind["id"],
+            "target_ref": "campaign--1",
+        },
+        {"type": "relationship"},  # no id: context, not an indicator
+        {"type": "campaign", "id": "campaign--1", "name": ["not", "a", "string"]},
+        {**indicator(EVIL, 2), "pattern": ["not a string"]},
+    ]
+    report = iocmatch.load(objects).report
+    assert _counts(report) == (2, 1, 1, 0)
+    assert report.context == {"campaign": 1, "relationship": 2}
+
+
+def test_equal_modified_versions_resolve_the_same_in_any_order() -> None:
+    live = indicator(EVIL)
+    revoked = {**live, "revoked": True}
+    for order in ([live, revoked], [revoked, live]):
+        assert _counts(iocmatch.load(order).report) == (2, 0, 0, 2)
+
+
+def test_a_bundle_inside_a_list_gives_its_objects() -> None:
+    assert _counts(iocmatch.load([bundle(indicator(EVIL))]).report) == (1, 1, 0, 0)
+
+
+def test_the_same_list_in_two_folders_keeps_both_sources(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "iocs.txt").write_text("evil.example\n")
+    loaded = iocmatch.load(tmp_path / "a" / "iocs.txt", tmp_path / "b" / "iocs.txt")
+    [match] = iocmatch.compile(loaded).scan_line("evil.example")
+    assert match.sources == (str(tmp_path / "b" / "iocs.txt"), str(tmp_path / "a" / "iocs.txt"))

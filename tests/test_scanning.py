@@ -49,3 +49,38 @@ def test_no_line_content_raises(line: str | bytes) -> None:
     for match in MATCHER.scan_line(line):
         text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
         assert text[match.start : match.end] == match.text
+
+
+def test_bytes_like_lines_scan_like_bytes() -> None:
+    line = b"GET evil.example"
+    expected = MATCHER.scan_line(line)
+    assert expected
+    assert MATCHER.scan_line(bytearray(line)) == expected
+    assert MATCHER.scan_line(memoryview(line)) == expected
+
+
+def test_case_folding_keeps_spans_whatever_else_is_on_the_line() -> None:
+    matcher = matcher_for("[mutex:name = 'ΟΔΟΣ']", "[email-addr:value = 'İnfo@evil.example']")
+    # A character whose lower case is two characters elsewhere on the line must not shift spans.
+    for line in ("ΟΔΟΣ", "İ ΟΔΟΣ", "İstanbul: ΟΔΟΣ"):
+        [match] = matcher.scan_line(line)
+        assert match.text == "ΟΔΟΣ"
+    assert [m.text for m in matcher.scan_line("from İnfo@evil.example")] == ["İnfo@evil.example"]
+
+
+def test_ipv6_zone_is_not_part_of_the_value() -> None:
+    matcher = matcher_for("[ipv6-addr:value = 'fe80::1%eth0']", "[ipv6-addr:value = 'fe80::1']")
+    assert [m.value for m in matcher.scan_line("x fe80::1%eth1 y")] == ["fe80::1"]
+
+
+def test_a_bare_hive_is_a_literal_key() -> None:
+    matcher = matcher_for("[windows-registry-key:key = 'HKEY_CURRENT_USER']")
+    assert [m.text for m in matcher.scan_line("opened HKEY_CURRENT_USER")] == ["HKEY_CURRENT_USER"]
+
+
+def test_url_prefixes_keep_their_dot_and_hosts_their_unicode_spelling() -> None:
+    matcher = matcher_for("[url:value LIKE 'http://evil.%']", "[url:value = 'http://bücher.example/a']")
+    assert matcher.scan_line("http://evilcorp.example/") == []
+    assert [m.value for m in matcher.scan_line("http://evil.example/x")] == ["http://evil.%"]
+    assert [m.text for m in matcher.scan_line("GET http://BÜCHER.example/a")] == ["BÜCHER.example/a"]
+    assert [m.text for m in matcher.scan_line("GET http://xn--bcher-kva.example/a")] == ["xn--bcher-kva.example/a"]

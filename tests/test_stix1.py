@@ -262,3 +262,76 @@ def test_windows_folders_match_in_any_case_posix_folders_exactly(tmp_path: Path)
     assert [m.text for m in matcher.scan_line(sysmon)] == ["C:\\\\Windows\\\\System32", "RedLeaves.exe"]
     assert len(matcher.scan_line("exec /tmp/.x/implant")) == 2
     assert matcher.scan_line("exec /TMP/.X/implant") == []
+
+
+def _file_properties(inner: str) -> str:
+    return f'<cybox:Properties xsi:type="FileObj:FileObjectType">{inner}</cybox:Properties>'
+
+
+@pytest.mark.parametrize(
+    ("inner", "hits", "misses"),
+    [
+        # CybOX lets File_Path hold only the folder when File_Name is given.
+        (
+            "<FileObj:File_Name>a.exe</FileObj:File_Name><FileObj:File_Path>C:\\Temp</FileObj:File_Path>",
+            ["C:\\Temp\\a.exe"],
+            ["C:\\Windows\\notepad.exe", "a.exe"],
+        ),
+        (
+            "<FileObj:File_Name>a.exe</FileObj:File_Name><FileObj:File_Path>C:\\Temp\\a.exe</FileObj:File_Path>",
+            ["c:\\temp\\A.EXE"],
+            ["C:\\Temp\\b.exe"],
+        ),
+        (
+            "<FileObj:File_Path>C:\\a\\x.exe##comma##C:\\b\\y.exe</FileObj:File_Path>",
+            ["C:\\a\\x.exe", "C:\\b\\y.exe"],
+            ["C:\\a\\y.exe"],
+        ),
+        ('<FileObj:File_Path fully_qualified="false">/opt/implant</FileObj:File_Path>', ["/opt/implant/x"], []),
+    ],
+)
+def test_file_paths_mean_what_cybox_says(tmp_path: Path, inner: str, hits: list[str], misses: list[str]) -> None:
+    loaded = iocmatch.load(package(tmp_path, xml_indicator(1, _file_properties(inner))))
+    assert loaded.report.compiled == 1, loaded.report.problems
+    matcher = iocmatch.compile(loaded)
+    for line in hits:
+        assert matcher.scan_line(line), line
+    for line in misses:
+        assert not matcher.scan_line(line), line
+
+
+def test_malformed_observables_are_reported_not_raised(tmp_path: Path) -> None:
+    looping = (
+        '  <stix:Indicator id="test:indicator-00000000-0000-4000-8000-000000000001" xsi:type="indicator:IndicatorType">'
+        '<indicator:Observable id="test:Observable-loop"><cybox:Observable_Composition operator="OR">'
+        '<cybox:Observable idref="test:Observable-loop"/></cybox:Observable_Composition></indicator:Observable>'
+        "</stix:Indicator>\n"
+    )
+    empty_list = xml_indicator(2, _file_properties("<FileObj:File_Path>##comma##</FileObj:File_Path>"))
+    composite = (
+        '  <stix:Indicator id="test:indicator-00000000-0000-4000-8000-000000000003" xsi:type="indicator:IndicatorType">'
+        '<indicator:Composite_Indicator_Expression operator="AND">'
+        + xml_indicator(
+            4,
+            '<cybox:Properties xsi:type="DomainNameObj:DomainNameObjectType">'
+            "<DomainNameObj:Value>a.example</DomainNameObj:Value></cybox:Properties>",
+        )
+        + "</indicator:Composite_Indicator_Expression></stix:Indicator>\n"
+    )
+    mapped = xml_indicator(
+        5,
+        '<cybox:Properties xsi:type="AddressObj:AddressObjectType" category="ipv6-addr">'
+        "<AddressObj:Address_Value>::ffff:198.51.100.1</AddressObj:Address_Value>"
+        "</cybox:Properties>",
+    )
+    loaded = iocmatch.load(package(tmp_path, looping, empty_list, composite, mapped))
+    report = loaded.report
+    assert (report.read, report.compiled, report.skipped) == (5, 1, 4)
+    reasons = {p.id[-1]: p.reason for p in report.problems}
+    assert "refers to itself" in reasons["1"]
+    assert "empty" in reasons["2"]
+    assert "composite" in reasons["3"]
+    assert "composite" in reasons["4"]  # its part does not compile alone, which would weaken the AND
+    matcher = iocmatch.compile(loaded)
+    assert [m.kind for m in matcher.scan_line("SRC=198.51.100.1")] == ["ipv4-addr"]
+    assert matcher.scan_line("only a.example here") == []

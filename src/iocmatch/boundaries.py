@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .model import EQUALS, PREFIX, SUBDOMAINS_ONLY
+from .normalize import HIVES
 
 HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -29,13 +30,7 @@ REGISTRY_RULE = "registry"
 
 # How each hive is written. STIX 2.1 requires the full name; regedit, reg.exe
 # and most logs write the short one: the same key either way.
-_HIVE_SPELLINGS = {
-    "HKCU": ["HKCU", "HKEY_CURRENT_USER"],
-    "HKLM": ["HKLM", "HKEY_LOCAL_MACHINE"],
-    "HKCR": ["HKCR", "HKEY_CLASSES_ROOT"],
-    "HKU": ["HKU", "HKEY_USERS"],
-    "HKCC": ["HKCC", "HKEY_CURRENT_CONFIG"],
-}
+_HIVE_SPELLINGS = {short: [short, full] for short, full in HIVES.items()}
 # Other paths to the same key, used when asked for (registry_aliases): an
 # HKCU key as HKU\<SID> (how Sysmon writes it), and the kernel's \REGISTRY.
 _HIVE_ALIASES = {

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import IO
 
@@ -32,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+    except (EOFError, zlib.error) as exc:
+        _fail(f"compressed input is damaged: {exc}")
     except KeyboardInterrupt:
         return 130
     return EXIT_ERROR
@@ -97,8 +100,10 @@ def _scan(args: argparse.Namespace) -> int:
     files = args.files or ["-"]
     # Check every log can be opened before loading feeds or printing anything.
     for name in files:
-        if name != "-" and not os.path.isfile(name):
+        if name != "-" and not os.path.exists(name):
             raise IocmatchError(f"{name}: no such file")
+        if os.path.isdir(name):
+            raise IocmatchError(f"{name}: is a directory")
     indicators = _load(args)
     summary = output.problem_summary(indicators.report)
     if summary:

@@ -29,6 +29,15 @@ _HEX = re.compile(r"[0-9a-f]+")
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 
+# Registry hives by their short names; STIX 2.1 wants the full name.
+HIVES = {
+    "HKCU": "HKEY_CURRENT_USER",
+    "HKLM": "HKEY_LOCAL_MACHINE",
+    "HKCR": "HKEY_CLASSES_ROOT",
+    "HKU": "HKEY_USERS",
+    "HKCC": "HKEY_CURRENT_CONFIG",
+}
+
 
 class _OneCharLower(dict[int, int]):
     """``str.translate`` table, filled on demand: each character to its lower
@@ -163,6 +172,17 @@ def split_url(value: str) -> UrlParts:
     return UrlParts(scheme, netloc, parts.path, parts.query)
 
 
+_URL_HEAD = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*)(.*)", re.DOTALL)
+
+
+def url_prefix(literal: str) -> str:
+    """The start of a URL (LIKE 'http://evil.%'), scheme and host lower-cased,
+    nothing else touched: a prefix may stop anywhere, even inside the host."""
+    found = _URL_HEAD.fullmatch(literal.strip())
+    head, rest = found.groups() if found else (literal, "")
+    return head.lower() + rest
+
+
 def _is_ipv4(host: str) -> bool:
     try:
         ipaddress.IPv4Address(host)
@@ -188,3 +208,17 @@ def canonical_value(kind: str, value: str) -> str:
             raise PatternError(f"empty {kind} value")
         return value
     raise PatternError(f"kind {kind!r} is not supported")
+
+
+def expand_hive(key: str) -> str:
+    """``HKCU\\Software`` -> ``HKEY_CURRENT_USER\\Software``; other keys as they are."""
+    hive, sep, rest = key.partition("\\")
+    return HIVES.get(hive.upper(), hive) + sep + rest
+
+
+def typed_value(kind: str, value: str) -> tuple[str, str]:
+    """(kind, canonical value); an IPv4-mapped IPv6 value comes back as IPv4."""
+    canonical = canonical_value(kind, value)
+    if kind == IPV6 and ":" not in canonical:
+        return IPV4, canonical
+    return kind, canonical

@@ -33,7 +33,7 @@ from .model import (
     Atom,
     Clause,
 )
-from .normalize import canonical_network, canonical_value, hash_kind, network_value, split_url
+from .normalize import canonical_network, canonical_value, hash_kind, network_value, url_prefix
 
 # (object type, property path) -> kind. file:hashes.<algorithm> is handled apart.
 _PATHS = {
@@ -283,7 +283,7 @@ def _like(kind: str, value: str) -> Atom:
     literal = value[:-1]
     if value.endswith("%") and literal and not _has_wildcard(literal) and kind not in (IPV4, IPV6):
         if kind == URL:
-            return Atom(kind, split_url(literal).canonical, PREFIX)
+            return Atom(kind, url_prefix(literal), PREFIX)
         if kind in (DOMAIN, EMAIL):
             literal = literal.lower()
         elif kind not in (FILE_NAME, MUTEX, REGISTRY_KEY, DIRECTORY):

@@ -9,6 +9,8 @@ from .lists import looks_like_csv
 
 _XML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<", re.DOTALL)
 _STIX1_ROOT = re.compile(rb"<(?:[\w-]+:)?STIX_Package\b")
+# An object, or a list of objects: a text list may start with "[2001:db8::1]:443".
+_JSON_START = re.compile(r"\s*(?:\{|\[\s*(?:\{|\]))")
 
 
 def detect_format(data: bytes, label: str) -> str:
@@ -26,7 +28,7 @@ def detect_format(data: bytes, label: str) -> str:
         if exc.start < len(head) - 4:  # not just a character cut at the 64 KiB mark
             raise SourceError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         text = head[: exc.start].decode("utf-8-sig")
-    if text.lstrip()[:1] in ("{", "["):
+    if _JSON_START.match(text):
         return "stix2-json"
     if looks_like_csv(text):
         return "csv"

@@ -38,9 +38,10 @@ from ..model import (
     URL,
     Problem,
 )
-from ..normalize import HASH_DIGITS, canonical_value
+from ..normalize import HASH_DIGITS, expand_hive, typed_value
 from .objects import SourceObjects
-from .stix2_build import all_of, comparison, indicator, pattern_for, stable_id
+from .paths import name_in_folder, refuse_variables, split_path
+from .stix2_build import indicator, pattern_for, stable_id
 
 # Lists carry no dates (see the module docstring).
 EPOCH = "1970-01-01T00:00:00.000Z"
@@ -84,15 +85,6 @@ _PIPE_TYPES = {"namepipe", "namedpipe", "named-pipe", "pipe"}
 _PLACEHOLDER = re.compile(r"\[[A-Za-z][A-Za-z _-]*\]")
 # %USERPROFILE%, $env:TEMP, ${HOME}, ~/: expanded in logs, so never seen as written.
 # A bare `$` is left alone: `C:\$Recycle.Bin` and `\\host\C$` are literal.
-_VARIABLE = re.compile(r"%[^%\\/\s]+%|\$env:\w+|\$\{\w+\}|\A~[\\/]", re.IGNORECASE)
-# STIX 2.1 wants the full hive name; the matcher finds either spelling.
-_HIVES = {
-    "HKCU": "HKEY_CURRENT_USER",
-    "HKLM": "HKEY_LOCAL_MACHINE",
-    "HKCR": "HKEY_CLASSES_ROOT",
-    "HKU": "HKEY_USERS",
-    "HKCC": "HKEY_CURRENT_CONFIG",
-}
 
 # ------------------------------------------------------- values in text lists
 
@@ -326,9 +318,9 @@ def _csv_entry(type_name: str, value: str) -> _Entry:
     if kind is None:
         raise PatternError(f"unknown indicator type {_show(type_name)}")
     if kind == REGISTRY_KEY:
-        value = _full_hive(value)
+        value = expand_hive(value)
     elif kind == DIRECTORY:
-        _refuse_variables(value)
+        refuse_variables(value)
     return _value_entry(kind, value)
 
 
@@ -342,51 +334,24 @@ def _url_entry(value: str) -> _Entry:
     return _value_entry(URL, value)
 
 
-def _full_hive(key: str) -> str:
-    hive, sep, rest = key.partition("\\")
-    return _HIVES.get(hive.upper(), hive) + sep + rest
-
-
-def _refuse_variables(path: str) -> None:
-    if _VARIABLE.search(path):
-        raise PatternError(
-            f"{_show(path)} holds an environment variable: logs show it expanded, so it cannot be matched as written"
-        )
-
-
 def _file_path_entry(value: str) -> _Entry:
     """``[file:name = ... AND file:parent_directory_ref.path = ...]``, or a directory."""
     # A CSV has no escapes, and PwC writes single backslashes except in two rows
     # (`%USERPROFILE%\\AppData`): a slip, and Windows reads a run of separators
     # as one, so runs collapse (a leading `\\` stays: it starts a UNC path).
-    _refuse_variables(value)
+    refuse_variables(value)
     path = value[:2] + re.sub(r"\\{2,}", r"\\", value[2:])
-    directory, sep, name = _split_path(path)
+    directory, sep, name = split_path(path)
     if not sep:
         return _value_entry(FILE_NAME, path)
     if not name or "." not in name:  # `C:\ProgramData\SxS`: a folder, not a file
         return _value_entry(DIRECTORY, path.rstrip("\\/"))
-    name = canonical_value(FILE_NAME, name)
-    directory = canonical_value(DIRECTORY, directory)
-    pattern = all_of([comparison(FILE_NAME, name), comparison(DIRECTORY, directory, "file:parent_directory_ref.path")])
-    return _Entry("file-path", f"{directory}{sep}{name}", pattern)
-
-
-def _split_path(path: str) -> tuple[str, str, str]:
-    cut = max(path.rfind("\\"), path.rfind("/"))
-    if cut < 0:
-        return "", "", path
-    directory = path[:cut]
-    if directory.endswith(":") or not directory:  # `C:\a.exe`, `/a`: the root keeps its separator
-        directory = path[: cut + 1]
-    return directory, path[cut], path[cut + 1 :]
+    return _Entry("file-path", f"{directory}{sep}{name}", name_in_folder(name, directory))
 
 
 def _value_entry(kind: str, value: str) -> _Entry:
     """Canonical value and ``[path = value]``; an IPv4-mapped IPv6 address is IPv4."""
-    canonical = canonical_value(kind, value)
-    if kind == IPV6 and ":" not in canonical:
-        kind = IPV4
+    kind, canonical = typed_value(kind, value)
     return _Entry(kind, canonical, pattern_for(kind, canonical))
 
 

@@ -21,16 +21,16 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from ..errors import PatternError, SourceError
-from ..model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MUTEX, REGISTRY_KEY, URL, Problem
-from ..normalize import canonical_value, hash_kind
+from ..model import DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MUTEX, REGISTRY_KEY, URL, Problem
+from ..normalize import canonical_value, expand_hive, hash_kind, typed_value
 from ..timestamps import parse_timestamp
 from . import stix2_build as build
 from .objects import SourceObjects
+from .paths import folder_only, name_in_folder, refuse_variables, split_path
 
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')\]]+")
 _LIST_DELIMITER = "##comma##"  # CybOX's delimiter for apply_condition lists
-_ENVIRONMENT_VARIABLE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%")
 _UNDATED = "1970-01-01T00:00:00.000Z"
 
 
@@ -106,9 +106,20 @@ class _Package:
 
     def read(self) -> SourceObjects:
         objects: list[dict[str, Any]] = []
+        # Indicators inside a composite are its parts: alone they would weaken its AND.
+        parts = {
+            id(part)
+            for composite in _descendants(self.root, "Composite_Indicator_Expression")
+            for part in _descendants(composite, "Indicator")
+        }
         for position, element in enumerate(_descendants(self.root, "Indicator"), 1):
             if element.get("idref") and not element.get("id"):
                 continue  # a reference to an indicator defined elsewhere in the package
+            if id(element) in parts:
+                ident = _stix2_id(element.get("id"), self.base, str(position))
+                reason = "part of a composite indicator expression, which is not supported"
+                self.problems.append(Problem(ident, reason, "skipped", self.label))
+                continue
             converted = self._indicator(element, position)
             if converted is not None:
                 objects.append(converted)
@@ -121,6 +132,9 @@ class _Package:
             pattern = self._indicator_pattern(element, notes)
         except (_Unsupported, PatternError) as exc:
             self.problems.append(Problem(ident, str(exc), "skipped", self.label))
+            return None
+        except RecursionError:
+            self.problems.append(Problem(ident, "observables nested too deeply", "skipped", self.label))
             return None
         self.warnings.extend(Problem(ident, warning, "warning", self.label) for warning in notes.warnings)
         created = _timestamp(element.get("timestamp")) or self.produced
@@ -153,19 +167,22 @@ class _Package:
         observable = _child(element, "Observable")
         if observable is None:
             raise _Unsupported("indicator has no observable")
-        return _outer(self._observable(observable, notes))
+        return " OR ".join(self._observable(observable, notes, ()))
 
-    def _observable(self, observable: Element, notes: _Notes) -> list[str]:
+    def _observable(self, observable: Element, notes: _Notes, seen: tuple[str, ...]) -> list[str]:
         """An observable as STIX 2 observations ``[...]``, any of which satisfies it."""
         ref = observable.get("idref")
         if ref and len(observable) == 0:
             if ref not in self.observables:
                 raise _Unsupported(f"observable {ref} is referenced but not in the package")
+            if ref in seen:
+                raise _Unsupported(f"observable {ref} refers to itself")
+            seen = (*seen, ref)
             observable = self.observables[ref]
         composition = _child(observable, "Observable_Composition")
         if composition is not None:
             operator = composition.get("operator", "AND").upper()
-            parts = [self._observable(inner, notes) for inner in _children(composition, "Observable")]
+            parts = [self._observable(inner, notes, seen) for inner in _children(composition, "Observable")]
             if operator == "OR":
                 return [observation for part in parts for observation in part]
             if len(parts) == 1:
@@ -201,10 +218,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _outer(observations: list[str]) -> str:
-    return " OR ".join(observations)
-
-
 def _properties(properties: Element, notes: _Notes) -> str:
     """One CybOX object's properties as one STIX 2 observation ``[...]``."""
     object_type = _local(properties.get(_XSI_TYPE, "").split(":")[-1])
@@ -219,14 +232,18 @@ def _values(element: Element) -> list[str]:
     condition = element.get("condition", "Equals")
     if condition != "Equals":
         raise _Unsupported(f"CybOX condition {condition!r} is not supported")
-    text = _text(element)
-    if not text:
+    values = [value.strip() for value in _text(element).split(_LIST_DELIMITER) if value.strip()]
+    if not values:
         raise _Unsupported(f"empty {_local(element.tag)}")
-    return [value.strip() for value in text.split(_LIST_DELIMITER) if value.strip()]
+    return values
 
 
 def _comparisons(kind: str, element: Element, object_path: str | None = None) -> list[str]:
-    return [build.comparison(kind, canonical_value(kind, value), object_path) for value in _values(element)]
+    comparisons = []
+    for value in _values(element):
+        typed_kind, canonical = typed_value(kind, value)
+        comparisons.append(build.comparison(typed_kind, canonical, object_path))
+    return comparisons
 
 
 def _single(kind: str, element: Element | None) -> str:
@@ -272,7 +289,7 @@ def _registry_key(properties: Element, notes: _Notes) -> str:
     if key is None:
         raise _Unsupported("WinRegistryKey without a Key")
     prefix = _text(hive) + "\\" if hive is not None and _text(hive) else ""
-    return build.any_of([build.comparison(REGISTRY_KEY, prefix + value) for value in _values(key)])
+    return build.any_of([build.comparison(REGISTRY_KEY, expand_hive(prefix + value)) for value in _values(key)])
 
 
 def _file(properties: Element, notes: _Notes) -> str:
@@ -305,7 +322,9 @@ def _file(properties: Element, notes: _Notes) -> str:
             notes.warnings.append(f"file name {_text(name)!r} kept as context: the file's hashes identify it")
         return build.any_of(hashes)
     if path is not None:
-        return _file_path(_values(path)[0], name)
+        folder_given = path.get("fully_qualified", "").lower() == "false"
+        file_name = _text(name) if name is not None else ""
+        return " OR ".join(_file_path(value, file_name, folder_given) for value in _values(path))
     if name is not None:
         return build.any_of(_comparisons(FILE_NAME, name))
     if fuzzy_only:
@@ -315,21 +334,18 @@ def _file(properties: Element, notes: _Notes) -> str:
     raise _Unsupported("File object with no hash, name or path")
 
 
-def _file_path(path: str, name: Element | None) -> str:
-    """A full path: its file name AND its folder, both on one line.
-
-    CybOX allows File_Path to hold only the folder, with the name in File_Name.
-    """
-    if _ENVIRONMENT_VARIABLE.match(path):
-        raise _Unsupported(f"path {path!r} starts with an environment variable; logs show it expanded")
-    cut = max(path.rfind("\\"), path.rfind("/"))
-    if cut < 0:
-        return build.any_of([build.comparison(FILE_NAME, path)])
-    folder, base = path[:cut], path[cut + 1 :] or (_text(name) if name is not None else "")
-    if not base:
-        return build.any_of([build.comparison(DIRECTORY, folder)])
-    parts = [build.comparison(FILE_NAME, base), build.comparison(DIRECTORY, folder, "file:parent_directory_ref.path")]
-    return build.all_of(parts)
+def _file_path(path: str, name: str, folder_given: bool) -> str:
+    """A File_Path as one observation. CybOX lets it hold the whole path or,
+    beside a File_Name (or with ``fully_qualified="false"``), just the folder."""
+    refuse_variables(path)
+    folder, sep, last = split_path(path)
+    if name and not (sep and last.lower() == name.lower()):
+        return name_in_folder(name, path.rstrip("\\/") or path)  # the path is the folder
+    if folder_given or not last:
+        return folder_only(path)
+    if not sep:
+        return build.pattern_for(FILE_NAME, canonical_value(FILE_NAME, last))
+    return name_in_folder(last, folder)
 
 
 _OBJECT_READERS = {
