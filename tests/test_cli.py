@@ -86,7 +86,7 @@ def test_scan_exits_1_when_nothing_matches(feed: Path) -> None:
 def test_text_format_names_file_line_and_value(feed: Path) -> None:
     result = run("scan", "-i", str(feed), stdin=LOG)
     first = result.stdout.decode().splitlines()[0]
-    assert first.startswith('-:1:38-50: domain-name evil.example "EVIL.example" indicator--')
+    assert first == f'-:1:38-50: domain-name evil.example "EVIL.example" {{{feed}}} {FEED["objects"][0]["id"]}'
 
 
 @pytest.mark.parametrize(

@@ -19,12 +19,13 @@ def jsonl(match: Match, file: str) -> str:
 
 
 def text(match: Match, file: str) -> str:
-    """``file:line:start-end: kind value "text" [attribution] ids`` (like grep -n)."""
+    """``file:line:start-end: kind value "text" [attribution] {sources} ids`` (like grep -n)."""
     shown = match.text.encode("utf-8", "backslashreplace").decode("utf-8")
     attribution = f" [{'; '.join(match.attribution)}]" if match.attribution else ""
+    sources = f" {{{'; '.join(match.sources)}}}" if match.sources else ""
     return (
         f"{file}:{match.line}:{match.start}-{match.end}: {match.kind} {match.value}"
-        f' "{shown}"{attribution} {" ".join(match.indicators)}'
+        f' "{shown}"{attribution}{sources} {" ".join(match.indicators)}'
     )
 
 
