@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from .context import Context
 from .errors import PatternError
 from .model import Indicator, IndicatorSet, LoadReport, Problem
 from .patterns import compile_pattern
 from .sources import SourceObjects, read_source
 from .timestamps import parse_timestamp
-
-# Objects whose names an indicator's matches carry as attribution.
-_ATTRIBUTABLE = {"campaign", "intrusion-set", "malware", "threat-actor", "tool"}
 
 
 def load(*sources: Any, as_of: datetime | str | None = None, ignore_validity: bool = False) -> IndicatorSet:
@@ -67,7 +64,7 @@ class _Loader:
                 else:
                     context.append(obj)
                     context_counts[kind] += 1
-        attribution = _Context(context)
+        attribution = Context(context)
         compiled: list[Indicator] = []
         for versions in candidates.values():
             indicator = self._compile_newest(versions, attribution)
@@ -107,7 +104,7 @@ class _Loader:
         return True
 
     def _compile_newest(
-        self, versions: list[tuple[dict[str, Any], str, str]], attribution: _Context
+        self, versions: list[tuple[dict[str, Any], str, str]], attribution: Context
     ) -> Indicator | None:
         dated = []
         for obj, label, spec in versions:
@@ -161,7 +158,7 @@ class _Loader:
         return True
 
     def _compile(
-        self, obj: dict[str, Any], label: str, spec: str, attribution: _Context, also_in: tuple[str, ...] = ()
+        self, obj: dict[str, Any], label: str, spec: str, attribution: Context, also_in: tuple[str, ...] = ()
     ) -> Indicator | None:
         ident = obj["id"]
         pattern_type = obj.get("pattern_type", "stix")
@@ -213,49 +210,3 @@ def _counts_by_source(
     for entry in counts.values():
         entry["read"] = entry["compiled"] + entry["skipped"] + entry["excluded"]
     return counts
-
-
-class _Context:
-    """What the other objects say about an indicator: who published it, and the
-    names reachable from it through ``indicates`` then ``attributed-to``."""
-
-    def __init__(self, context: Iterable[dict[str, Any]]) -> None:
-        self.names: dict[str, str] = {}
-        self.identities: dict[str, str] = {}
-        self.indicates: dict[str, list[str]] = {}
-        self.attributed_to: dict[str, list[str]] = {}
-        for obj in context:
-            kind = obj.get("type")
-            if kind == "relationship":
-                self._add_relationship(obj)
-                continue
-            ident, name = obj.get("id"), obj.get("name")
-            if isinstance(ident, str) and isinstance(name, str):
-                if kind == "identity":
-                    self.identities[ident] = name
-                elif kind in _ATTRIBUTABLE:
-                    self.names[ident] = name
-
-    def _add_relationship(self, obj: dict[str, Any]) -> None:
-        source, target, relationship = obj.get("source_ref"), obj.get("target_ref"), obj.get("relationship_type")
-        if obj.get("revoked") or not (
-            isinstance(source, str) and isinstance(target, str) and isinstance(relationship, str)
-        ):
-            return
-        edges = {"indicates": self.indicates, "attributed-to": self.attributed_to}.get(relationship)
-        if edges is not None and target.split("--")[0] in _ATTRIBUTABLE:
-            edges.setdefault(source, []).append(target)
-
-    def names_for(self, indicator_id: str) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        frontier = list(self.indicates.get(indicator_id, []))
-        while frontier:
-            current = frontier.pop(0)
-            if current in seen:
-                continue
-            seen[current] = None
-            frontier.extend(self.attributed_to.get(current, []))
-        return tuple(dict.fromkeys(self.names[ref] for ref in seen if ref in self.names))
-
-    def identity_name(self, ref: Any) -> str:
-        return self.identities.get(ref, "") if isinstance(ref, str) else ""

@@ -9,19 +9,17 @@ on the line (an AND clause needs all of its atoms on that line).
 
 from __future__ import annotations
 
-import gzip
 import ipaddress
 import os
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import IO
 
 from . import boundaries as rules
 from .addresses import ipv4_in, ipv6_in
 from .boundaries import RULES, Needle
 from .engine.automaton import StringEngine
 from .engine.intervals import IntervalIndex
+from .logfiles import open_log
 from .model import (
     DIRECTORY,
     DOMAIN,
@@ -41,7 +39,6 @@ from .model import (
 from .normalize import DEFAULT_PORTS, domain_spellings, fold_case, split_url
 
 Line = str | bytes | bytearray | memoryview
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class Matcher:
@@ -161,7 +158,7 @@ class Matcher:
 
     def scan_file(self, path: str | os.PathLike[str]) -> Iterator[Match]:
         """Scan a plain or gzip-compressed file (told apart by its first bytes)."""
-        with _open_log(path) as stream:
+        with open_log(path) as stream:
             yield from self.scan(stream)
 
     def _find_addresses(self, text: str, found: dict[int, dict[tuple[int, int], None]]) -> None:
@@ -225,16 +222,6 @@ def _as_text(line: Line) -> str:
     if line.endswith("\r"):
         line = line[:-1]
     return line
-
-
-@contextmanager
-def _open_log(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    with open(path, "rb") as raw:
-        if raw.peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] == _GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=raw) as unzipped:
-                yield unzipped  # type: ignore[misc]  # GzipFile is a binary IO
-        else:
-            yield raw
 
 
 def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple[str, Needle]]:
