@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
+from itertools import product
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])"
 # A dotted quad not preceded by a digit or "digit.", not followed by a digit
@@ -46,3 +47,29 @@ def ipv6_in(text: str) -> Iterator[tuple[int, int, int, bool]]:
             yield start, end, int(address), False
         elif "." not in stripped:
             yield start, end, int(mapped), True
+
+
+def ipv4_prefix_texts(network: ipaddress.IPv4Network) -> set[str]:
+    """Texts every address of ``network`` starts with, as logs write it: the
+    octets its prefix fixes, in every spelling the address rule accepts
+    (``10``, ``010``), ending with ``.`` unless all four are fixed.
+
+    A block engine looks for these to pick the lines that may hold such an
+    address; the line's own scan then decides. A /20 fixes two octets and a
+    range of the third, so it gives one text per value of the third.
+    """
+    fixed = max(1, -(-network.prefixlen // 8))  # octets, rounded up, at least one
+    first = network.network_address.packed
+    last = network.broadcast_address.packed
+    head = [_spellings(octet) for octet in first[: fixed - 1]]
+    texts: set[str] = set()
+    for octet in range(first[fixed - 1], last[fixed - 1] + 1):
+        for parts in product(*head, _spellings(octet)):
+            texts.add(".".join(parts) + ("" if fixed == 4 else "."))
+    return texts
+
+
+def _spellings(octet: int) -> tuple[str, ...]:
+    """1-3 digits, leading zeros allowed: 7 is 7, 07 and 007."""
+    plain = str(octet)
+    return tuple(plain.rjust(width, "0") for width in range(len(plain), 4))

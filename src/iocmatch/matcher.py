@@ -13,11 +13,15 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterable, Iterator
+from typing import IO
 
 from . import boundaries as rules
-from .addresses import ipv4_in, ipv6_in
+from .addresses import ipv4_in, ipv4_prefix_texts, ipv6_in
+from .blocks import BLOCK_SIZE, line_count, lines_at, read_blocks
 from .boundaries import RULES, Needle
 from .engine.automaton import StringEngine
+from .engine.hyperscan_engine import AVAILABLE as HYPERSCAN_AVAILABLE
+from .engine.hyperscan_engine import HyperscanEngine
 from .engine.intervals import IntervalIndex
 from .logfiles import open_log
 from .model import (
@@ -39,6 +43,8 @@ from .model import (
 from .normalize import DEFAULT_PORTS, domain_spellings, fold_case, split_url
 
 Line = str | bytes | bytearray | memoryview
+ENGINES = ("auto", "hyperscan", "aho-corasick")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
 class Matcher:
@@ -50,21 +56,33 @@ class Matcher:
     __slots__ = (
         "_atoms",
         "_attribution",
+        "_block_engine",
         "_direct",
         "_indicator_ids",
         "_ipv4",
         "_ipv6",
         "_multi",
         "_needles",
+        "_non_ascii_keys",
         "_provenance",
         "_rank",
         "_single",
         "_strings",
+        "engine",
         "registry_aliases",
         "subdomains",
     )
 
-    def __init__(self, indicators: IndicatorSet, *, subdomains: bool = True, registry_aliases: bool = False) -> None:
+    def __init__(
+        self,
+        indicators: IndicatorSet,
+        *,
+        subdomains: bool = True,
+        registry_aliases: bool = False,
+        engine: str = "auto",
+    ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
         atom_index: dict[Atom, int] = {}
         single: list[list[int]] = []
         multi: list[list[tuple[int, frozenset[int]]]] = []
@@ -104,12 +122,21 @@ class Matcher:
                 network = ipaddress.ip_network(atom.value)
                 ranges[atom.kind].append((int(network.network_address), int(network.broadcast_address), atom_id))
                 rank[atom_id] = -network.prefixlen
+                if isinstance(network, ipaddress.IPv4Network):
+                    # Keys that pick lines for the block path; no needle behind them.
+                    for text in ipv4_prefix_texts(network):
+                        keys.setdefault(text, [])
                 continue
             for key, needle in _needles(atom_id, atom, registry_aliases):
                 keys.setdefault(key, []).append(len(needles))
                 needles.append(needle)
+        if ranges[IPV4]:
+            keys.setdefault(":ffff:", [])  # an IPv4-mapped address written in hex
         self._needles = tuple(needles)
         self._strings = StringEngine((key, tuple(ids)) for key, ids in keys.items())
+        self._non_ascii_keys = not all(key.isascii() for key in keys)
+        self.engine = _engine_name(engine)
+        self._block_engine = HyperscanEngine(keys) if self.engine == "hyperscan" else self._strings
         self._ipv4 = IntervalIndex(ranges[IPV4]) if ranges[IPV4] else None
         self._ipv6 = IntervalIndex(ranges[IPV6]) if ranges[IPV6] else None
         self._rank = tuple(rank)
@@ -159,7 +186,29 @@ class Matcher:
     def scan_file(self, path: str | os.PathLike[str]) -> Iterator[Match]:
         """Scan a plain or gzip-compressed file (told apart by its first bytes)."""
         with open_log(path) as stream:
-            yield from self.scan(stream)
+            yield from self.scan_stream(stream)
+
+    def scan_stream(self, stream: IO[bytes], block_size: int = BLOCK_SIZE) -> Iterator[Match]:
+        """Scan a binary stream block by block: only lines that may hold a hit
+        are decoded and scanned. Same matches as ``scan`` over its lines."""
+        lines_before = 0
+        for block in read_blocks(stream, block_size):
+            for number, line in lines_at(block, self._offsets_to_look_at(block)):
+                yield from self.scan_line(line, lines_before + number)
+            lines_before += line_count(block)
+
+    def _offsets_to_look_at(self, block: bytes) -> list[int]:
+        """Byte offsets inside every line of ``block`` that may hold a hit."""
+        offsets = [end - 1 for end in self._block_engine.line_ends(block.lower())]
+        if self._non_ascii_keys:
+            # Only ASCII is lowered in bytes: non-ASCII keys need the line's own folding.
+            offsets.extend(found.start() for found in _NON_ASCII.finditer(block))
+        if self._ipv6 is not None:
+            for start, _, address, is_ipv4 in ipv6_in(block.decode("latin-1")):
+                index = self._ipv4 if is_ipv4 else self._ipv6
+                if index is not None and index.lookup(address):
+                    offsets.append(start)
+        return offsets
 
     def _find_addresses(self, text: str, found: dict[int, dict[tuple[int, int], None]]) -> None:
         if self._ipv4 is not None:
@@ -201,7 +250,7 @@ class Matcher:
 
 
 def compile(  # noqa: A001 - the public name
-    indicators: IndicatorSet, *, subdomains: bool = True, registry_aliases: bool = False
+    indicators: IndicatorSet, *, subdomains: bool = True, registry_aliases: bool = False, engine: str = "auto"
 ) -> Matcher:
     """Compile loaded indicators.
 
@@ -210,8 +259,19 @@ def compile(  # noqa: A001 - the public name
     its hive (``HKEY_CURRENT_USER``, and ``HKU\\<SID>`` as Sysmon writes HKCU):
     the same key to an analyst, but not the same string to the STIX reference
     matcher, so it is asked for, not assumed.
+    ``engine`` picks the block engine for files: ``hyperscan`` where its wheel
+    exists, ``aho-corasick`` always; ``auto`` takes the faster one available.
+    Results never depend on it.
     """
-    return Matcher(indicators, subdomains=subdomains, registry_aliases=registry_aliases)
+    return Matcher(indicators, subdomains=subdomains, registry_aliases=registry_aliases, engine=engine)
+
+
+def _engine_name(requested: str) -> str:
+    if requested == "auto":
+        return "hyperscan" if HYPERSCAN_AVAILABLE else "aho-corasick"
+    if requested == "hyperscan" and not HYPERSCAN_AVAILABLE:
+        raise ValueError("engine 'hyperscan' is not installed on this platform")
+    return requested
 
 
 def _as_text(line: Line) -> str:

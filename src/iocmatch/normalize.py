@@ -45,7 +45,9 @@ class _OneCharLower(dict[int, int]):
 
     def __missing__(self, code: int) -> int:
         lower = chr(code).lower()
-        folded = ord(lower) if len(lower) == 1 else code
+        # Non-ASCII never folds into ASCII (the Kelvin sign is not 'k'), so ASCII
+        # keys can be found in bytes lowered as ASCII.
+        folded = ord(lower) if len(lower) == 1 and (code < 128 or ord(lower) >= 128) else code
         self[code] = folded
         return folded
 

@@ -1,4 +1,8 @@
-"""The Aho-Corasick candidate engine (pyahocorasick): the only place that imports it."""
+"""The Aho-Corasick candidate engine (pyahocorasick): the only place that imports it.
+
+It serves both paths: single lines (``find``, with the needles behind each key)
+and whole blocks of a file (``line_ends``, just where keys end).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,16 @@ class StringEngine:
             self._automaton = automaton
         else:
             self._automaton = None
+
+    def line_ends(self, folded: bytes) -> list[int]:
+        """End offsets of every key in a block of ASCII-lowered bytes.
+
+        Bytes are read as Latin-1, one character each, so offsets are byte
+        offsets; a key holding non-ASCII characters can then only over-select.
+        """
+        if self._automaton is None:
+            return []
+        return [last + 1 for last, _ in self._automaton.iter(folded.decode("latin-1"))]
 
     def find(self, folded: str) -> Iterator[tuple[int, int, tuple[int, ...]]]:
         if self._automaton is None:
