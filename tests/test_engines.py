@@ -99,3 +99,20 @@ def test_random_lines_block_scan_equals_line_scan(planted: list[tuple[list, str]
     for engine in ["aho-corasick", *(["hyperscan"] if HYPERSCAN else [])]:
         matcher = _matcher(engine, patterns)
         assert list(matcher.scan_stream(io.BytesIO(data), block_size)) == _by_lines(matcher, data)
+
+
+def test_workers_split_a_file_and_keep_order_and_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import iocmatch.parallel as parallel
+
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    log = tmp_path / "big.log"
+    filler = "Dec 10 06:55:46 gw sshd[24200]: nothing to see from 192.0.2.44 port 22\n"
+    with log.open("w") as out:
+        for n in range(20_000):
+            out.write(filler if n % 331 else LINES[n % len(LINES)] + "\n")
+        out.write("no newline at the end evil.example")
+    matcher = _matcher("auto")
+    sequential = list(matcher.scan_file(log))
+    assert sequential[-1].line == 20_001
+    assert list(matcher.scan_file(log, workers=2)) == sequential
+    assert list(matcher.scan_file(log, workers=3)) == sequential

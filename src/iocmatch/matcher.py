@@ -41,6 +41,7 @@ from .model import (
     Match,
 )
 from .normalize import DEFAULT_PORTS, domain_spellings, fold_case, split_url
+from .parallel import can_split, scan_file_parallel
 
 Line = str | bytes | bytearray | memoryview
 ENGINES = ("auto", "hyperscan", "aho-corasick")
@@ -183,8 +184,15 @@ class Matcher:
         for number, line in enumerate(lines, 1):
             yield from self.scan_line(line, number)
 
-    def scan_file(self, path: str | os.PathLike[str]) -> Iterator[Match]:
-        """Scan a plain or gzip-compressed file (told apart by its first bytes)."""
+    def scan_file(self, path: str | os.PathLike[str], workers: int = 1) -> Iterator[Match]:
+        """Scan a plain or gzip-compressed file (told apart by its first bytes).
+
+        ``workers > 1`` splits a large plain file across that many processes;
+        the matches and their order are the same.
+        """
+        if workers > 1 and can_split(path):
+            yield from scan_file_parallel(self, path, workers)
+            return
         with open_log(path) as stream:
             yield from self.scan_stream(stream)
 
