@@ -116,7 +116,8 @@ class _Loader:
         if not dated:
             return None
         # Newest wins; among equals a revoked one, then any, the same whatever the load order.
-        dated.sort(key=lambda entry: (entry[0], entry[1].get("revoked") is True, _fingerprint(entry[1])))
+        if len(dated) > 1:
+            dated.sort(key=lambda entry: (entry[0], entry[1].get("revoked") is True, _fingerprint(entry[1])))
         modified, obj, label, spec = dated[-1]
         also_in: list[str] = []
         for older, older_obj, older_label, _ in dated[:-1]:
