@@ -8,10 +8,11 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from ._bundled import campaign_data_path
-from .errors import IocmatchError, PatternError, SourceError
+from .errors import IocmatchError, MatcherFileError, PatternError, SourceError
 from .loader import load
 from .matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
 from .model import Indicator, IndicatorSet, LoadReport, Match, Problem
+from .store import load_matcher, save_matcher
 
 try:
     __version__ = version("iocmatch")
@@ -25,6 +26,7 @@ __all__ = [
     "LoadReport",
     "Match",
     "Matcher",
+    "MatcherFileError",
     "PatternError",
     "Problem",
     "SourceError",
@@ -32,4 +34,6 @@ __all__ = [
     "campaign_data_path",
     "compile",
     "load",
+    "load_matcher",
+    "save_matcher",
 ]

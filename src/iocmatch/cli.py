@@ -1,4 +1,4 @@
-"""The ``iocmatch`` command: ``scan`` logs, ``check`` feeds.
+"""The ``iocmatch`` command: ``scan`` logs, ``check`` feeds, ``compile`` a matcher file.
 
 Exit codes follow grep: 0 something matched, 1 nothing did, 2 an error (one
 line on stderr, no traceback).
@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 from . import output
@@ -20,6 +20,7 @@ from .errors import IocmatchError
 from .loader import load
 from .matcher import Matcher
 from .model import IndicatorSet, Match
+from .store import load_matcher, save_matcher
 from .timestamps import parse_timestamp
 
 EXIT_MATCH, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
@@ -49,16 +50,25 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     scan = commands.add_parser("scan", help="scan log files (or stdin) for indicators")
-    _source_options(scan)
-    scan.add_argument("--format", choices=sorted(output.FORMATS), default="text", help="output format (default text)")
-    scan.add_argument("--no-subdomains", action="store_true", help="a domain indicator does not hit its subdomains")
-    scan.add_argument(
-        "--registry-aliases",
-        action="store_true",
-        help="a registry key also hits under other spellings of its hive (HKEY_CURRENT_USER, HKU\\<SID>)",
+    given = scan.add_mutually_exclusive_group()
+    _indicators_option(given.add_argument)
+    given.add_argument(
+        "-m",
+        "--matcher",
+        metavar="FILE",
+        help="a matcher file written by 'iocmatch compile' (instead of -i; its choices were made when compiling)",
     )
+    _validity_options(scan)
+    scan.add_argument("--format", choices=sorted(output.FORMATS), default="text", help="output format (default text)")
+    _matching_options(scan)
     scan.add_argument("files", nargs="*", metavar="FILE", help="log files, plain or .gz; '-' or none: stdin")
-    scan.set_defaults(run=_scan)
+    scan.set_defaults(run=_scan, usage_error=scan.error)
+
+    compiler = commands.add_parser("compile", help="compile indicator sources once into a matcher file for scan -m")
+    _source_options(compiler)
+    _matching_options(compiler)
+    compiler.add_argument("-o", "--output", required=True, metavar="FILE", help="the matcher file to write")
+    compiler.set_defaults(run=_compile)
 
     check = commands.add_parser("check", help="load indicator sources and print the load report")
     _source_options(check)
@@ -68,15 +78,41 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _source_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
+    _indicators_option(command.add_argument)
+    _validity_options(command)
+
+
+def _indicators_option(add_argument: Callable[..., argparse.Action]) -> None:
+    add_argument(
         "-i",
         "--indicators",
         action="append",
         metavar="SOURCE",
         help="STIX 2.x bundle file or directory (repeatable; default: the bundled campaign data)",
     )
+
+
+def _validity_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--as-of", metavar="ISO8601", help="reference time for indicator validity (default now)")
     command.add_argument("--ignore-validity", action="store_true", help="keep expired and not-yet-valid indicators")
+
+
+def _matching_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-subdomains", action="store_true", help="a domain indicator does not hit its subdomains")
+    command.add_argument(
+        "--registry-aliases",
+        action="store_true",
+        help="a registry key also hits under other spellings of its hive (HKEY_CURRENT_USER, HKU\\<SID>)",
+    )
+
+
+# Options that shape a compiled matcher, so a matcher file has them already.
+_COMPILE_CHOICES = {
+    "as_of": "--as-of",
+    "ignore_validity": "--ignore-validity",
+    "no_subdomains": "--no-subdomains",
+    "registry_aliases": "--registry-aliases",
+}
 
 
 def _load(args: argparse.Namespace) -> IndicatorSet:
@@ -96,7 +132,50 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_MATCH
 
 
+def _compiled(args: argparse.Namespace, indicators: IndicatorSet) -> Matcher:
+    """Compile, after telling stderr what could not be compiled."""
+    summary = output.problem_summary(indicators.report)
+    if summary:
+        print(summary, file=sys.stderr)
+    return Matcher(indicators, subdomains=not args.no_subdomains, registry_aliases=args.registry_aliases)
+
+
+def _compile(args: argparse.Namespace) -> int:
+    _refuse_overwriting_a_source(args)
+    indicators = _load(args)
+    matcher = _compiled(args, indicators)
+    save_matcher(matcher, args.output)
+    report = indicators.report
+    print(
+        f"{args.output}: {_size(os.path.getsize(args.output))}, {report.compiled} of {report.read} indicators "
+        f"compiled ({report.skipped} skipped, {report.excluded} excluded), {matcher.atom_count} distinct values"
+    )
+    return EXIT_MATCH
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+
+
+def _refuse_overwriting_a_source(args: argparse.Namespace) -> None:
+    if not os.path.exists(args.output):
+        return
+    for source in args.indicators or []:
+        if os.path.exists(source) and os.path.samefile(source, args.output):
+            raise IocmatchError(f"{args.output}: is one of the sources (-i); write the matcher elsewhere")
+
+
+def _check_matcher_usage(args: argparse.Namespace) -> None:
+    """-m with an option a compiled matcher already holds is a usage error (exit 2)."""
+    given = [option for name, option in _COMPILE_CHOICES.items() if getattr(args, name)]
+    if args.matcher and given:
+        args.usage_error(
+            f"argument -m/--matcher: not allowed with {', '.join(given)} (chosen when the matcher was compiled)"
+        )
+
+
 def _scan(args: argparse.Namespace) -> int:
+    _check_matcher_usage(args)
     files = args.files or ["-"]
     # Check every log can be opened before loading feeds or printing anything.
     for name in files:
@@ -104,11 +183,7 @@ def _scan(args: argparse.Namespace) -> int:
             raise IocmatchError(f"{name}: no such file")
         if os.path.isdir(name):
             raise IocmatchError(f"{name}: is a directory")
-    indicators = _load(args)
-    summary = output.problem_summary(indicators.report)
-    if summary:
-        print(summary, file=sys.stderr)
-    matcher = Matcher(indicators, subdomains=not args.no_subdomains, registry_aliases=args.registry_aliases)
+    matcher = load_matcher(args.matcher) if args.matcher else _compiled(args, _load(args))
     write = output.FORMATS[args.format]
     matched = False
     try:

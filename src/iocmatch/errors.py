@@ -16,3 +16,7 @@ class PatternError(IocmatchError):
 
     The message is the reason reported in the load report.
     """
+
+
+class MatcherFileError(IocmatchError):
+    """A compiled matcher file that cannot be written, or is refused on loading (names the file)."""
