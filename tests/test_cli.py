@@ -167,3 +167,12 @@ def test_a_pipe_path_is_a_log_file(feed: Path) -> None:
     result = subprocess.run(["bash", "-c", command], capture_output=True, check=False)
     assert result.returncode == 0, result.stderr
     assert b"evil.example" in result.stdout
+
+
+@pytest.mark.parametrize("options", [("--engine", "aho-corasick"), ("--engine", "auto"), ("--jobs", "2")])
+def test_engines_and_jobs_change_nothing_in_the_output(feed: Path, tmp_path: Path, options: tuple[str, str]) -> None:
+    log = tmp_path / "proxy.log"
+    log.write_text(LOG * 50)
+    baseline = run("scan", "-i", str(feed), "--format", "jsonl", str(log))
+    assert baseline.returncode == 0
+    assert run("scan", "-i", str(feed), "--format", "jsonl", *options, str(log)).stdout == baseline.stdout

@@ -18,7 +18,7 @@ from . import output
 from ._bundled import campaign_data_path
 from .errors import IocmatchError
 from .loader import load
-from .matcher import Matcher
+from .matcher import ENGINES, Matcher
 from .model import IndicatorSet, Match
 from .store import load_matcher, save_matcher
 from .timestamps import parse_timestamp
@@ -61,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     _validity_options(scan)
     scan.add_argument("--format", choices=sorted(output.FORMATS), default="text", help="output format (default text)")
     _matching_options(scan)
+    scan.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="scan each large plain file with N processes (results in input order; default 1)",
+    )
     scan.add_argument("files", nargs="*", metavar="FILE", help="log files, plain or .gz; '-' or none: stdin")
     scan.set_defaults(run=_scan, usage_error=scan.error)
 
@@ -100,6 +108,12 @@ def _validity_options(command: argparse.ArgumentParser) -> None:
 def _matching_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-subdomains", action="store_true", help="a domain indicator does not hit its subdomains")
     command.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="block engine for files (default auto: hyperscan where installed, else aho-corasick); "
+        "results never depend on it",
+    )
+    command.add_argument(
         "--registry-aliases",
         action="store_true",
         help="a registry key also hits under other spellings of its hive (HKEY_CURRENT_USER, HKU\\<SID>)",
@@ -112,6 +126,7 @@ _COMPILE_CHOICES = {
     "ignore_validity": "--ignore-validity",
     "no_subdomains": "--no-subdomains",
     "registry_aliases": "--registry-aliases",
+    "engine": "--engine",
 }
 
 
@@ -137,7 +152,15 @@ def _compiled(args: argparse.Namespace, indicators: IndicatorSet) -> Matcher:
     summary = output.problem_summary(indicators.report)
     if summary:
         print(summary, file=sys.stderr)
-    return Matcher(indicators, subdomains=not args.no_subdomains, registry_aliases=args.registry_aliases)
+    try:
+        return Matcher(
+            indicators,
+            subdomains=not args.no_subdomains,
+            registry_aliases=args.registry_aliases,
+            engine=args.engine or "auto",
+        )
+    except ValueError as exc:  # an engine this platform does not have
+        raise IocmatchError(str(exc)) from None
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -187,7 +210,7 @@ def _scan(args: argparse.Namespace) -> int:
     write = output.FORMATS[args.format]
     matched = False
     try:
-        for name, matches in _scan_inputs(matcher, files):
+        for name, matches in _scan_inputs(matcher, files, max(1, args.jobs)):
             for match in matches:
                 matched = True
                 sys.stdout.write(write(match, name) + "\n")
@@ -200,13 +223,13 @@ def _scan(args: argparse.Namespace) -> int:
     return EXIT_MATCH if matched else EXIT_NO_MATCH
 
 
-def _scan_inputs(matcher: Matcher, files: list[str]) -> Iterator[tuple[str, Iterator[Match]]]:
+def _scan_inputs(matcher: Matcher, files: list[str], jobs: int) -> Iterator[tuple[str, Iterator[Match]]]:
     for name in files:
         if name == "-":
             stdin: IO[bytes] = sys.stdin.buffer
             yield "-", matcher.scan(stdin)
         else:
-            yield name, matcher.scan_file(name)
+            yield name, matcher.scan_file(name, workers=jobs)
 
 
 if __name__ == "__main__":
