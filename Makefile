@@ -27,3 +27,12 @@ data: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Benchmarks, outside `make test`: iocmatch against grep, rg and naive Python on a
+# generated corpus (BENCH_ARGS, e.g. --indicators 1000,10000 --lines 200000), then
+# the micro-benchmarks.
+.PHONY: bench
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
+	$(BIN)/python -m pytest benchmarks/ --benchmark-only
