@@ -23,18 +23,29 @@ def ipv4_in(text: str) -> Iterator[Found]:
         yield found.start(), found.end(), int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
 
 
+def ipv4_at(text: str, start: int) -> Found | None:
+    """The address that starts at ``start``, if one does (same rule as ``ipv4_in``)."""
+    found = _IPV4.match(text, start)
+    if found is None:
+        return None
+    a, b, c, d = found.group().split(".")
+    return start, found.end(), int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
+
+
 def ipv6_in(text: str) -> Iterator[tuple[int, int, int, bool]]:
     """IPv6 addresses as (start, end, int, is_ipv4); IPv4-mapped ones come as IPv4.
 
     A mapped address written with a dotted quad is left to ``ipv4_in``, which
     finds the quad itself.
     """
-    if text.count(":") < 2:
+    if "::" not in text and text.count(":") < 6:
         return
     for found in _IPV6_RUN.finditer(text):
         run = found.group()
         stripped = run.strip(".")
-        if stripped.count(":") < 2:
+        # Without "::" an address writes all eight groups (or six and a dotted
+        # quad): times and MAC addresses are not tried, and do not raise.
+        if "::" not in stripped and stripped.count(":") < 6:
             continue
         try:
             address = ipaddress.IPv6Address(stripped)
@@ -49,16 +60,25 @@ def ipv6_in(text: str) -> Iterator[tuple[int, int, int, bool]]:
             yield start, end, int(mapped), True
 
 
-def ipv4_prefix_texts(network: ipaddress.IPv4Network) -> set[str]:
+# A partly fixed octet with at least this many fixed bits (at most 4 values) is spelled out.
+PARTIAL_OCTET_BITS_SPELLED = 6
+
+
+def ipv4_pick_keys(network: ipaddress.IPv4Network) -> set[str]:
     """Texts every address of ``network`` starts with, as logs write it: the
-    octets its prefix fixes, in every spelling the address rule accepts
-    (``10``, ``010``), ending with ``.`` unless all four are fixed.
+    first octets, in every spelling the address rule accepts (``10``,
+    ``010``), ending with ``.`` unless all four are given.
 
     A block engine looks for these to pick the lines that may hold such an
-    address; the line's own scan then decides. A /20 fixes two octets and a
-    range of the third, so it gives one text per value of the third.
+    address; the line's own scan then decides, so a key may be broader than
+    the network. An octet the prefix only partly fixes is spelled out value by
+    value when that takes a few keys (a /30 gives four), and left out when it
+    would take many (a /20 gives the one key of its /16): more keys cost more
+    to compile than the few extra lines cost to scan.
     """
-    fixed = max(1, -(-network.prefixlen // 8))  # octets, rounded up, at least one
+    whole, partial = divmod(network.prefixlen, 8)
+    fixed = whole if partial == 0 or (whole >= 2 and partial < PARTIAL_OCTET_BITS_SPELLED) else whole + 1
+    fixed = max(fixed, 1)
     first = network.network_address.packed
     last = network.broadcast_address.packed
     head = [_spellings(octet) for octet in first[: fixed - 1]]

@@ -10,7 +10,7 @@ lines but never decide a hit.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import IO
 
 BLOCK_SIZE = 1 << 20
@@ -43,19 +43,47 @@ def line_count(block: bytes) -> int:
     return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
 
 
-def lines_at(block: bytes, offsets: Iterable[int]) -> Iterator[tuple[int, bytes]]:
-    """The lines of ``block`` holding any of ``offsets`` (byte indices), once
-    each, in order, with their 1-based number within the block."""
-    number = 0
-    counted = 0
-    line_end = -1
-    for offset in sorted(offsets):
-        if offset <= line_end:
-            continue  # this line is already out
-        start = block.rfind(b"\n", 0, offset) + 1
-        line_end = block.find(b"\n", offset)
-        if line_end < 0:
-            line_end = len(block)
-        number += block.count(b"\n", counted, start)
-        counted = start
-        yield number + 1, block[start:line_end]
+Event = tuple[int, int, int]  # start, end, tag
+
+
+class BlockLines:
+    """The lines of one block, each newline counted once however the block is asked."""
+
+    __slots__ = ("_block", "_counted", "_newlines")
+
+    def __init__(self, block: bytes) -> None:
+        self._block = block
+        self._counted = 0  # newlines before this offset are in _newlines
+        self._newlines = 0
+
+    def with_events(self, events: list[Event]) -> Iterator[tuple[int, int, bytes, list[Event]]]:
+        """The lines holding any of ``events`` ((start, end, tag), byte offsets;
+        an event belongs to the line its start is in), in order: (1-based
+        number within the block, offset of the line, the line without its
+        newline, its events)."""
+        block = self._block
+        line_start = 0
+        line_end = -1
+        in_line: list[Event] = []
+        for event in sorted(events):
+            offset = event[0]
+            if offset <= line_end:
+                in_line.append(event)
+                continue
+            if in_line:
+                yield self._newlines + 1, line_start, block[line_start:line_end], in_line
+            line_start = block.rfind(b"\n", 0, offset) + 1
+            line_end = block.find(b"\n", offset)
+            if line_end < 0:
+                line_end = len(block)
+            self._newlines += block.count(b"\n", self._counted, line_start)
+            self._counted = line_start
+            in_line = [event]
+        if in_line:
+            yield self._newlines + 1, line_start, block[line_start:line_end], in_line
+
+    def count(self) -> int:
+        """How many lines the block holds (the last may lack its newline)."""
+        self._newlines += self._block.count(b"\n", self._counted)
+        self._counted = len(self._block)
+        return self._newlines + (0 if self._block.endswith(b"\n") else 1)

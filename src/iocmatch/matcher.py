@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator
 from typing import IO
 
 from . import boundaries as rules
-from .addresses import ipv4_in, ipv4_prefix_texts, ipv6_in
-from .blocks import BLOCK_SIZE, line_count, lines_at, read_blocks
+from . import picking
+from .addresses import ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in
+from .blocks import BLOCK_SIZE, BlockLines, read_blocks
 from .boundaries import RULES, Needle
 from .engine.automaton import StringEngine
 from .engine.hyperscan_engine import AVAILABLE as HYPERSCAN_AVAILABLE
@@ -45,7 +46,7 @@ from .parallel import can_split, scan_file_parallel
 
 Line = str | bytes | bytearray | memoryview
 ENGINES = ("auto", "hyperscan", "aho-corasick")
-_NON_ASCII = re.compile(rb"[\x80-\xff]")
+WHOLE_LINE = -1  # a block event that asks for the line's own scan
 
 
 class Matcher:
@@ -57,14 +58,14 @@ class Matcher:
     __slots__ = (
         "_atoms",
         "_attribution",
-        "_block_engine",
         "_direct",
         "_indicator_ids",
         "_ipv4",
         "_ipv6",
+        "_key_needles",
         "_multi",
         "_needles",
-        "_non_ascii_keys",
+        "_picker",
         "_provenance",
         "_rank",
         "_single",
@@ -116,6 +117,8 @@ class Matcher:
 
         needles: list[Needle] = []
         keys: dict[str, list[int]] = {}
+        # Keys that only pick lines for the block path (no needle behind them), and their check.
+        pick_only: dict[str, int] = {}
         ranges: dict[str, list[tuple[int, int, int]]] = {IPV4: [], IPV6: []}
         rank = [0] * len(atoms)
         for atom_id, atom in enumerate(atoms):
@@ -124,20 +127,24 @@ class Matcher:
                 ranges[atom.kind].append((int(network.network_address), int(network.broadcast_address), atom_id))
                 rank[atom_id] = -network.prefixlen
                 if isinstance(network, ipaddress.IPv4Network):
-                    # Keys that pick lines for the block path; no needle behind them.
-                    for text in ipv4_prefix_texts(network):
-                        keys.setdefault(text, [])
+                    for text in ipv4_pick_keys(network):
+                        pick_only[text] = picking.AFTER_NON_DIGIT if text.endswith(".") else picking.BETWEEN_NON_DIGITS
                 continue
             for key, needle in _needles(atom_id, atom, registry_aliases):
                 keys.setdefault(key, []).append(len(needles))
                 needles.append(needle)
         if ranges[IPV4]:
-            keys.setdefault(":ffff:", [])  # an IPv4-mapped address written in hex
+            pick_only[":ffff:"] = picking.MAPPED_IPV4_HEX
+        for key in pick_only:
+            keys.setdefault(key, [])
+        # A key that is also a needle's picks its line wherever it occurs.
+        checks = [picking.ANYWHERE if keys[key] else pick_only.get(key, picking.ANYWHERE) for key in keys]
         self._needles = tuple(needles)
-        self._strings = StringEngine((key, tuple(ids)) for key, ids in keys.items())
-        self._non_ascii_keys = not all(key.isascii() for key in keys)
+        self._key_needles = tuple(tuple(ids) for ids in keys.values())
+        self._strings = StringEngine(zip(keys, self._key_needles, strict=True))
         self.engine = _engine_name(engine)
-        self._block_engine = HyperscanEngine(keys) if self.engine == "hyperscan" else self._strings
+        block_engine = HyperscanEngine(list(keys)) if self.engine == "hyperscan" else self._strings
+        self._picker = picking.LinePicker(block_engine, list(keys), checks)
         self._ipv4 = IntervalIndex(ranges[IPV4]) if ranges[IPV4] else None
         self._ipv6 = IntervalIndex(ranges[IPV6]) if ranges[IPV6] else None
         self._rank = tuple(rank)
@@ -198,25 +205,65 @@ class Matcher:
 
     def scan_stream(self, stream: IO[bytes], block_size: int = BLOCK_SIZE) -> Iterator[Match]:
         """Scan a binary stream block by block: only lines that may hold a hit
-        are decoded and scanned. Same matches as ``scan`` over its lines."""
+        are decoded and looked at. Same matches as ``scan`` over its lines."""
         lines_before = 0
         for block in read_blocks(stream, block_size):
-            for number, line in lines_at(block, self._offsets_to_look_at(block)):
-                yield from self.scan_line(line, lines_before + number)
-            lines_before += line_count(block)
+            lines = BlockLines(block)
+            yield from self._scan_block(block, lines, lines_before)
+            lines_before += lines.count()
 
-    def _offsets_to_look_at(self, block: bytes) -> list[int]:
-        """Byte offsets inside every line of ``block`` that may hold a hit."""
-        offsets = [end - 1 for end in self._block_engine.line_ends(block.lower())]
-        if self._non_ascii_keys:
-            # Only ASCII is lowered in bytes: non-ASCII keys need the line's own folding.
-            offsets.extend(found.start() for found in _NON_ASCII.finditer(block))
+    def _scan_block(self, block: bytes, lines: BlockLines, lines_before: int) -> Iterator[Match]:
+        candidates, whole_lines = self._picker.pick(block)
         if self._ipv6 is not None:
             for start, _, address, is_ipv4 in ipv6_in(block.decode("latin-1")):
                 index = self._ipv4 if is_ipv4 else self._ipv6
                 if index is not None and index.lookup(address):
-                    offsets.append(start)
-        return offsets
+                    whole_lines.append(start)
+        events = [(start, end, key) for start, end, key in candidates]
+        events.extend((offset, offset + 1, WHOLE_LINE) for offset in whole_lines)
+        for number, line_start, line, in_line in lines.with_events(events):
+            if line.isascii() and all(key != WHOLE_LINE for _, _, key in in_line):
+                # ASCII-lowered bytes are the line's own folding: the block's
+                # candidates are the line's, at the same offsets.
+                matches = self._verify(line, lines_before + number, line_start, in_line)
+            else:
+                matches = self.scan_line(line, lines_before + number)
+            yield from matches
+
+    def _verify(self, line: bytes, number: int, line_start: int, candidates: list[tuple[int, int, int]]) -> list[Match]:
+        """The matches in an ASCII ``line`` from its key occurrences (block offsets)."""
+        text = line.decode("ascii")
+        if text.endswith("\r"):
+            text = text[:-1]
+        length = len(text)
+        found: dict[int, dict[tuple[int, int], None]] = {}
+        verify = RULES
+        needles = self._needles
+        key_needles = self._key_needles
+        addresses_looked_at = False
+        for block_start, block_end, key in candidates:
+            start = block_start - line_start
+            end = block_end - line_start
+            if end > length:
+                continue  # ran into a trailing CR, which the line scan drops too
+            needle_ids = key_needles[key]
+            if needle_ids:
+                for needle_id in needle_ids:
+                    needle = needles[needle_id]
+                    span = verify[needle.rule](text, start, end, needle, self.subdomains)
+                    if span is not None:
+                        found.setdefault(needle.atom, {})[span] = None
+            elif self._picker.check(key) == picking.MAPPED_IPV4_HEX:
+                if not addresses_looked_at:
+                    addresses_looked_at = True
+                    self._find_addresses(text, found)
+            elif self._ipv4 is not None and (address := ipv4_at(text, start)) is not None:
+                first, last, value = address
+                for atom_id in self._ipv4.lookup(value):
+                    found.setdefault(atom_id, {})[(first, last)] = None
+        if not found:
+            return []
+        return self._resolve(text, number, found)
 
     def _find_addresses(self, text: str, found: dict[int, dict[tuple[int, int], None]]) -> None:
         if self._ipv4 is not None:

@@ -1,12 +1,13 @@
 """Hyperscan as the block engine, where its wheel exists (Linux x86_64).
 
-It only says where keys end in a block of ASCII-lowered bytes; the lines there
-are then scanned exactly like any other, so results never depend on it.
+It only says where which key ends in a block; ASCII case is ignored by
+Hyperscan itself (no lowered copy of the block). The occurrences are then
+verified exactly like any other, so results never depend on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 try:
@@ -19,22 +20,26 @@ else:
 
 class HyperscanEngine:
     __slots__ = ("_database",)
+    folds_ascii = True
 
-    def __init__(self, keys: Iterable[str]) -> None:
+    def __init__(self, keys: Sequence[str]) -> None:
+        """``keys`` are distinct; a candidate names its key by its index."""
         self._database: Any
-        literals = sorted({key.encode("utf-8") for key in keys if key})
+        literals = [(index, key.encode("utf-8")) for index, key in enumerate(keys) if key]
         self._database = _compile(literals) if literals else None
 
-    def line_ends(self, folded: bytes) -> list[int]:
+    def candidates(self, block: bytes) -> list[tuple[int, int]]:
+        """(end offset, key index) of every key in ``block``, ASCII case ignored."""
         if self._database is None:
             return []
-        ends: list[int] = []
+        found: list[tuple[int, int]] = []
+        add = found.append
 
-        def on_match(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
-            ends.append(end)
+        def on_match(key: int, _start: int, end: int, _flags: int, _context: object) -> None:
+            add((end, key))
 
-        self._database.scan(folded, match_event_handler=on_match)
-        return ends
+        self._database.scan(block, match_event_handler=on_match)
+        return found
 
     def __getstate__(self) -> tuple[bytes | None]:
         return (hyperscan.dumpb(self._database) if self._database is not None else None,)
@@ -48,7 +53,13 @@ class HyperscanEngine:
             self._database.scratch = hyperscan.Scratch(self._database)
 
 
-def _compile(literals: list[bytes]) -> Any:
+def _compile(literals: list[tuple[int, bytes]]) -> Any:
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    database.compile(expressions=literals, ids=list(range(len(literals))), elements=len(literals), literal=True)
+    database.compile(
+        expressions=[literal for _, literal in literals],
+        ids=[index for index, _ in literals],
+        elements=len(literals),
+        flags=[hyperscan.HS_FLAG_CASELESS] * len(literals),
+        literal=True,
+    )
     return database

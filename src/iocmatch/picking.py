@@ -1,0 +1,75 @@
+"""Which lines of a block may hold a hit, and where: the block path's one decision.
+
+A block engine reports where which key ends in the ASCII-lowered block; most
+keys are the line scan's own needles, and any occurrence picks its line. Keys
+for IPv4 networks carry a check first, so that ``8.125.`` does not pick every
+line holding ``10.28.125.4``. Each occurrence is then verified by the same
+boundary rules as on the line path, so a key may pick too much, never too
+little.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+# What a key's occurrence must satisfy to pick its line.
+ANYWHERE = 0
+AFTER_NON_DIGIT = 1  # the first octets of an IPv4 network: "8.125." not inside "28.125."
+BETWEEN_NON_DIGITS = 2  # a whole IPv4 address
+MAPPED_IPV4_HEX = 3  # "::ffff:" before a hex group and a colon ("::ffff:c000:262", not "::ffff:192.0.2.98")
+
+_HEX_GROUP = re.compile(rb"[0-9a-fA-F]{1,4}:")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_DIGITS = frozenset(b"0123456789")
+
+
+class BlockEngine(Protocol):
+    # True: ``candidates`` ignores ASCII case itself; False: it is given the block ASCII-lowered.
+    folds_ascii: bool
+
+    def candidates(self, block: bytes) -> list[tuple[int, int]]:
+        """(end offset, key index) of every key occurrence in ``block``."""
+
+
+class LinePicker:
+    """Finds the key occurrences in a block that may make a hit."""
+
+    __slots__ = ("_checks", "_engine", "_lengths", "_non_ascii_keys")
+
+    def __init__(self, engine: BlockEngine, keys: Sequence[str], checks: Sequence[int]) -> None:
+        """``checks[i]`` is what an occurrence of ``keys[i]`` must satisfy."""
+        self._engine = engine
+        self._lengths = tuple(len(key) for key in keys)
+        self._checks = tuple(checks)
+        self._non_ascii_keys = not all(key.isascii() for key in keys)
+
+    def pick(self, block: bytes) -> tuple[list[tuple[int, int, int]], list[int]]:
+        """(start, end, key index) of every key occurrence that passes its
+        check, and offsets of lines that need the line's own folding (their
+        candidates in lowered bytes may be incomplete)."""
+        folded = block if self._engine.folds_ascii else block.lower()
+        checks = self._checks
+        lengths = self._lengths
+        candidates = []
+        for end, key in self._engine.candidates(folded):
+            start = end - lengths[key]
+            check = checks[key]
+            if check and not _passes(check, folded, start, end):
+                continue
+            candidates.append((start, end, key))
+        # Only ASCII is lowered in bytes: non-ASCII keys need the line's own folding.
+        whole_lines = [found.start() for found in _NON_ASCII.finditer(block)] if self._non_ascii_keys else []
+        return candidates, whole_lines
+
+    def check(self, key: int) -> int:
+        return self._checks[key]
+
+
+def _passes(check: int, folded: bytes, start: int, end: int) -> bool:
+    if check == MAPPED_IPV4_HEX:
+        return _HEX_GROUP.match(folded, end) is not None
+    if start > 0 and folded[start - 1] in _DIGITS:
+        return False
+    return check == AFTER_NON_DIGIT or end == len(folded) or folded[end] not in _DIGITS
