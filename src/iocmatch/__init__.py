@@ -5,8 +5,6 @@
 >>> for match in matcher.scan_file("proxy.log"): ...
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from ._bundled import campaign_data_path
 from .errors import IocmatchError, MatcherFileError, PatternError, SourceError
 from .loader import load
@@ -14,10 +12,18 @@ from .matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the pu
 from .model import Indicator, IndicatorSet, LoadReport, Match, Problem
 from .store import load_matcher, save_matcher
 
-try:
-    __version__ = version("iocmatch")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    # importlib.metadata is slow to import: only when the version is asked for.
+    if name != "__version__":
+        raise AttributeError(f"module 'iocmatch' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("iocmatch")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
 
 __all__ = [
     "Indicator",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from .context import Context
@@ -18,6 +19,13 @@ from .model import Indicator, IndicatorSet, LoadReport, Problem
 from .patterns import compile_pattern
 from .sources import SourceObjects, read_source
 from .timestamps import parse_timestamp
+
+# Feeds repeat a handful of timestamps across thousands of objects.
+_cached_timestamp = lru_cache(maxsize=4096)(parse_timestamp)
+
+
+def _timestamp(text: Any) -> datetime:
+    return _cached_timestamp(text) if isinstance(text, str) else parse_timestamp(text)
 
 
 def load(*sources: Any, as_of: datetime | str | None = None, ignore_validity: bool = False) -> IndicatorSet:
@@ -109,7 +117,7 @@ class _Loader:
         dated = []
         for obj, label, spec in versions:
             try:
-                stamp = parse_timestamp(obj.get("modified") or obj.get("created") or "1970-01-01")
+                stamp = _timestamp(obj.get("modified") or obj.get("created") or "1970-01-01")
                 dated.append((stamp, obj, label, spec))
             except ValueError:
                 self._skip(obj["id"], f"invalid 'modified' timestamp {obj.get('modified')!r}", label)
@@ -146,11 +154,11 @@ class _Loader:
             return True
         try:
             valid_from = obj.get("valid_from")
-            if valid_from is not None and parse_timestamp(valid_from) > self.reference:
+            if valid_from is not None and _timestamp(valid_from) > self.reference:
                 self._exclude(obj["id"], f"not yet valid (valid_from {valid_from})", label)
                 return False
             valid_until = obj.get("valid_until")
-            if valid_until is not None and parse_timestamp(valid_until) <= self.reference:
+            if valid_until is not None and _timestamp(valid_until) <= self.reference:
                 self._exclude(obj["id"], f"expired (valid_until {valid_until})", label)
                 return False
         except ValueError as exc:

@@ -38,7 +38,6 @@ import stat
 import struct
 import sys
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -364,6 +363,8 @@ def build_string() -> str:
 
 
 def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version  # slow to import; only when a file is used
+
     try:
         return version(distribution)
     except PackageNotFoundError:
