@@ -17,7 +17,7 @@ from typing import IO
 
 from . import boundaries as rules
 from . import picking
-from .addresses import PADDED_OCTET_KEYS, ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in
+from .addresses import ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in
 from .blocks import BLOCK_SIZE, BlockLines, read_blocks
 from .boundaries import RULES, Needle
 from .engine.automaton import StringEngine
@@ -135,7 +135,6 @@ class Matcher:
                 needles.append(needle)
         if ranges[IPV4]:
             pick_only[":ffff:"] = picking.MAPPED_IPV4_HEX
-            pick_only.update(dict.fromkeys(PADDED_OCTET_KEYS, picking.PADDED_OCTET))
         for key in pick_only:
             keys.setdefault(key, [])
         # A key that is also a needle's picks its line wherever it occurs.
@@ -254,7 +253,7 @@ class Matcher:
                     span = verify[needle.rule](text, start, end, needle, self.subdomains)
                     if span is not None:
                         found.setdefault(needle.atom, {})[span] = None
-            elif self._picker.check(key) in (picking.MAPPED_IPV4_HEX, picking.PADDED_OCTET):
+            elif self._picker.check(key) == picking.MAPPED_IPV4_HEX:
                 # No key says where such an address starts: look at the whole line.
                 if not addresses_looked_at:
                     addresses_looked_at = True

@@ -19,9 +19,6 @@ ANYWHERE = 0
 AFTER_NON_DIGIT = 1  # the first octets of an IPv4 network: "8.125." not inside "28.125."
 BETWEEN_NON_DIGITS = 2  # a whole IPv4 address
 MAPPED_IPV4_HEX = 3  # "::ffff:" before a hex group and a colon ("::ffff:c000:262", not "::ffff:192.0.2.98")
-PADDED_OCTET = 4  # ".0" and a digit inside a dotted quad ("10.020.3.4"), not in "20.061"
-# A dotted quad is at most 15 bytes: its three dots lie this close to any of its parts.
-_QUAD_REACH = 15
 
 _HEX_GROUP = re.compile(rb"[0-9a-fA-F]{1,4}:")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
@@ -73,10 +70,6 @@ class LinePicker:
 def _passes(check: int, folded: bytes, start: int, end: int) -> bool:
     if check == MAPPED_IPV4_HEX:
         return _HEX_GROUP.match(folded, end) is not None
-    if check == PADDED_OCTET:
-        if start == 0 or folded[start - 1] not in _DIGITS:
-            return False
-        return folded.count(b".", max(0, start - _QUAD_REACH), end + _QUAD_REACH) >= 3
     if start > 0 and folded[start - 1] in _DIGITS:
         return False
     return check == AFTER_NON_DIGIT or end == len(folded) or folded[end] not in _DIGITS
