@@ -373,21 +373,26 @@ def stix2_matcher_env(extra: Path | None) -> dict[str, str] | None:
 
 def plan(bench: Bench, args: argparse.Namespace) -> None:
     for revision in args.iocmatch:
-        _plan_iocmatch(bench, revision, args.cache)
+        _plan_iocmatch(bench, revision, args)
     _plan_greps(bench)
-    _plan_python(bench, args)
+    if args.python:
+        _plan_python(bench, args)
 
 
-def _plan_iocmatch(bench: Bench, revision: str, cache: Path) -> None:
-    label, env = iocmatch_env(revision, cache)
+def _plan_iocmatch(bench: Bench, revision: str, args: argparse.Namespace) -> None:
+    label, env = iocmatch_env(revision, args.cache)
     cli = [sys.executable, "-m", "iocmatch.cli"]
     feed, truth = str(bench.corpus.feed), bench.truth
-    bench.add_process(
-        f"iocmatch scan ({label})",
-        lambda log: [*cli, "scan", "--format", "jsonl", "-i", feed, str(log)],
-        lambda run: check_iocmatch(truth, run),
-        env,
-    )
+    for engine in args.engines:
+        for jobs in args.jobs:
+            options = [*(["--engine", engine] if engine != "auto" else []), *(["-j", str(jobs)] if jobs > 1 else [])]
+            shown = ", ".join([label, *(f"{name}" for name in (engine,) if engine != "auto"), f"-j {jobs}"])
+            bench.add_process(
+                f"iocmatch scan ({shown})",
+                lambda log, options=options: [*cli, "scan", "--format", "jsonl", *options, "-i", feed, str(log)],
+                lambda run: check_iocmatch(truth, run),
+                env,
+            )
     bench.add_load(f"iocmatch check ({label})", [*cli, "check", "--json", "-i", feed], env)
 
 
@@ -489,6 +494,38 @@ def _row(result: Measured, size: int, lines: int, grep_wall: float | None) -> st
     return "| " + " | ".join(cells) + " |"
 
 
+def throughput_table(throughput: Throughput, sizes: list[int]) -> list[str]:
+    """Whole-process MB/s and lines/s of every tool (exact or checked, not sampled) by feed size."""
+    tools = list(dict.fromkeys(tool for tool, _ in throughput))
+    head = "| tool | " + " | ".join(f"{size:,} indicators" for size in sizes) + " |"
+    rows = [head, "|---|" + "---:|" * len(sizes)]
+    for tool in tools:
+        cells = []
+        for size in sizes:
+            rate = throughput.get((tool, size))
+            cells.append(f"{rate[0]:.1f} MB/s, {rate[1] / 1e3:,.0f}k lines/s" if rate else "–")
+        rows.append(f"| {tool} | " + " | ".join(cells) + " |")
+    return ["### Throughput by feed size (whole process, median wall time)", "", *rows, ""]
+
+
+def throughput_chart(throughput: Throughput, sizes: list[int]) -> list[str]:
+    """The same as a line chart (Mermaid, drawn where Markdown renders it): MB/s against feed size."""
+    tools = list(dict.fromkeys(tool for tool, _ in throughput))
+    top = max((rate[0] for rate in throughput.values()), default=1.0)
+    lines = [
+        "```mermaid",
+        "xychart-beta",
+        '    title "Whole-process MB/s by indicator count"',
+        "    x-axis [" + ", ".join(f'"{size:,}"' for size in sizes) + "]",
+        f'    y-axis "MB/s" 0 --> {top * 1.1:.0f}',
+    ]
+    for tool in tools:
+        values = [throughput.get((tool, size), (0.0, 0.0))[0] for size in sizes]
+        lines.append("    line [" + ", ".join(f"{value:.1f}" for value in values) + "]")
+    legend = [f"{number}. {tool}" for number, tool in enumerate(tools, 1)]
+    return [*lines, "```", "", "Lines, in the order drawn: " + "; ".join(legend) + ".", ""]
+
+
 def _scan_rate(result: Measured, size: int) -> str:
     """MB/s of the scan alone: a sample's own rate, else the log over wall minus build."""
     if result.scan_rates:
@@ -578,6 +615,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         metavar="REVISION",
         help="'installed' (default) or a git revision; repeat to compare several",
     )
+    parser.add_argument(
+        "--engines",
+        type=lambda text: text.split(","),
+        default=["auto"],
+        help="iocmatch --engine values to run, comma-separated (default auto)",
+    )
+    parser.add_argument(
+        "--jobs", type=counts, default=[1], help="iocmatch -j values to run, comma-separated (default 1)"
+    )
+    parser.add_argument("--no-python", dest="python", action="store_false", help="leave out the Python baselines")
     parser.add_argument("--regex-max", type=int, default=100_000, help="largest feed for the re alternation")
     parser.add_argument("--stix2-matcher-max", type=int, default=10_000, help="largest feed for stix2-matcher")
     parser.add_argument("--no-stix2-matcher", dest="stix2_matcher", action="store_false")
@@ -599,8 +646,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def bench_one(args: argparse.Namespace, indicators: int) -> tuple[list[str], list[str]]:
-    """(Markdown, failures) for one feed size."""
+Throughput = dict[tuple[str, int], tuple[float, float]]  # (tool, indicators) -> (MB/s, lines/s)
+
+
+def bench_one(args: argparse.Namespace, indicators: int, throughput: Throughput) -> tuple[list[str], list[str]]:
+    """(Markdown, failures) for one feed size; whole-process rates go to ``throughput``."""
     started = time.perf_counter()
     corpus = corpora.ensure(args.cache, indicators, args.lines, args.seed, args.hit_rate, args.miss_rate)
     print(f"corpus {corpus.directory} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
@@ -610,6 +660,10 @@ def bench_one(args: argparse.Namespace, indicators: int) -> tuple[list[str], lis
         plan(bench, args)
         results = bench.run(args.repeat)
     summary = truth.summary
+    for result in results:
+        if result.scans and not result.estimated and all(c.ok for c in result.checks):
+            wall = statistics.median(result.walls)
+            throughput[result.name, indicators] = (summary["log_bytes"] / wall / 1e6, summary["lines"] / wall)
     text = describe(summary) + table(results, summary["log_bytes"], summary["lines"]) + [""]
     text += [f"* {note}" for note in bench.notes] + ([""] if bench.notes else [])
     failures = [
@@ -627,12 +681,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
     failures: list[str] = []
+    throughput: Throughput = {}
     for indicators in args.indicators:
-        text, failed = bench_one(args, indicators)
+        text, failed = bench_one(args, indicators, throughput)
         sections += text
         failures += failed
         print("\n".join(text), flush=True)
-    report = ["## Measured", "", *machine(args, argv), LEGEND, *sections]
+    overview = throughput_table(throughput, args.indicators) + throughput_chart(throughput, args.indicators)
+    print("\n".join(overview), flush=True)
+    report = ["## Measured", "", *machine(args, argv), *overview, LEGEND, *sections]
     if args.write:
         args.write.write_text("\n".join(report) + "\n", encoding="utf-8")
     for failure in failures:
