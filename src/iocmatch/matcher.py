@@ -47,6 +47,8 @@ from .parallel import can_split, scan_file_parallel
 Line = str | bytes | bytearray | memoryview
 ENGINES = ("auto", "hyperscan", "aho-corasick")
 WHOLE_LINE = -1  # a block event that asks for the line's own scan
+Verdict = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # indicator ids, attribution, sources
+_UNKNOWN: Verdict = ((), (), ())
 
 
 class Matcher:
@@ -110,8 +112,9 @@ class Matcher:
         self._provenance = tuple(indicator.provenance for indicator in live)
         self._single = tuple(tuple(dict.fromkeys(numbers)) for numbers in single)
         self._multi = tuple(tuple(entries) for entries in multi)
-        # What a hit on an atom reports when no AND clause is involved, made once.
-        self._direct = tuple(self._verdict(numbers) if numbers else None for numbers in self._single)
+        # What a hit on an atom reports when no AND clause is involved: made at
+        # its first hit, as most atoms of a large feed are never hit.
+        self._direct: dict[int, Verdict | None] = {}
         self.subdomains = subdomains
         self.registry_aliases = registry_aliases
 
@@ -281,7 +284,11 @@ class Matcher:
         present = found.keys()
         matches: list[tuple[int, int, int, Match]] = []
         for atom_id, spans in found.items():
-            verdict = self._direct[atom_id]
+            verdict = self._direct.get(atom_id, _UNKNOWN)
+            if verdict is _UNKNOWN:
+                verdict = self._direct[atom_id] = (
+                    self._verdict(self._single[atom_id]) if self._single[atom_id] else None
+                )
             if self._multi[atom_id]:
                 satisfied = [indicator for indicator, clause in self._multi[atom_id] if clause <= present]
                 if satisfied:
@@ -296,7 +303,7 @@ class Matcher:
         matches.sort(key=lambda entry: entry[:3])
         return [entry[3] for entry in matches]
 
-    def _verdict(self, numbers: tuple[int, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    def _verdict(self, numbers: tuple[int, ...]) -> Verdict:
         """The ids, attribution and sources of the indicators ``numbers``."""
         ordered = sorted(set(numbers))
         ids = tuple(sorted({self._indicator_ids[i] for i in ordered}))

@@ -24,7 +24,7 @@ HASH_DIGITS = {MD5: 32, SHA1: 40, SHA256: 64, SHA512: 128}
 # without '-', '_' or quotes.
 _HASH_ALGORITHMS = {"MD5": MD5, "SHA1": SHA1, "SHA256": SHA256, "SHA512": SHA512}
 
-_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
+_NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 _HEX = re.compile(r"[0-9a-f]+")
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
@@ -88,8 +88,7 @@ def canonical_domain(value: str) -> str:
         except idna.IDNAError as exc:
             raise PatternError(f"{value!r} is not a valid domain name ({exc})") from None
     name = name.lower()
-    labels = name.split(".")
-    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+    if len(name) > 253 or not _NAME.fullmatch(name):
         raise PatternError(f"{value!r} is not a valid domain name")
     return name
 

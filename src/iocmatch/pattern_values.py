@@ -68,6 +68,8 @@ def kind_of(written_type: str, steps: list[str], simple: bool, warnings: list[st
 
 def unescape(value: str) -> str:
     """STIX pattern strings escape ``\\`` and ``'``; stix2 leaves them escaped."""
+    if "\\" not in value:
+        return value
     return re.sub(r"\\(.)", r"\1", value, flags=re.DOTALL)
 
 

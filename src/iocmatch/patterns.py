@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import PatternError
 from .model import IPV4, IPV6, Atom, Clause
@@ -61,9 +62,8 @@ def _compile_simple(pattern: str) -> CompiledPattern | None:
     try:
         for found in _ONE_COMPARISON.finditer(pattern):
             path, operator, values = found.groups()
-            object_type, _, properties = path.partition(":")
-            kind, _ = kind_of(object_type, [step.strip("'") for step in properties.split(".")], True, [])
-            if operator == "ISSUBSET" and kind not in (IPV4, IPV6):
+            kind = _simple_kind(path)
+            if kind is None or (operator == "ISSUBSET" and kind not in (IPV4, IPV6)):
                 return None
             atoms.extend(atom(kind, unescape(value[1:-1])) for value in _ONE_STRING.findall(values))
     except PatternError:
@@ -71,6 +71,18 @@ def _compile_simple(pattern: str) -> CompiledPattern | None:
     if len(atoms) > MAX_CLAUSES:
         return None
     return CompiledPattern(tuple(dict.fromkeys(frozenset((one,)) for one in atoms)), ())
+
+
+@lru_cache(maxsize=1024)
+def _simple_kind(path: str) -> str | None:
+    """The kind ``path`` compares; None when it has none or needs a warning."""
+    object_type, _, properties = path.partition(":")
+    warnings: list[str] = []
+    try:
+        kind, _ = kind_of(object_type, [step.strip("'") for step in properties.split(".")], True, warnings)
+    except PatternError:
+        return None
+    return None if warnings else kind
 
 
 __all__ = ["CompiledPattern", "compile_pattern", "unescape"]
