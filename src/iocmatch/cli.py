@@ -9,17 +9,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
-from . import output
+from . import output, progress
 from ._bundled import campaign_data_path
+from .catalog import Catalog, build_catalog
 from .errors import IocmatchError
+from .follow import POLL_SECONDS
 from .loader import load
 from .matcher import ENGINES, Matcher
-from .model import IndicatorSet, Match
+from .model import IndicatorSet
+from .scanning import Scan
+from .sources import SourceObjects, read_source
+from .sources.taxii import PASSWORD_VARIABLE, USER_VARIABLE, TaxiiSource, is_taxii_url
 from .store import load_matcher, save_matcher
 from .timestamps import parse_timestamp
 
@@ -59,7 +68,38 @@ def _parser() -> argparse.ArgumentParser:
         help="a matcher file written by 'iocmatch compile' (instead of -i; its choices were made when compiling)",
     )
     _validity_options(scan)
-    scan.add_argument("--format", choices=sorted(output.FORMATS), default="text", help="output format (default text)")
+    scan.add_argument(
+        "--format",
+        choices=output.FORMATS,
+        default="text",
+        help="text (coloured on a terminal unless NO_COLOR is set), jsonl (one match a line), "
+        "ecs (one Elastic Common Schema record a hit line), sightings (a STIX 2.1 bundle at the end)",
+    )
+    scan.add_argument(
+        "--observer",
+        metavar="NAME",
+        help="who scanned: the identity of sightings (default this host's name) and ECS observer.name",
+    )
+    scan.add_argument(
+        "--json",
+        action="store_true",
+        help="lines are JSON events: match every string field and report the field's path "
+        "(lines that are not JSON objects are scanned as text)",
+    )
+    scan.add_argument(
+        "--json-field",
+        action="append",
+        metavar="PATH",
+        help="match only this field of JSON events (dotted path: process.command_line; repeatable; implies --json)",
+    )
+    scan.add_argument(
+        "--follow",
+        metavar="FILE",
+        help="scan FILE, then each line appended to it, across rotation and truncation, until interrupted",
+    )
+    scan.add_argument(
+        "--stats", action="store_true", help="end with a summary on stderr: lines read and scanned, hits, seconds"
+    )
     _matching_options(scan)
     scan.add_argument(
         "-j",
@@ -70,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         help="scan each large plain file with N processes (results in input order; default 1)",
     )
     scan.add_argument("files", nargs="*", metavar="FILE", help="log files, plain or .gz; '-' or none: stdin")
+    _taxii_options(scan)
     scan.set_defaults(run=_scan, usage_error=scan.error)
 
     compiler = commands.add_parser("compile", help="compile indicator sources once into a matcher file for scan -m")
@@ -88,6 +129,21 @@ def _parser() -> argparse.ArgumentParser:
 def _source_options(command: argparse.ArgumentParser) -> None:
     _indicators_option(command.add_argument)
     _validity_options(command)
+    _taxii_options(command)
+
+
+def _taxii_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--user", metavar="NAME", help=f"user name for TAXII sources (default ${USER_VARIABLE})"
+    )
+    command.add_argument(
+        "--password",
+        metavar="SECRET",
+        help=f"password for TAXII sources (default ${PASSWORD_VARIABLE}, which keeps it out of the process list)",
+    )
+    command.add_argument(
+        "--added-after", metavar="ISO8601", help="from TAXII sources, only objects the server added after this time"
+    )
 
 
 def _indicators_option(add_argument: Callable[..., argparse.Action]) -> None:
@@ -96,7 +152,8 @@ def _indicators_option(add_argument: Callable[..., argparse.Action]) -> None:
         "--indicators",
         action="append",
         metavar="SOURCE",
-        help="STIX 2.x bundle file or directory (repeatable; default: the bundled campaign data)",
+        help="a feed file or folder, or a TAXII 2.1 collection or API root URL "
+        "(repeatable; default: the bundled campaign data)",
     )
 
 
@@ -127,18 +184,38 @@ _COMPILE_CHOICES = {
     "no_subdomains": "--no-subdomains",
     "registry_aliases": "--registry-aliases",
     "engine": "--engine",
+    "added_after": "--added-after",
 }
 
 
 def _load(args: argparse.Namespace) -> IndicatorSet:
-    as_of = None
-    if args.as_of:
-        try:
-            as_of = parse_timestamp(args.as_of)
-        except ValueError:
-            raise IocmatchError(f"--as-of {args.as_of!r} is not an ISO 8601 timestamp") from None
-    sources = args.indicators or [str(campaign_data_path())]
-    return load(*sources, as_of=as_of, ignore_validity=args.ignore_validity)
+    return _read_and_load(args)[0]
+
+
+def _read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceObjects]]:
+    """The loaded indicators, and the objects read (the ECS output describes indicators from them)."""
+    as_of = _timestamp_option(args.as_of, "--as-of")
+    sources = [_source(name, args) for name in args.indicators or [str(campaign_data_path())]]
+    if args.added_after and not any(isinstance(source, TaxiiSource) for source in sources):
+        raise IocmatchError("--added-after applies to TAXII sources (-i http(s)://...) only")
+    read = [objects for source in sources for objects in read_source(source)]
+    return load(*read, as_of=as_of, ignore_validity=args.ignore_validity), read
+
+
+def _source(name: str, args: argparse.Namespace) -> Any:
+    if not is_taxii_url(name):
+        return name
+    added_after = _timestamp_option(args.added_after, "--added-after")
+    return TaxiiSource(name, user=args.user, password=args.password, added_after=added_after)
+
+
+def _timestamp_option(value: str | None, option: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise IocmatchError(f"{option} {value!r} is not an ISO 8601 timestamp") from None
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -199,37 +276,67 @@ def _check_matcher_usage(args: argparse.Namespace) -> None:
 
 def _scan(args: argparse.Namespace) -> int:
     _check_matcher_usage(args)
-    files = args.files or ["-"]
+    if args.follow and args.files:
+        args.usage_error("argument --follow: not allowed with other FILE arguments")
+    files = [] if args.follow else args.files or ["-"]
     # Check every log can be opened before loading feeds or printing anything.
-    for name in files:
+    for name in [*files, *([args.follow] if args.follow else [])]:
         if name != "-" and not os.path.exists(name):
             raise IocmatchError(f"{name}: no such file")
         if os.path.isdir(name):
             raise IocmatchError(f"{name}: is a directory")
-    matcher = load_matcher(args.matcher) if args.matcher else _compiled(args, _load(args))
-    write = output.FORMATS[args.format]
-    matched = False
+    catalog: Catalog = {}
+    if args.matcher:
+        matcher = load_matcher(args.matcher)
+    else:
+        indicators, read = _read_and_load(args)
+        matcher = _compiled(args, indicators)
+        if args.format == "ecs":
+            catalog = build_catalog(indicators, read)
+    colour = args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    json_fields = args.json_field or ([] if args.json else None)
+    scan = Scan(
+        matcher,
+        output.output_format(args.format, colour=colour, catalog=catalog, observer=args.observer),
+        sys.stdout,
+        json_fields=json_fields,
+        jobs=max(1, args.jobs),
+        progress=progress.wanted(sys.stderr),
+    )
+    started = time.monotonic()
     try:
-        for name, matches in _scan_inputs(matcher, files, max(1, args.jobs)):
-            for match in matches:
-                matched = True
-                sys.stdout.write(write(match, name) + "\n")
+        if args.follow:
+            with _stop_on_signals() as stopped:
+                scan.follow(args.follow, stopped, POLL_SECONDS)
+        for name in files:
+            if name == "-":
+                scan.scan_stdin(sys.stdin.buffer)
+            else:
+                scan.scan_file(name)
+        scan.finish()
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (| head): stop quietly, as grep does.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_MATCH if matched else EXIT_NO_MATCH
-    return EXIT_MATCH if matched else EXIT_NO_MATCH
+    if args.stats:
+        print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
+    return EXIT_MATCH if scan.stats.hits else EXIT_NO_MATCH
 
 
-def _scan_inputs(matcher: Matcher, files: list[str], jobs: int) -> Iterator[tuple[str, Iterator[Match]]]:
-    for name in files:
-        if name == "-":
-            stdin: IO[bytes] = sys.stdin.buffer
-            yield "-", matcher.scan(stdin)
-        else:
-            yield name, matcher.scan_file(name, workers=jobs)
+@contextmanager
+def _stop_on_signals() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C or SIGTERM ends following between two lines, so the line being
+    scanned is finished and what is held is scanned too."""
+    received: list[int] = []
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, lambda number, _frame: received.append(number))
+    try:
+        yield lambda: bool(received)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from .lists import read_csv, read_text_list
 from .objects import SourceObjects
 from .stix1_xml import read_stix1
 from .stix2_json import looks_like_json, read_json, read_objects
+from .taxii import TaxiiSource, is_taxii_url
 
 READERS: dict[str, Callable[[bytes, str], SourceObjects]] = {
     "stix2-json": read_json,
@@ -29,7 +30,14 @@ FOLDER_SUFFIXES = {".json", ".xml", ".csv", ".txt", ".md5", ".sha1", ".sha256"}
 
 
 def read_source(source: Any) -> list[SourceObjects]:
-    """A path (file or folder), JSON text, a dict, a list, or stix2 objects."""
+    """A path (file or folder), a TAXII 2.1 URL or TaxiiSource, JSON text, a
+    dict, a list, stix2 objects, or objects already read (SourceObjects)."""
+    if isinstance(source, SourceObjects):
+        return [source]
+    if isinstance(source, TaxiiSource):
+        return source.read()
+    if isinstance(source, str) and is_taxii_url(source):
+        return TaxiiSource(source).read()
     if isinstance(source, os.PathLike) or (isinstance(source, str) and not looks_like_json(source)):
         return _read_path(Path(source))
     return [read_objects(source)]

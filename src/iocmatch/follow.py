@@ -1,0 +1,107 @@
+"""Following a growing log, as ``tail -F`` does: through rotation (the file
+renamed and a new one created) and truncation, until the reader stops."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import IO
+
+POLL_SECONDS = 0.25
+_CHUNK = 1 << 16
+
+# (line number in the current file, byte offset, the line with its newline)
+NumberedLine = tuple[int, int, bytes]
+
+
+class Follower:
+    """Every line of a log from its start, then each line appended to it.
+
+    ``lines()`` yields None whenever it has caught up and waits ``poll_seconds``
+    for more, so the reader can flush its output or stop there. A last line
+    without its newline is held back (a writer may be halfway through it)
+    until the newline comes or the file is rotated or truncated;
+    ``remaining()`` hands it over, with anything written since the last read,
+    when following ends, so nothing written before the stop goes unscanned.
+
+    Rotation: when the path names another file, the old one is read to its end
+    and the new one from its start. Truncation: when the file is shorter than
+    what was read, it is read again from its start. Either way line numbers and
+    offsets start again, so they stay those of the file as it now is.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], poll_seconds: float = POLL_SECONDS) -> None:
+        self.path = path
+        self.poll_seconds = poll_seconds
+        self._file: IO[bytes] = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._held = b""
+        self._number = 0
+        self._offset = 0
+
+    def lines(self) -> Iterator[NumberedLine | None]:
+        while True:
+            data = self._file.read(_CHUNK)
+            if data:
+                yield from self._split(data)
+                continue
+            if self._rotated():
+                yield from self._drain()
+                yield from self._take_rest()
+                self._file.close()
+                self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+                self._restart()
+                continue
+            if os.fstat(self._file.fileno()).st_size < self._file.tell():
+                yield from self._take_rest()
+                self._file.seek(0)
+                self._restart()
+                continue
+            yield None
+            time.sleep(self.poll_seconds)
+
+    def remaining(self) -> Iterator[NumberedLine]:
+        """When following ends: the lines written since the last read, and the
+        last line even without its newline (taken: given once)."""
+        yield from self._drain()
+        yield from self._take_rest()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _split(self, data: bytes) -> Iterator[NumberedLine]:
+        data = self._held + data
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            yield self._numbered(data[start : end + 1])
+            start = end + 1
+        self._held = data[start:]
+
+    def _numbered(self, line: bytes) -> NumberedLine:
+        self._number += 1
+        numbered = (self._number, self._offset, line)
+        self._offset += len(line)
+        return numbered
+
+    def _take_rest(self) -> Iterator[NumberedLine]:
+        if self._held:
+            line, self._held = self._held, b""
+            yield self._numbered(line)
+
+    def _drain(self) -> Iterator[NumberedLine]:
+        while data := self._file.read(_CHUNK):
+            yield from self._split(data)
+
+    def _restart(self) -> None:
+        self._number = 0
+        self._offset = 0
+
+    def _rotated(self) -> bool:
+        """The path now names another file (a path briefly missing between
+        the rename and the new file is not a rotation yet)."""
+        try:
+            named = os.stat(self.path)
+        except OSError:
+            return False
+        current = os.fstat(self._file.fileno())
+        return (named.st_dev, named.st_ino) != (current.st_dev, current.st_ino)
