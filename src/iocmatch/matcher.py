@@ -42,6 +42,7 @@ from .model import (
     Match,
 )
 from .normalize import DEFAULT_PORTS, domain_spellings, fold_case, split_url
+from .parallel import can_split, scan_file_parallel
 
 Line = str | bytes | bytearray | memoryview
 ENGINES = ("auto", "hyperscan", "aho-corasick")
@@ -199,13 +200,9 @@ class Matcher:
         ``workers > 1`` splits a large plain file across that many processes;
         the matches and their order are the same.
         """
-        if workers > 1:
-            # multiprocessing is slow to import: only when it is used.
-            from .parallel import can_split, scan_file_parallel
-
-            if can_split(path):
-                yield from scan_file_parallel(self, path, workers)
-                return
+        if workers > 1 and can_split(path):
+            yield from scan_file_parallel(self, path, workers)
+            return
         with open_log(path) as stream:
             yield from self.scan_stream(stream)
 

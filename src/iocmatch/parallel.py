@@ -10,10 +10,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
-import multiprocessing
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 from .blocks import line_count
@@ -32,6 +30,8 @@ _worker_matcher: Matcher | None = None
 def can_split(path: str | os.PathLike[str]) -> bool:
     """Plain (not compressed) regular files, large enough to be worth it, on a
     platform that forks."""
+    import multiprocessing  # slow to import: only when workers are asked for
+
     if "fork" not in multiprocessing.get_all_start_methods() or not os.path.isfile(path):
         return False
     with open(path, "rb") as stream:
@@ -41,6 +41,9 @@ def can_split(path: str | os.PathLike[str]) -> bool:
 
 
 def scan_file_parallel(matcher: Matcher, path: str | os.PathLike[str], workers: int) -> Iterator[Match]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     pieces = _pieces(path, workers * PIECES_PER_WORKER)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(matcher,)) as pool:
