@@ -76,7 +76,7 @@ class BlockLines:
             line_end = block.find(b"\n", offset)
             if line_end < 0:
                 line_end = len(block)
-            self._newlines += _newlines(block, self._counted, line_start)
+            self._newlines += count_newlines(block, self._counted, line_start)
             self._counted = line_start
             in_line = [event]
         if in_line:
@@ -84,12 +84,13 @@ class BlockLines:
 
     def count(self) -> int:
         """How many lines the block holds (the last may lack its newline)."""
-        self._newlines += _newlines(self._block, self._counted, len(self._block))
+        self._newlines += count_newlines(self._block, self._counted)
         self._counted = len(self._block)
         return self._newlines + (0 if self._block.endswith(b"\n") else 1)
 
 
-def _newlines(block: bytes, start: int, end: int) -> int:
+def count_newlines(block: bytes, start: int = 0, end: int | None = None) -> int:
+    end = len(block) if end is None else end
     if end - start < _SHORT:
         return block.count(b"\n", start, end)
     # numpy compares 16 or 32 bytes at a time: three times bytes.count on large

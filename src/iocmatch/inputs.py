@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
+from .blocks import count_newlines
+
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -49,7 +51,7 @@ class MeteredStream:
     def read1(self, size: int = -1) -> bytes:
         data: bytes = self._read(size)
         if data:
-            self._newlines += data.count(b"\n")
+            self._newlines += count_newlines(data)
             self._partial = not data.endswith(b"\n")
             if self._on_progress is not None:
                 self._on_progress()

@@ -49,6 +49,7 @@ ENGINES = ("auto", "hyperscan", "aho-corasick")
 WHOLE_LINE = -1  # a block event that asks for the line's own scan
 Verdict = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # indicator ids, attribution, sources
 _UNKNOWN: Verdict = ((), (), ())
+LineHits = tuple[int, int, bytes, list[Match]]  # line number, byte offset, the line, its matches
 
 
 class Matcher:
@@ -209,13 +210,24 @@ class Matcher:
     def scan_stream(self, stream: IO[bytes], block_size: int = BLOCK_SIZE) -> Iterator[Match]:
         """Scan a binary stream block by block: only lines that may hold a hit
         are decoded and looked at. Same matches as ``scan`` over its lines."""
+        for _, _, _, matches in self.hit_lines(stream, block_size):
+            yield from matches
+
+    def hit_lines(self, stream: IO[bytes], block_size: int = BLOCK_SIZE) -> Iterator[LineHits]:
+        """Every line of a binary stream that holds a hit, as ``scan_stream``
+        finds them: (line number, byte offset of the line, the line without
+        its newline, its matches). From a pipe, lines are handed over as they
+        arrive, not when a block is full."""
         lines_before = 0
+        offset = 0
         for block in read_blocks(stream, block_size):
             lines = BlockLines(block)
-            yield from self._scan_block(block, lines, lines_before)
+            for number, line_start, line, matches in self._scan_block(block, lines, lines_before):
+                yield number, offset + line_start, line, matches
             lines_before += lines.count()
+            offset += len(block)
 
-    def _scan_block(self, block: bytes, lines: BlockLines, lines_before: int) -> Iterator[Match]:
+    def _scan_block(self, block: bytes, lines: BlockLines, lines_before: int) -> Iterator[LineHits]:
         candidates, whole_lines = self._picker.pick(block)
         if self._ipv6 is not None:
             for start, _, address, is_ipv4 in ipv6_in(block.decode("latin-1")):
@@ -231,7 +243,8 @@ class Matcher:
                 matches = self._verify(line, lines_before + number, line_start, in_line)
             else:
                 matches = self.scan_line(line, lines_before + number)
-            yield from matches
+            if matches:
+                yield lines_before + number, line_start, line, matches
 
     def _verify(self, line: bytes, number: int, line_start: int, candidates: list[tuple[int, int, int]]) -> list[Match]:
         """The matches in an ASCII ``line`` from its key occurrences (block offsets)."""

@@ -1,9 +1,10 @@
 """A scan as the command runs it: logs are read, their lines scanned, and
 each line that hits handed to the output format as it comes.
 
-Files go through the block path (only lines that may hold a hit are decoded);
-stdin, followed files and JSON events are read line by line, and a hit line
-is written and flushed as soon as it is read.
+Files and stdin go through the block path (only lines that may hold a hit
+are decoded; from a pipe, a block is whatever has arrived, so a hit line is
+written and flushed as soon as it is read); followed files and JSON events
+are read line by line.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import IO, TextIO, cast
 from .events import EventScanner
 from .follow import Follower
 from .hits import FieldMatch, HitLine, by_line
-from .inputs import LineFinder, chunks, line_text, numbered_lines, open_metered, split_lines
+from .inputs import LineFinder, MeteredStream, chunks, line_text, numbered_lines, open_metered, split_lines
 from .logfiles import open_log
-from .matcher import Matcher
+from .matcher import LineHits, Matcher
 from .model import Match
 from .output import OutputFormat
 from .parallel import can_split
@@ -75,7 +76,13 @@ class Scan:
     # -- inputs
 
     def scan_stdin(self, stream: IO[bytes]) -> None:
-        self._scan_lines("-", numbered_lines(stream), year=None, streaming=True)
+        if self.events is not None:
+            self._scan_lines("-", numbered_lines(stream), year=None, streaming=True)
+            return
+        metered = MeteredStream(stream)
+        self._write_hit_lines("-", self.matcher.hit_lines(cast(IO[bytes], metered)), year=None, streaming=True)
+        self.stats.lines_read += metered.lines
+        self.stats.lines_scanned += metered.lines
 
     def scan_file(self, path: str) -> None:
         year = _modified_year(path)
@@ -91,7 +98,7 @@ class Scan:
             self.stats.lines_scanned += lines
             return
         with open_metered(path, self._start_bar(path)) as (stream, _):
-            self._write_matches(path, self.matcher.scan_stream(cast(IO[bytes], stream)), year)
+            self._write_hit_lines(path, self.matcher.hit_lines(cast(IO[bytes], stream)), year, streaming=False)
             self.stats.lines_read += stream.lines
             self.stats.lines_scanned += stream.lines
         self._stop_bar()
@@ -130,7 +137,14 @@ class Scan:
                 text = line_text(line) if self.output.needs_text else None
                 self._hit(HitLine(name, number, tuple(found), _now(), text, offset, _logged(text, year)), streaming)
 
+    def _write_hit_lines(self, name: str, hits: Iterable[LineHits], year: int | None, streaming: bool) -> None:
+        for number, offset, line, matches in hits:
+            found = tuple(FieldMatch(match) for match in matches)
+            text = line_text(line) if self.output.needs_text else None
+            self._hit(HitLine(name, number, found, _now(), text, offset, _logged(text, year)), streaming)
+
     def _write_matches(self, name: str, matches: Iterable[Match], year: int | None) -> None:
+        """Matches of a parallel scan, which come without their lines: read again when needed."""
         with ExitStack() as stack:
             finder = LineFinder(stack.enter_context(open_log(name))) if self.output.needs_text else None
             for number, line_matches in by_line(matches):
@@ -198,4 +212,3 @@ def _count_lines(path: str) -> int:
             newlines += block.count(b"\n")
             last = block[-1:]
         return newlines + (last != b"\n")
-
