@@ -63,6 +63,22 @@ def test_block_scan_equals_line_scan(engine: str, block_size: int) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("block_size", [7, 1 << 20])
+def test_hit_lines_hand_over_each_hit_line_with_its_offset(engine: str, block_size: int) -> None:
+    matcher = _matcher(engine)
+    data = ("\n".join(LINES * 2) + "\nlast line without newline evil.example").encode()
+    expected: dict[int, list[iocmatch.Match]] = {}
+    for match in _by_lines(matcher, data):
+        expected.setdefault(match.line, []).append(match)
+    found = list(matcher.hit_lines(io.BytesIO(data), block_size))
+    assert [(number, matches) for number, _, _, matches in found] == list(expected.items())
+    raw_lines = data.split(b"\n")
+    for number, offset, line, _ in found:
+        assert line == raw_lines[number - 1]
+        assert data[offset : offset + len(line)] == line
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_scan_file_takes_the_block_path(engine: str, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     filler = "Dec 10 06:55:46 gw sshd[24200]: nothing to see from 192.0.2.44 port 22\n"
