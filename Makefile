@@ -17,7 +17,7 @@ demo: $(STAMP)
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff check src tests tools examples benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -1,0 +1,142 @@
+"""Scan a column of a Spark DataFrame for indicators: one output row per hit.
+
+>>> from iocmatch.spark import match_dataframe
+>>> hits = match_dataframe(spark.read.text("logs/"), "apt10.matcher")
+
+The matcher is pickled once on the driver and broadcast. Each executor's
+Python worker unpickles it the first time a task needs it and keeps it, by
+broadcast, for every later row, partition and task that worker runs.
+
+Needs ``pip install iocmatch[spark]`` and a classic Spark session (Spark
+Connect has no broadcast variables). Nothing else in iocmatch imports this module.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import uuid
+from dataclasses import dataclass
+from functools import partial
+
+from .matcher import Matcher
+from .store import load_matcher
+
+try:
+    from pyspark import Broadcast
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("iocmatch.spark needs pyspark: pip install 'iocmatch[spark]'") from exc
+
+DEFAULT_PREFIX = "match_"
+_STRINGS = ArrayType(StringType(), containsNull=False)
+# The fields of a Match that become columns, as in Match.to_dict(); the line
+# number is not among them: a row of the input is the line.
+HIT_FIELDS = (
+    StructField("start", IntegerType(), nullable=False),
+    StructField("end", IntegerType(), nullable=False),
+    StructField("text", StringType(), nullable=False),
+    StructField("kind", StringType(), nullable=False),
+    StructField("value", StringType(), nullable=False),
+    StructField("indicators", _STRINGS, nullable=False),
+    StructField("attribution", _STRINGS, nullable=False),
+    StructField("sources", _STRINGS, nullable=False),
+)
+
+Hit = tuple[int, int, str, str, str, list[str], list[str], list[str]]
+
+
+def output_columns(prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """The names of the columns ``match_dataframe`` adds, in order."""
+    return [prefix + field.name for field in HIT_FIELDS]
+
+
+def match_dataframe(
+    df: DataFrame,
+    matcher: Matcher | str | os.PathLike[str],
+    column: str = "value",
+    *,
+    prefix: str = DEFAULT_PREFIX,
+) -> DataFrame:
+    """One row per hit in ``df[column]``: every input column, then the hit's
+    ``start``, ``end``, ``text``, ``kind``, ``value``, ``indicators``,
+    ``attribution`` and ``sources``, each name preceded by ``prefix``
+    (``match_start``, ...; ``prefix=""`` gives the names of ``Match.to_dict()``).
+
+    ``matcher`` is a Matcher or the path of a matcher file, checked and loaded
+    here on the driver (so only the driver needs the key). A column that is
+    not a string is cast to one, as Spark's ``CAST(... AS STRING)`` does; a
+    null holds no hit. Rows without a hit give no row.
+
+    Raises ValueError when ``column`` is missing, or when an input column
+    already has the name (in any case) of a column this adds: pass another ``prefix``.
+    """
+    if column not in df.columns:
+        raise ValueError(f"no column {column!r} to scan; the columns are {', '.join(map(repr, df.columns))}")
+    taken = {name.lower() for name in df.columns}
+    clashing = [name for name in output_columns(prefix) if name.lower() in taken]
+    if clashing:
+        raise ValueError(
+            f"the input already has column(s) {', '.join(clashing)}, which match_dataframe adds: "
+            "rename them or pass another prefix"
+        )
+    if not isinstance(matcher, Matcher):
+        matcher = load_matcher(matcher)
+    scan = F.udf(partial(_hits_of, _broadcast(df.sparkSession, matcher)), _hit_list(prefix), useArrow=False)
+    # Only the scanned column travels to Python; the others stay in the JVM.
+    return df.select("*", F.inline(scan(F.col(_quoted(column)).cast(StringType()))))
+
+
+def _hit_list(prefix: str) -> ArrayType:
+    fields = [StructField(prefix + field.name, field.dataType, field.nullable) for field in HIT_FIELDS]
+    return ArrayType(StructType(fields), containsNull=False)
+
+
+def _quoted(name: str) -> str:
+    """A column name as an expression: a dot or a space in it is part of the name."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+@dataclass(frozen=True)
+class _Shipped:
+    """What each task receives of a matcher: the broadcast of its pickled
+    bytes, and the key under which a worker keeps what it unpickled."""
+
+    key: str
+    pickled: Broadcast[bytes]
+
+
+def _broadcast(spark: SparkSession, matcher: Matcher) -> _Shipped:
+    pickled = spark.sparkContext.broadcast(pickle.dumps(matcher, protocol=pickle.HIGHEST_PROTOCOL))
+    return _Shipped(uuid.uuid4().hex, pickled)
+
+
+# -- on the executors ------------------------------------------------------------
+
+# The matchers this Python worker has unpickled, by broadcast. Spark reuses a
+# worker for task after task, so each broadcast is unpickled once per worker.
+_MATCHERS: dict[str, Matcher] = {}
+_KEPT = 4  # a few DataFrames scanned side by side; the oldest is dropped first
+
+
+def _matcher(shipped: _Shipped) -> Matcher:
+    matcher = _MATCHERS.get(shipped.key)
+    if matcher is None:
+        matcher = pickle.loads(shipped.pickled.value)
+        if not isinstance(matcher, Matcher):
+            raise TypeError(f"the broadcast holds a {type(matcher).__name__}, not a Matcher")
+        while len(_MATCHERS) >= _KEPT:
+            del _MATCHERS[next(iter(_MATCHERS))]
+        _MATCHERS[shipped.key] = matcher
+    return matcher
+
+
+def _hits_of(shipped: _Shipped, line: str | None) -> list[Hit]:
+    if line is None:
+        return []
+    return [
+        (m.start, m.end, m.text, m.kind, m.value, list(m.indicators), list(m.attribution), list(m.sources))
+        for m in _matcher(shipped).scan_line(line)
+    ]
