@@ -27,7 +27,7 @@ CHECKS = [
 def _engine(name: str) -> picking.BlockEngine:
     if name == "hyperscan":
         return HyperscanEngine(KEYS)
-    return StringEngine((key, (index,)) for index, key in enumerate(KEYS))
+    return StringEngine(KEYS)
 
 
 ENGINES = ["aho-corasick", pytest.param("hyperscan", marks=pytest.mark.skipif(not HYPERSCAN, reason="no wheel here"))]
@@ -60,7 +60,7 @@ def test_keys_pick_after_their_check(engine: str, line: str, picked: list[str]) 
 
 def test_non_ascii_keys_send_non_ascii_lines_to_the_line_scan() -> None:
     keys = ["bücher.example"]
-    picker = picking.LinePicker(StringEngine([(keys[0], (0,))]), keys, [picking.ANYWHERE])
+    picker = picking.LinePicker(StringEngine(keys), keys, [picking.ANYWHERE])
     block = "plain\nBÜCHER.example\n".encode()
     _, whole_lines = picker.pick(block)
     assert whole_lines

@@ -72,7 +72,6 @@ class Matcher:
         "_provenance",
         "_rank",
         "_single",
-        "_strings",
         "engine",
         "registry_aliases",
         "subdomains",
@@ -145,9 +144,11 @@ class Matcher:
         checks = [picking.ANYWHERE if keys[key] else pick_only.get(key, picking.ANYWHERE) for key in keys]
         self._needles = tuple(needles)
         self._key_needles = tuple(tuple(ids) for ids in keys.values())
-        self._strings = StringEngine(zip(keys, self._key_needles, strict=True))
         self.engine = _engine_name(engine)
-        block_engine = HyperscanEngine(list(keys)) if self.engine == "hyperscan" else self._strings
+        if self.engine == "hyperscan":
+            block_engine: picking.BlockEngine = HyperscanEngine(list(keys))
+        else:
+            block_engine = StringEngine(keys)
         self._picker = picking.LinePicker(block_engine, list(keys), checks)
         self._ipv4 = IntervalIndex(ranges[IPV4]) if ranges[IPV4] else None
         self._ipv6 = IntervalIndex(ranges[IPV6]) if ranges[IPV6] else None
@@ -175,10 +176,32 @@ class Matcher:
     def scan_line(self, line: Line, number: int = 1) -> list[Match]:
         """Every match in one line, sorted by start then end."""
         text = _as_text(line)
+        if text.isascii() and self._ipv6 is None:
+            # ASCII lowering is the line's folding: the block path's own verification.
+            candidates, _ = self._picker.pick(text.encode("ascii"))
+            return self._verify(text, number, 0, candidates)
+        return self._scan_text(text, number)
+
+    def _scan_text(self, text: str, number: int) -> list[Match]:
+        """Any line: its folded text searched as UTF-8, offsets mapped back to characters."""
+        folded = fold_case(text)
+        data = folded.encode("utf-8", "surrogateescape")
         found: dict[int, dict[tuple[int, int], None]] = {}
         verify = RULES
         needles = self._needles
-        for start, end, needle_ids in self._strings.find(fold_case(text)):
+        key_needles = self._key_needles
+        to_char = _char_offsets(folded) if len(data) != len(folded) else None
+        for byte_end, key in self._picker.engine.candidates(data):
+            needle_ids = key_needles[key]
+            if not needle_ids:
+                continue  # a key that only picks lines: addresses are found below
+            start, end = byte_end - self._picker.length(key), byte_end
+            if to_char is not None:
+                if start not in to_char or end not in to_char:
+                    continue  # inside a character
+                start, end = to_char[start], to_char[end]
+                if not _is_utf8(folded[start:end]):
+                    continue  # bytes of an undecodable line that spell a key by chance
             for needle_id in needle_ids:
                 needle = needles[needle_id]
                 span = verify[needle.rule](text, start, end, needle, self.subdomains)
@@ -240,17 +263,18 @@ class Matcher:
             if line.isascii() and all(key != WHOLE_LINE for _, _, key in in_line):
                 # ASCII-lowered bytes are the line's own folding: the block's
                 # candidates are the line's, at the same offsets.
-                matches = self._verify(line, lines_before + number, line_start, in_line)
+                text = line.decode("ascii")
+                if text.endswith("\r"):
+                    text = text[:-1]
+                matches = self._verify(text, lines_before + number, line_start, in_line)
             else:
                 matches = self.scan_line(line, lines_before + number)
             if matches:
                 yield lines_before + number, line_start, line, matches
 
-    def _verify(self, line: bytes, number: int, line_start: int, candidates: list[tuple[int, int, int]]) -> list[Match]:
-        """The matches in an ASCII ``line`` from its key occurrences (block offsets)."""
-        text = line.decode("ascii")
-        if text.endswith("\r"):
-            text = text[:-1]
+    def _verify(self, text: str, number: int, line_start: int, candidates: list[tuple[int, int, int]]) -> list[Match]:
+        """The matches in an ASCII line from its key occurrences (offsets in
+        the block that starts the line at ``line_start``)."""
         length = len(text)
         found: dict[int, dict[tuple[int, int], None]] = {}
         verify = RULES
@@ -358,6 +382,25 @@ def _as_text(line: Line) -> str:
     if line.endswith("\r"):
         line = line[:-1]
     return line
+
+
+def _char_offsets(folded: str) -> dict[int, int]:
+    """UTF-8 byte offset -> character offset, at every character boundary."""
+    offsets = {}
+    position = 0
+    for index, char in enumerate(folded):
+        offsets[position] = index
+        position += len(char.encode("utf-8", "surrogateescape"))
+    offsets[position] = len(folded)
+    return offsets
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple[str, Needle]]:

@@ -41,7 +41,7 @@ class LinePicker:
     def __init__(self, engine: BlockEngine, keys: Sequence[str], checks: Sequence[int]) -> None:
         """``checks[i]`` is what an occurrence of ``keys[i]`` must satisfy."""
         self._engine = engine
-        self._lengths = tuple(len(key) for key in keys)
+        self._lengths = tuple(len(key.encode("utf-8")) for key in keys)
         self._checks = tuple(checks)
         self._non_ascii_keys = not all(key.isascii() for key in keys)
 
@@ -65,6 +65,14 @@ class LinePicker:
 
     def check(self, key: int) -> int:
         return self._checks[key]
+
+    def length(self, key: int) -> int:
+        """The key's length in UTF-8 bytes."""
+        return self._lengths[key]
+
+    @property
+    def engine(self) -> BlockEngine:
+        return self._engine
 
 
 def _passes(check: int, folded: bytes, start: int, end: int) -> bool:
