@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from .bulk import collector_paused
 from .context import Context
 from .errors import PatternError
 from .model import Indicator, IndicatorSet, LoadReport, Problem
@@ -41,8 +42,9 @@ def load(*sources: Any, as_of: datetime | str | None = None, ignore_validity: bo
         reference = datetime.now(timezone.utc)
     elif reference.tzinfo is None:
         reference = reference.replace(tzinfo=timezone.utc)
-    read = [objects for source in sources for objects in read_source(source)]
-    return _Loader(reference, ignore_validity).run(read)
+    with collector_paused():
+        read = [objects for source in sources for objects in read_source(source)]
+        return _Loader(reference, ignore_validity).run(read)
 
 
 class _Loader:

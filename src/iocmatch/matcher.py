@@ -20,6 +20,7 @@ from . import picking
 from .addresses import ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in
 from .blocks import BLOCK_SIZE, BlockLines, read_blocks
 from .boundaries import RULES, Needle
+from .bulk import collector_paused
 from .engine.automaton import StringEngine
 from .engine.hyperscan_engine import AVAILABLE as HYPERSCAN_AVAILABLE
 from .engine.hyperscan_engine import HyperscanEngine
@@ -85,6 +86,10 @@ class Matcher:
         registry_aliases: bool = False,
         engine: str = "auto",
     ) -> None:
+        with collector_paused():
+            self._build(indicators, subdomains, registry_aliases, engine)
+
+    def _build(self, indicators: IndicatorSet, subdomains: bool, registry_aliases: bool, engine: str) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
         atom_index: dict[Atom, int] = {}

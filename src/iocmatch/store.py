@@ -26,7 +26,6 @@ misreading a foreign layout is not.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import hashlib
 import hmac
 import io
@@ -41,6 +40,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from .bulk import collector_paused
 from .errors import MatcherFileError
 from .matcher import Matcher
 
@@ -280,15 +280,8 @@ def _loads(source: Path, payload: bytearray) -> Matcher:
 
 
 def _unpickle(payload: bytearray) -> object:
-    # The cyclic collector would run again and again over the millions of
-    # objects being made (none of which can be garbage yet): half the time.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return pickle.loads(payload)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # -- the key and the build ----------------------------------------------------
