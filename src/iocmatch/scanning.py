@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, TextIO, cast
 
+from .blocks import count_newlines
 from .events import EventScanner
 from .follow import Follower
 from .hits import FieldMatch, HitLine, by_line
@@ -209,6 +210,6 @@ def _count_lines(path: str) -> int:
         newlines = 0
         last = b"\n"
         while block := stream.read(1 << 20):
-            newlines += block.count(b"\n")
+            newlines += count_newlines(block)
             last = block[-1:]
         return newlines + (last != b"\n")
