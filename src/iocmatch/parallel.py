@@ -44,6 +44,8 @@ def scan_file_parallel(matcher: Matcher, path: str | os.PathLike[str], workers: 
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    import numpy  # noqa: F401 - imported once here, not once in every worker (blocks.count_newlines)
+
     pieces = _pieces(path, workers * PIECES_PER_WORKER)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(matcher,)) as pool:
