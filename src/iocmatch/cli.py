@@ -290,9 +290,13 @@ def _scan(args: argparse.Namespace) -> int:
         matcher = load_matcher(args.matcher)
     else:
         indicators, read = _read_and_load(args)
-        matcher = _compiled(args, indicators)
         if args.format == "ecs":
             catalog = build_catalog(indicators, read)
+        # The objects as read and the indicators are gigabytes for a large
+        # feed; the matcher keeps what scanning needs.
+        del read
+        matcher = _compiled(args, indicators)
+        del indicators
     colour = args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     json_fields = args.json_field or ([] if args.json else None)
     scan = Scan(
