@@ -60,7 +60,8 @@ class Matcher:
     """
 
     __slots__ = (
-        "_atoms",
+        "_atom_kinds",
+        "_atom_values",
         "_attribution",
         "_direct",
         "_indicator_ids",
@@ -68,7 +69,6 @@ class Matcher:
         "_ipv6",
         "_key_needles",
         "_multi",
-        "_needles",
         "_picker",
         "_provenance",
         "_rank",
@@ -111,7 +111,9 @@ class Matcher:
                     for atom_id in ids:
                         multi[atom_id].append((number, frozenset(ids)))
         atoms = tuple(atom_index)
-        self._atoms = atoms
+        # What a match reports of its atom, as two columns of strings: quick to pickle and read back.
+        self._atom_kinds = tuple(atom.kind for atom in atoms)
+        self._atom_values = tuple(atom.display for atom in atoms)
         self._indicator_ids = tuple(indicator.id for indicator in live)
         self._attribution = tuple(indicator.attribution for indicator in live)
         self._provenance = tuple(indicator.provenance for indicator in live)
@@ -123,8 +125,9 @@ class Matcher:
         self.subdomains = subdomains
         self.registry_aliases = registry_aliases
 
-        needles: list[Needle] = []
-        keys: dict[str, list[int]] = {}
+        keys: dict[str, list[tuple[Needle, int]]] = {}
+        # Equal needles are one object: less to keep, and to pickle and read back.
+        interned: dict[Needle, Needle] = {}
         # Keys that only pick lines for the block path (no needle behind them), and their check.
         pick_only: dict[str, int] = {}
         ranges: dict[str, list[tuple[int, int, int]]] = {IPV4: [], IPV6: []}
@@ -138,17 +141,15 @@ class Matcher:
                     for text in ipv4_pick_keys(network):
                         pick_only[text] = picking.AFTER_NON_DIGIT if text.endswith(".") else picking.BETWEEN_NON_DIGITS
                 continue
-            for key, needle in _needles(atom_id, atom, registry_aliases):
-                keys.setdefault(key, []).append(len(needles))
-                needles.append(needle)
+            for key, needle in _needles(atom, registry_aliases):
+                keys.setdefault(key, []).append((interned.setdefault(needle, needle), atom_id))
         if ranges[IPV4]:
             pick_only[":ffff:"] = picking.MAPPED_IPV4_HEX
         for key in pick_only:
             keys.setdefault(key, [])
         # A key that is also a needle's picks its line wherever it occurs.
         checks = [picking.ANYWHERE if keys[key] else pick_only.get(key, picking.ANYWHERE) for key in keys]
-        self._needles = tuple(needles)
-        self._key_needles = tuple(tuple(ids) for ids in keys.values())
+        self._key_needles = tuple(tuple(pairs) for pairs in keys.values())
         self.engine = _engine_name(engine)
         if self.engine == "hyperscan":
             block_engine: picking.BlockEngine = HyperscanEngine(list(keys))
@@ -176,7 +177,7 @@ class Matcher:
 
     @property
     def atom_count(self) -> int:
-        return len(self._atoms)
+        return len(self._atom_kinds)
 
     def scan_line(self, line: Line, number: int = 1) -> list[Match]:
         """Every match in one line, sorted by start then end."""
@@ -193,12 +194,11 @@ class Matcher:
         data = folded.encode("utf-8", "surrogateescape")
         found: dict[int, dict[tuple[int, int], None]] = {}
         verify = RULES
-        needles = self._needles
         key_needles = self._key_needles
         to_char = _char_offsets(folded) if len(data) != len(folded) else None
         for byte_end, key in self._picker.engine.candidates(data):
-            needle_ids = key_needles[key]
-            if not needle_ids:
+            needles = key_needles[key]
+            if not needles:
                 continue  # a key that only picks lines: addresses are found below
             start, end = byte_end - self._picker.length(key), byte_end
             if to_char is not None:
@@ -207,11 +207,10 @@ class Matcher:
                 start, end = to_char[start], to_char[end]
                 if not _is_utf8(folded[start:end]):
                     continue  # bytes of an undecodable line that spell a key by chance
-            for needle_id in needle_ids:
-                needle = needles[needle_id]
+            for needle, atom_id in needles:
                 span = verify[needle.rule](text, start, end, needle, self.subdomains)
                 if span is not None:
-                    found.setdefault(needle.atom, {})[span] = None
+                    found.setdefault(atom_id, {})[span] = None
         if self._ipv4 is not None or self._ipv6 is not None:
             self._find_addresses(text, found)
         if not found:
@@ -283,7 +282,6 @@ class Matcher:
         length = len(text)
         found: dict[int, dict[tuple[int, int], None]] = {}
         verify = RULES
-        needles = self._needles
         key_needles = self._key_needles
         addresses_looked_at = False
         for block_start, block_end, key in candidates:
@@ -291,13 +289,12 @@ class Matcher:
             end = block_end - line_start
             if end > length:
                 continue  # ran into a trailing CR, which the line scan drops too
-            needle_ids = key_needles[key]
-            if needle_ids:
-                for needle_id in needle_ids:
-                    needle = needles[needle_id]
+            needles = key_needles[key]
+            if needles:
+                for needle, atom_id in needles:
                     span = verify[needle.rule](text, start, end, needle, self.subdomains)
                     if span is not None:
-                        found.setdefault(needle.atom, {})[span] = None
+                        found.setdefault(atom_id, {})[span] = None
             elif self._picker.check(key) == picking.MAPPED_IPV4_HEX:
                 # No key says where such an address starts: look at the whole line.
                 if not addresses_looked_at:
@@ -338,9 +335,9 @@ class Matcher:
             if verdict is None:
                 continue
             ids, attribution, sources = verdict
-            atom = self._atoms[atom_id]
+            kind, value = self._atom_kinds[atom_id], self._atom_values[atom_id]
             for start, end in spans:
-                match = Match(number, start, end, text[start:end], atom.kind, atom.display, ids, attribution, sources)
+                match = Match(number, start, end, text[start:end], kind, value, ids, attribution, sources)
                 matches.append((start, end, self._rank[atom_id], match))
         matches.sort(key=lambda entry: entry[:3])
         return [entry[3] for entry in matches]
@@ -408,28 +405,28 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple[str, Needle]]:
+def _needles(atom: Atom, registry_aliases: bool) -> Iterator[tuple[str, Needle]]:
     """The case-folded keys under which one string atom is looked for."""
     kind, value, mode = atom.kind, atom.value, atom.mode
     if kind == DOMAIN:
         for spelling in domain_spellings(value) if mode != PREFIX else (value,):
-            yield spelling, Needle(atom_id, rules.DOMAIN_RULE, mode)
+            yield spelling, Needle(rules.DOMAIN_RULE, mode)
     elif kind == URL:
-        yield from _url_needles(atom_id, atom)
+        yield from _url_needles(atom)
     elif kind in HASH_KINDS:
-        yield value, Needle(atom_id, rules.HASH_RULE)
+        yield value, Needle(rules.HASH_RULE)
     elif kind == EMAIL:
-        yield fold_case(value), Needle(atom_id, rules.EMAIL_RULE, mode)
+        yield fold_case(value), Needle(rules.EMAIL_RULE, mode)
     elif kind == FILE_NAME:
         key = fold_case(value)
-        yield key, Needle(atom_id, rules.FILE_NAME_RULE, mode)
+        yield key, Needle(rules.FILE_NAME_RULE, mode)
     elif kind in (MUTEX, DIRECTORY):
         # Windows folders are case-insensitive (C:\Windows\System32 is c:\windows\system32);
         # mutexes and POSIX folders are not.
         exact = kind == MUTEX or not _is_windows_path(value)
         for spelling in _backslash_spellings(value):
             key = fold_case(spelling)
-            yield key, Needle(atom_id, rules.LITERAL_RULE, mode, exact=spelling if exact else "")
+            yield key, Needle(rules.LITERAL_RULE, mode, exact=spelling if exact else "")
     elif kind == REGISTRY_KEY:
         hive, sep, rest = value.partition("\\")
         # With a hive and a path under it, the hive may be spelled any way;
@@ -439,7 +436,6 @@ def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple
             key = fold_case(spelling)
             if canonical_hive:
                 needle = Needle(
-                    atom_id,
                     rules.REGISTRY_RULE,
                     mode,
                     hive=canonical_hive,
@@ -447,7 +443,7 @@ def _needles(atom_id: int, atom: Atom, registry_aliases: bool) -> Iterator[tuple
                     escaped=bool(escaped),
                 )
             else:
-                needle = Needle(atom_id, rules.LITERAL_RULE, mode)
+                needle = Needle(rules.LITERAL_RULE, mode)
             yield key, needle
 
 
@@ -462,7 +458,7 @@ def _backslash_spellings(value: str) -> tuple[str, ...]:
     return (value, value.replace("\\", "\\\\"))
 
 
-def _url_needles(atom_id: int, atom: Atom) -> Iterator[tuple[str, Needle]]:
+def _url_needles(atom: Atom) -> Iterator[tuple[str, Needle]]:
     """host+path(+query), the host in every spelling: its U-label, and with any
     default port written out (``https://evil.com:443/a`` is ``http://evil.com/a``
     under another scheme)."""
@@ -472,7 +468,7 @@ def _url_needles(atom_id: int, atom: Atom) -> Iterator[tuple[str, Needle]]:
         netlocs += [f"{host}:{default}" for host in hosts for default in sorted(set(DEFAULT_PORTS.values()))]
     for netloc in netlocs:
         key = fold_case(netloc + rest)
-        yield key, Needle(atom_id, rules.URL_RULE, atom.mode, exact=rest, exact_at=len(netloc), has_query=has_query)
+        yield key, Needle(rules.URL_RULE, atom.mode, exact=rest, exact_at=len(netloc), has_query=has_query)
 
 
 def _url_parts(atom: Atom) -> tuple[tuple[str, ...], str, str, bool]:
