@@ -139,7 +139,7 @@ class Matcher:
                 rank[atom_id] = -network.prefixlen
                 if isinstance(network, ipaddress.IPv4Network):
                     for text in ipv4_pick_keys(network):
-                        pick_only[text] = picking.AFTER_NON_DIGIT if text.endswith(".") else picking.BETWEEN_NON_DIGITS
+                        pick_only[text] = picking.AFTER_NON_DIGIT
                 continue
             for key, needle in _needles(atom, registry_aliases):
                 keys.setdefault(key, []).append((interned.setdefault(needle, needle), atom_id))

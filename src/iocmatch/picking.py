@@ -17,8 +17,7 @@ from typing import Protocol
 # What a key's occurrence must satisfy to pick its line.
 ANYWHERE = 0
 AFTER_NON_DIGIT = 1  # the first octets of an IPv4 network: "8.125." not inside "28.125."
-BETWEEN_NON_DIGITS = 2  # a whole IPv4 address
-MAPPED_IPV4_HEX = 3  # "::ffff:" before a hex group and a colon ("::ffff:c000:262", not "::ffff:192.0.2.98")
+MAPPED_IPV4_HEX = 2  # "::ffff:" before a hex group and a colon ("::ffff:c000:262", not "::ffff:192.0.2.98")
 
 _HEX_GROUP = re.compile(rb"[0-9a-fA-F]{1,4}:")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
@@ -78,6 +77,4 @@ class LinePicker:
 def _passes(check: int, folded: bytes, start: int, end: int) -> bool:
     if check == MAPPED_IPV4_HEX:
         return _HEX_GROUP.match(folded, end) is not None
-    if start > 0 and folded[start - 1] in _DIGITS:
-        return False
-    return check == AFTER_NON_DIGIT or end == len(folded) or folded[end] not in _DIGITS
+    return start == 0 or folded[start - 1] not in _DIGITS
