@@ -40,7 +40,7 @@ def read_blocks(stream: IO[bytes], size: int = BLOCK_SIZE) -> Iterator[bytes]:
 
 
 def line_count(block: bytes) -> int:
-    return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    return count_newlines(block) + (0 if block.endswith(b"\n") else 1)
 
 
 Event = tuple[int, int, int]  # start, end, tag

@@ -50,6 +50,7 @@ ENGINES = ("auto", "hyperscan", "aho-corasick")
 WHOLE_LINE = -1  # a block event that asks for the line's own scan
 Verdict = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # indicator ids, attribution, sources
 _UNKNOWN: Verdict = ((), (), ())
+Found = dict[int, dict[tuple[int, int], None]]  # atom id -> its spans in the line
 LineHits = tuple[int, int, bytes, list[Match]]  # line number, byte offset, the line, its matches
 
 
@@ -192,8 +193,7 @@ class Matcher:
         """Any line: its folded text searched as UTF-8, offsets mapped back to characters."""
         folded = fold_case(text)
         data = folded.encode("utf-8", "surrogateescape")
-        found: dict[int, dict[tuple[int, int], None]] = {}
-        verify = RULES
+        found: Found = {}
         key_needles = self._key_needles
         to_char = _char_offsets(folded) if len(data) != len(folded) else None
         for byte_end, key in self._picker.engine.candidates(data):
@@ -207,10 +207,7 @@ class Matcher:
                 start, end = to_char[start], to_char[end]
                 if not _is_utf8(folded[start:end]):
                     continue  # bytes of an undecodable line that spell a key by chance
-            for needle, atom_id in needles:
-                span = verify[needle.rule](text, start, end, needle, self.subdomains)
-                if span is not None:
-                    found.setdefault(atom_id, {})[span] = None
+            self._check_needles(text, start, end, needles, found)
         if self._ipv4 is not None or self._ipv6 is not None:
             self._find_addresses(text, found)
         if not found:
@@ -261,7 +258,7 @@ class Matcher:
                 index = self._ipv4 if is_ipv4 else self._ipv6
                 if index is not None and index.lookup(address):
                     whole_lines.append(start)
-        events = [(start, end, key) for start, end, key in candidates]
+        events = candidates
         events.extend((offset, offset + 1, WHOLE_LINE) for offset in whole_lines)
         for number, line_start, line, in_line in lines.with_events(events):
             if line.isascii() and all(key != WHOLE_LINE for _, _, key in in_line):
@@ -280,8 +277,7 @@ class Matcher:
         """The matches in an ASCII line from its key occurrences (offsets in
         the block that starts the line at ``line_start``)."""
         length = len(text)
-        found: dict[int, dict[tuple[int, int], None]] = {}
-        verify = RULES
+        found: Found = {}
         key_needles = self._key_needles
         addresses_looked_at = False
         for block_start, block_end, key in candidates:
@@ -291,10 +287,7 @@ class Matcher:
                 continue  # ran into a trailing CR, which the line scan drops too
             needles = key_needles[key]
             if needles:
-                for needle, atom_id in needles:
-                    span = verify[needle.rule](text, start, end, needle, self.subdomains)
-                    if span is not None:
-                        found.setdefault(atom_id, {})[span] = None
+                self._check_needles(text, start, end, needles, found)
             elif self._picker.check(key) == picking.MAPPED_IPV4_HEX:
                 # No key says where such an address starts: look at the whole line.
                 if not addresses_looked_at:
@@ -308,7 +301,16 @@ class Matcher:
             return []
         return self._resolve(text, number, found)
 
-    def _find_addresses(self, text: str, found: dict[int, dict[tuple[int, int], None]]) -> None:
+    def _check_needles(
+        self, text: str, start: int, end: int, needles: tuple[tuple[Needle, int], ...], found: Found
+    ) -> None:
+        """Each needle's boundary rule on one occurrence of its key; what passes is found."""
+        for needle, atom_id in needles:
+            span = RULES[needle.rule](text, start, end, needle, self.subdomains)
+            if span is not None:
+                found.setdefault(atom_id, {})[span] = None
+
+    def _find_addresses(self, text: str, found: Found) -> None:
         if self._ipv4 is not None:
             for start, end, address in ipv4_in(text):
                 for atom_id in self._ipv4.lookup(address):
@@ -319,7 +321,7 @@ class Matcher:
                 for atom_id in index.lookup(address):
                     found.setdefault(atom_id, {})[(start, end)] = None
 
-    def _resolve(self, text: str, number: int, found: dict[int, dict[tuple[int, int], None]]) -> list[Match]:
+    def _resolve(self, text: str, number: int, found: Found) -> list[Match]:
         present = found.keys()
         matches: list[tuple[int, int, int, Match]] = []
         for atom_id, spans in found.items():
