@@ -20,6 +20,7 @@ import pytest
 
 import iocmatch
 from corpus import Corpus, build
+from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
 from iocmatch.engine.intervals import IntervalIndex
 
 INDICATORS = 10_000
@@ -39,9 +40,12 @@ def indicator_set(corpus: Corpus) -> iocmatch.IndicatorSet:
     return iocmatch.load(corpus.feed)
 
 
-@pytest.fixture(scope="session")
-def matcher(indicator_set: iocmatch.IndicatorSet) -> iocmatch.Matcher:
-    return iocmatch.compile(indicator_set)
+ENGINES = ["aho-corasick", "tokens", *(["hyperscan"] if HYPERSCAN else [])]
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def matcher(indicator_set: iocmatch.IndicatorSet, request: pytest.FixtureRequest) -> iocmatch.Matcher:
+    return iocmatch.compile(indicator_set, engine=request.param)
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +63,13 @@ def test_load_bundle(benchmark: Any, corpus: Corpus) -> None:
     assert not loaded.report.skipped
 
 
-def test_compile(benchmark: Any, indicator_set: iocmatch.IndicatorSet, log_lines: list[str], corpus: Corpus) -> None:
-    compiled = benchmark.pedantic(iocmatch.compile, args=(indicator_set,), rounds=3, iterations=1)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_compile(
+    benchmark: Any, indicator_set: iocmatch.IndicatorSet, log_lines: list[str], corpus: Corpus, engine: str
+) -> None:
+    compiled = benchmark.pedantic(
+        iocmatch.compile, args=(indicator_set,), kwargs={"engine": engine}, rounds=3, iterations=1
+    )
     # Every indicator value is distinct: one atom each.
     assert compiled.atom_count == INDICATORS
     expected = Counter(corpus.truth())

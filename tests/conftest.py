@@ -9,6 +9,14 @@ from typing import Any
 import pytest
 
 import iocmatch
+from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
+
+# Every candidate engine, each held to the same tables.
+ENGINES = [
+    "aho-corasick",
+    "tokens",
+    pytest.param("hyperscan", marks=pytest.mark.skipif(not HYPERSCAN, reason="no Hyperscan wheel for this platform")),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "apt10"

@@ -8,6 +8,7 @@ written in the row.  Rows name the expected hits by their text in the line
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import itertools
 import uuid
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 import iocmatch
+from tests.conftest import ENGINES
 from tests.oracle import Atom, Hit, as_text, canonical, match_kind, oracle_hits, oracle_pattern_hits
 
 # -- STIX objects ----------------------------------------------------------------
@@ -679,17 +681,24 @@ def test_oracle(case: Case) -> None:
     assert got == expected(case.atoms, case.line, case.want)
 
 
+def line_and_block_matches(matcher: iocmatch.Matcher, line: str | bytes) -> list[list[iocmatch.Match]]:
+    """The matches of the line path, and of the block path over the same line."""
+    data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+    return [matcher.scan_line(line), list(matcher.scan_stream(io.BytesIO(data)))]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", ATOM_CASES)
-def test_library(case: Case) -> None:
+def test_library(case: Case, engine: str) -> None:
     ids = [new_id("indicator") for _ in case.atoms]
     iset = load([indicator(stix_pattern(a), id_=i) for a, i in zip(case.atoms, ids, strict=True)])
     assert counts(iset) == (len(ids), len(ids), 0, 0), iset.report.problems
     owners: dict[tuple[str, str], set[str]] = {}
     for atom, id_ in zip(case.atoms, ids, strict=True):
         owners.setdefault((match_kind(atom), canonical(atom)), set()).add(id_)
-    matcher = iocmatch.compile(iset, subdomains=case.subdomains, registry_aliases=case.registry_aliases)
-    matches = matcher.scan_line(case.line)
-    check_matches(matches, case.line, expected(case.atoms, case.line, case.want), owners)
+    matcher = iocmatch.compile(iset, subdomains=case.subdomains, registry_aliases=case.registry_aliases, engine=engine)
+    for matches in line_and_block_matches(matcher, case.line):
+        check_matches(matches, case.line, expected(case.atoms, case.line, case.want), owners)
 
 
 # -- patterns: AND, OR, IN, ISSUBSET, other object paths -------------------------
@@ -812,14 +821,15 @@ def test_oracle_pattern(case: PatternCase) -> None:
     assert oracle_pattern_hits(case.dnf, case.line) == pattern_want(case)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", PATTERN_CASES)
-def test_library_pattern(case: PatternCase) -> None:
+def test_library_pattern(case: PatternCase, engine: str) -> None:
     obj = indicator(case.pattern)
     iset = load([obj])
     assert counts(iset) == (1, 1, 0, 0), iset.report.problems
-    matches = iocmatch.compile(iset).scan_line(case.line)
     owners = {(h.kind, h.value): {obj["id"]} for h in pattern_want(case)}
-    check_matches(matches, case.line, pattern_want(case), owners)
+    for matches in line_and_block_matches(iocmatch.compile(iset, engine=engine), case.line):
+        check_matches(matches, case.line, pattern_want(case), owners)
 
 
 def test_and_needs_every_part_on_the_same_line() -> None:

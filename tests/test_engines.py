@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 
 import iocmatch
 from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
-from tests.conftest import bundle, indicator
+from tests.conftest import ENGINES, bundle, indicator
 from tests.test_oracle_agreement import PATHS, lines_with_plants, stix_string
 
-ENGINES = ["aho-corasick", pytest.param("hyperscan", marks=pytest.mark.skipif(not HYPERSCAN, reason="no wheel here"))]
 PATTERNS = [
     "[domain-name:value = 'evil.example']",
     "[domain-name:value = 'bücher.example']",
@@ -112,7 +111,7 @@ def test_random_lines_block_scan_equals_line_scan(planted: list[tuple[list, str]
     atoms = sorted({atom for atoms, _ in planted for atom in atoms}, key=repr)
     patterns = [f"[{PATHS[a.kind]} = {stix_string(a.value)}]" for a in atoms]
     data = "\n".join(line for _, line in planted).encode()
-    for engine in ["aho-corasick", *(["hyperscan"] if HYPERSCAN else [])]:
+    for engine in ["aho-corasick", "tokens", *(["hyperscan"] if HYPERSCAN else [])]:
         matcher = _matcher(engine, patterns)
         assert list(matcher.scan_stream(io.BytesIO(data), block_size)) == _by_lines(matcher, data)
 

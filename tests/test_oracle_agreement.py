@@ -3,6 +3,8 @@ random, boundary-testing neighbours, in random case."""
 
 from __future__ import annotations
 
+import io
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,12 +60,14 @@ def lines_with_plants(draw: st.DrawFn) -> tuple[list[Atom], str]:
 
 
 @settings(max_examples=600, deadline=None)
-@given(lines_with_plants(), st.booleans())
-def test_library_equals_oracle(planted: tuple[list[Atom], str], subdomains: bool) -> None:
+@given(lines_with_plants(), st.booleans(), st.sampled_from(["aho-corasick", "tokens"]))
+def test_library_equals_oracle(planted: tuple[list[Atom], str], subdomains: bool, engine: str) -> None:
     atoms, line = planted
     objects = [indicator(f"[{PATHS[a.kind]} = {stix_string(a.value)}]", n) for n, a in enumerate(atoms, 1)]
     loaded = iocmatch.load(bundle(*objects))
     assert loaded.report.compiled == len(atoms), loaded.report.problems
-    matches = iocmatch.compile(loaded, subdomains=subdomains).scan_line(line)
-    got = {(m.start, m.end, m.kind, m.value) for m in matches}
-    assert got == set(oracle_hits(atoms, line, subdomains))
+    matcher = iocmatch.compile(loaded, subdomains=subdomains, engine=engine)
+    want = set(oracle_hits(atoms, line, subdomains))
+    assert {(m.start, m.end, m.kind, m.value) for m in matcher.scan_line(line)} == want
+    block = matcher.scan_stream(io.BytesIO(line.encode("utf-8", "surrogateescape")))
+    assert {(m.start, m.end, m.kind, m.value) for m in block} == want

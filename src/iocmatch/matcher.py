@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from . import boundaries as rules
 from . import picking
@@ -45,8 +45,16 @@ from .model import (
 from .normalize import DEFAULT_PORTS, domain_spellings, fold_case, split_url
 from .parallel import can_split, scan_file_parallel
 
+if TYPE_CHECKING:
+    from .engine.tokens import TokenEngine
+
 Line = str | bytes | bytearray | memoryview
-ENGINES = ("auto", "hyperscan", "aho-corasick")
+TOKENS = "tokens"
+ENGINES = ("auto", "hyperscan", "aho-corasick", TOKENS)
+# From this many atoms on, ``auto`` takes the token engine: compiling that
+# many keys costs more than it saves (benchmarks/RESULTS.md).
+LARGE_SET_ATOMS = 50_000
+_SIEVED_ADDRESS = ""  # the key of addresses the IPv4 sieve finds: no engine looks for it
 WHOLE_LINE = -1  # a block event that asks for the line's own scan
 Verdict = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # indicator ids, attribution, sources
 _UNKNOWN: Verdict = ((), (), ())
@@ -100,7 +108,9 @@ class Matcher:
         for number, indicator in enumerate(live):
             for clause in indicator.clauses:
                 ids = []
-                for atom in sorted(clause, key=lambda a: (a.kind, a.value, a.mode)):
+                # Atom ids in one order whatever the set's; most clauses have one atom.
+                ordered = clause if len(clause) == 1 else sorted(clause, key=lambda a: (a.kind, a.value, a.mode))
+                for atom in ordered:
                     if atom not in atom_index:
                         atom_index[atom] = len(atom_index)
                         single.append([])
@@ -126,6 +136,9 @@ class Matcher:
         self.subdomains = subdomains
         self.registry_aliases = registry_aliases
 
+        self.engine = _engine_name(engine, len(atoms))
+        large_set = self.engine == TOKENS
+
         keys: dict[str, list[tuple[Needle, int]]] = {}
         # Equal needles are one object: less to keep, and to pickle and read back.
         interned: dict[Needle, Needle] = {}
@@ -138,7 +151,7 @@ class Matcher:
                 network = ipaddress.ip_network(atom.value)
                 ranges[atom.kind].append((int(network.network_address), int(network.broadcast_address), atom_id))
                 rank[atom_id] = -network.prefixlen
-                if isinstance(network, ipaddress.IPv4Network):
+                if isinstance(network, ipaddress.IPv4Network) and not large_set:
                     for text in ipv4_pick_keys(network):
                         pick_only[text] = picking.AFTER_NON_DIGIT
                 continue
@@ -146,19 +159,33 @@ class Matcher:
                 keys.setdefault(key, []).append((interned.setdefault(needle, needle), atom_id))
         if ranges[IPV4]:
             pick_only[":ffff:"] = picking.MAPPED_IPV4_HEX
+            if large_set:
+                pick_only[_SIEVED_ADDRESS] = picking.AFTER_NON_DIGIT
         for key in pick_only:
             keys.setdefault(key, [])
         # A key that is also a needle's picks its line wherever it occurs.
         checks = [picking.ANYWHERE if keys[key] else pick_only.get(key, picking.ANYWHERE) for key in keys]
         self._key_needles = tuple(tuple(pairs) for pairs in keys.values())
-        self.engine = _engine_name(engine)
-        if self.engine == "hyperscan":
-            block_engine: picking.BlockEngine = HyperscanEngine(list(keys))
-        else:
-            block_engine = StringEngine(keys)
-        self._picker = picking.LinePicker(block_engine, list(keys), checks)
         self._ipv4 = IntervalIndex(ranges[IPV4]) if ranges[IPV4] else None
         self._ipv6 = IntervalIndex(ranges[IPV6]) if ranges[IPV6] else None
+        key_list = list(keys)
+        tokens = sieve = None
+        if large_set:
+            tokens = _token_engine(keys)
+            # The token engine's keys, and the sieve's empty one, are not the block engine's.
+            key_list = ["" if index in tokens else key for index, key in enumerate(key_list)]
+            if self._ipv4 is not None:
+                from .engine.ipv4_sieve import IPv4Sieve  # numpy: only large sets need it
+
+                sieve = IPv4Sieve(*self._ipv4.segments())
+        if HYPERSCAN_AVAILABLE and self.engine != "aho-corasick":
+            block_engine: picking.BlockEngine = HyperscanEngine(key_list)
+        else:
+            block_engine = StringEngine(key_list)
+        address_key = list(keys).index(_SIEVED_ADDRESS) if sieve is not None else -1
+        self._picker = picking.LinePicker(
+            block_engine, list(keys), checks, tokens=tokens, sieve=sieve, address_key=address_key
+        )
         self._rank = tuple(rank)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -196,11 +223,10 @@ class Matcher:
         found: Found = {}
         key_needles = self._key_needles
         to_char = _char_offsets(folded) if len(data) != len(folded) else None
-        for byte_end, key in self._picker.engine.candidates(data):
+        for start, end, key in self._picker.occurrences(data):
             needles = key_needles[key]
             if not needles:
                 continue  # a key that only picks lines: addresses are found below
-            start, end = byte_end - self._picker.length(key), byte_end
             if to_char is not None:
                 if start not in to_char or end not in to_char:
                     continue  # inside a character
@@ -370,12 +396,51 @@ def compile(  # noqa: A001 - the public name
     return Matcher(indicators, subdomains=subdomains, registry_aliases=registry_aliases, engine=engine)
 
 
-def _engine_name(requested: str) -> str:
+def _engine_name(requested: str, atoms: int) -> str:
     if requested == "auto":
+        if atoms >= LARGE_SET_ATOMS:
+            return TOKENS
         return "hyperscan" if HYPERSCAN_AVAILABLE else "aho-corasick"
     if requested == "hyperscan" and not HYPERSCAN_AVAILABLE:
         raise ValueError("engine 'hyperscan' is not installed on this platform")
     return requested
+
+
+def _token_engine(keys: dict[str, list[tuple[Needle, int]]]) -> TokenEngine:
+    """The keys whose every needle can only hit a whole token: domains and
+    file names (host runs and dots), and hashes (hex runs)."""
+    from .engine.tokens import TokenEngine, is_dotted_token, is_hex_token  # numpy: only large sets need it
+
+    dotted: dict[int, str] = {}
+    hexadecimal: dict[int, str] = {}
+    # Needles are interned: each distinct one is classified once.
+    token_kind: dict[Needle, str] = {}
+    for index, (key, needles) in enumerate(keys.items()):
+        if not needles:
+            continue
+        kinds = set()
+        for needle, _ in needles:
+            kind = token_kind.get(needle)
+            if kind is None:
+                kind = token_kind[needle] = _token_kind(needle)
+            kinds.add(kind)
+        if kinds == {_DOTTED} and is_dotted_token(key):
+            dotted[index] = key
+        elif kinds == {_HEX} and is_hex_token(key):
+            hexadecimal[index] = key
+    return TokenEngine(dotted, hexadecimal)
+
+
+_DOTTED, _HEX, _OTHER = "dotted", "hex", "other"
+
+
+def _token_kind(needle: Needle) -> str:
+    """Which whole token a needle's hits fill, by its boundary rule."""
+    if needle.mode == PREFIX:
+        return _OTHER  # a prefix may end inside a token
+    if needle.rule in (rules.DOMAIN_RULE, rules.FILE_NAME_RULE):
+        return _DOTTED
+    return _HEX if needle.rule == rules.HASH_RULE else _OTHER
 
 
 def _as_text(line: Line) -> str:

@@ -3,16 +3,22 @@
 A block engine reports where which key ends in the ASCII-lowered block; most
 keys are the line scan's own needles, and any occurrence picks its line. Keys
 for IPv4 networks carry a check first, so that ``8.125.`` does not pick every
-line holding ``10.28.125.4``. Each occurrence is then verified by the same
-boundary rules as on the line path, so a key may pick too much, never too
-little.
+line holding ``10.28.125.4``. For very large sets, a token engine finds the
+domains and hashes, and an IPv4 sieve the addresses in a range, beside the
+block engine that keeps the other keys. Each occurrence is then verified by
+the same boundary rules as on the line path, so a key may pick too much,
+never too little.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .engine.ipv4_sieve import IPv4Sieve
+    from .engine.tokens import TokenEngine
 
 # What a key's occurrence must satisfy to pick its line.
 ANYWHERE = 0
@@ -35,11 +41,25 @@ class BlockEngine(Protocol):
 class LinePicker:
     """Finds the key occurrences in a block that may make a hit."""
 
-    __slots__ = ("_checks", "_engine", "_lengths", "_non_ascii_keys")
+    __slots__ = ("_address_key", "_checks", "_engine", "_lengths", "_non_ascii_keys", "_sieve", "_tokens")
 
-    def __init__(self, engine: BlockEngine, keys: Sequence[str], checks: Sequence[int]) -> None:
-        """``checks[i]`` is what an occurrence of ``keys[i]`` must satisfy."""
+    def __init__(
+        self,
+        engine: BlockEngine,
+        keys: Sequence[str],
+        checks: Sequence[int],
+        *,
+        tokens: TokenEngine | None = None,
+        sieve: IPv4Sieve | None = None,
+        address_key: int = -1,
+    ) -> None:
+        """``checks[i]`` is what an occurrence of ``keys[i]`` must satisfy.
+        ``engine`` looks for every key except those ``tokens`` holds; what
+        ``sieve`` finds is reported under ``address_key``."""
         self._engine = engine
+        self._tokens = tokens
+        self._sieve = sieve
+        self._address_key = address_key
         self._lengths = tuple(len(key.encode("utf-8")) for key in keys)
         self._checks = tuple(checks)
         self._non_ascii_keys = not all(key.isascii() for key in keys)
@@ -58,20 +78,26 @@ class LinePicker:
             if check and not _passes(check, folded, start, end):
                 continue
             candidates.append((start, end, key))
+        if self._tokens is not None:
+            candidates += self._tokens.spans(block)
+        if self._sieve is not None:
+            address_key = self._address_key
+            candidates += [(start, end, address_key) for start, end in self._sieve.spans(block)]
         # Only ASCII is lowered in bytes: non-ASCII keys need the line's own folding.
         whole_lines = [found.start() for found in _NON_ASCII.finditer(block)] if self._non_ascii_keys else []
         return candidates, whole_lines
 
+    def occurrences(self, data: bytes) -> list[tuple[int, int, int]]:
+        """(start, end, key index) of every key in case-folded UTF-8 ``data``,
+        unchecked: the line path, which finds addresses by itself."""
+        lengths = self._lengths
+        found = [(end - lengths[key], end, key) for end, key in self._engine.candidates(data)]
+        if self._tokens is not None:
+            found += self._tokens.spans(data)
+        return found
+
     def check(self, key: int) -> int:
         return self._checks[key]
-
-    def length(self, key: int) -> int:
-        """The key's length in UTF-8 bytes."""
-        return self._lengths[key]
-
-    @property
-    def engine(self) -> BlockEngine:
-        return self._engine
 
 
 def _passes(check: int, folded: bytes, start: int, end: int) -> bool:

@@ -24,6 +24,8 @@ class StringEngine:
     def __init__(self, keys: Iterable[str]) -> None:
         automaton = ahocorasick.Automaton()
         for index, key in enumerate(keys):
+            if not key:
+                continue  # a key another engine looks for
             automaton.add_word(key.encode("utf-8").decode("latin-1"), index)
         # An automaton without keys cannot be searched; keep None instead.
         if len(automaton):

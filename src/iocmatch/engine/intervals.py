@@ -39,6 +39,10 @@ class IntervalIndex(Generic[T]):
     def __len__(self) -> int:
         return len(self._starts)
 
+    def segments(self) -> tuple[list[int], list[bool]]:
+        """Where each elementary segment starts, and whether any range covers it."""
+        return self._starts, [bool(covers) for covers in self._covers]
+
     def lookup(self, point: int) -> tuple[T, ...]:
         """Payloads of every range containing ``point``, narrowest first."""
         slot = bisect_right(self._starts, point) - 1

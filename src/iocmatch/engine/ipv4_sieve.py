@@ -1,0 +1,110 @@
+"""IPv4 addresses in a block found with numpy and looked up as numbers.
+
+For large feeds, keys for the first octets of every network are too many to
+compile. Instead every dotted quad in the block is found as four runs of 1-3
+digits joined by single dots, with no digit run joined before or after (the
+address rule of SEMANTICS.md: ``1.2.3.4.5`` holds no address), its value
+computed, and kept only when some indicator's range holds it: one sorted
+search for the whole block. What is kept picks its line, where the address
+is read again and looked up by the ordinary verification.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..addresses import IPV4_IN_BYTES
+
+_IS_DIGIT = np.zeros(256, dtype=bool)
+_IS_DIGIT[ord("0") : ord("9") + 1] = True
+_DOT = ord(".")
+_ZERO = ord("0")
+# Below this many bytes (a line), a regex is quicker than numpy's cost per call.
+SMALL_INPUT = 4096
+
+
+class IPv4Sieve:
+    """The addresses of a block that fall in one of a set of ranges."""
+
+    __slots__ = ("_covered", "_covered_list", "_starts", "_starts_list")
+
+    def __init__(self, segment_starts: Sequence[int], covered: Sequence[bool]) -> None:
+        """Segments of the address line: ``covered[i]`` tells whether any
+        range holds the addresses from ``segment_starts[i]`` to the next start."""
+        self._starts = np.asarray(segment_starts, dtype=np.int64)
+        self._covered = np.asarray(covered, dtype=bool)
+        self._starts_list, self._covered_list = self._starts.tolist(), self._covered.tolist()
+
+    def __getstate__(self) -> tuple[Any, Any]:
+        return self._starts, self._covered
+
+    def __setstate__(self, state: tuple[Any, Any]) -> None:
+        self._starts, self._covered = state
+        self._starts_list, self._covered_list = self._starts.tolist(), self._covered.tolist()
+
+    def spans(self, block: bytes) -> list[tuple[int, int]]:
+        """(start, end) of every address in ``block`` that some range holds."""
+        if not block or not len(self._starts):
+            return []
+        if len(block) < SMALL_INPUT:
+            return self._spans_of_line(block)
+        data = np.frombuffer(block, dtype=np.uint8)
+        edges = np.flatnonzero(np.diff(_IS_DIGIT[data], prepend=False, append=False))
+        starts, ends = edges[0::2], edges[1::2]
+        if len(starts) < 4:
+            return []
+        joined = np.zeros(len(starts) + 1, dtype=bool)  # joined[i]: run i joins run i - 1
+        joined[1:-1] = (starts[1:] - ends[:-1] == 1) & (data[ends[:-1]] == _DOT)
+        lengths = ends - starts
+        short = lengths <= 3
+        # Quads start at run i: runs i..i+3 joined, none before or after, each 1-3 digits.
+        last = len(starts) - 3
+        quad = (
+            ~joined[:last]
+            & joined[1 : last + 1]
+            & joined[2 : last + 2]
+            & joined[3 : last + 3]
+            & ~joined[4 : last + 4]
+            & short[:last]
+            & short[1 : last + 1]
+            & short[2 : last + 2]
+            & short[3 : last + 3]
+        )
+        first = np.flatnonzero(quad)
+        if not len(first):
+            return []
+        address = np.zeros(len(first), dtype=np.int64)
+        valid = np.ones(len(first), dtype=bool)
+        for part in range(4):
+            octet = _octets(data, starts[first + part], lengths[first + part])
+            valid &= octet <= 255
+            address = address << 8 | octet
+        slots = np.searchsorted(self._starts, address, side="right") - 1
+        keep = valid & (slots >= 0) & self._covered[np.maximum(slots, 0)]
+        kept = first[keep]
+        return list(zip(starts[kept].tolist(), ends[kept + 3].tolist(), strict=True))
+
+    def _spans_of_line(self, block: bytes) -> list[tuple[int, int]]:
+        """What ``spans`` finds, by the address regex and a bisect."""
+        found = []
+        for address in IPV4_IN_BYTES.finditer(block):
+            a, b, c, d = address.group().split(b".")
+            value = int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
+            slot = bisect_right(self._starts_list, value) - 1
+            if slot >= 0 and self._covered_list[slot]:
+                found.append(address.span())
+        return found
+
+
+def _octets(data: Any, starts: Any, lengths: Any) -> Any:
+    """The decimal value of each run of 1-3 digits."""
+    value = (data[starts] - _ZERO).astype(np.int64)
+    for place in (1, 2):
+        more = lengths > place
+        digits = data[np.minimum(starts + place, len(data) - 1)].astype(np.int64) - _ZERO
+        value = np.where(more, value * 10 + digits, value)
+    return value

@@ -1,0 +1,265 @@
+"""Hashed tokens: the candidate engine for very large sets of domains and hashes.
+
+A domain or file name can only hit where it starts a run of host characters
+``[a-z0-9_-]`` and ends one, the runs in between joined by single dots: its
+boundary rules say so. A hash can only hit as a whole run of hex digits. So
+instead of searching a block for a million keys, the engine lists the few
+spans a key could fill (each run of a dotted token with the next 1, 2, ...
+runs, for the label counts the keys have, and every hex run of 32, 40, 64 or
+128 digits), takes a fingerprint of each with numpy (its length, first and
+last eight bytes, ASCII-lowered), and looks the fingerprints up among the
+keys'. Building is a sort, so a million keys cost seconds, not minutes.
+
+A span whose fingerprint is found is compared with its key byte for byte, so
+equal fingerprints of unequal text cost a comparison, never a wrong
+candidate; every candidate is then verified by the boundary rules like any
+other.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+_DOT = ord(".")
+HASH_LENGTHS = (32, 40, 64, 128)
+_DOTTED = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+_HEX_KEY = re.compile(r"[0-9a-f]+")
+_WORD = 8  # bytes in a fingerprint's first and last word
+# Odd multipliers (from splitmix64) that spread a fingerprint over its bits.
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+# Below this many bytes (a line), plain Python is quicker than numpy's cost per call.
+SMALL_INPUT = 4096
+_DOTTED_RUNS = re.compile(rb"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+_DOTTED_RUNS_WITH_A_DOT = re.compile(rb"[a-z0-9_-]+(?:\.[a-z0-9_-]+)+")
+_HEX_RUN = re.compile(rb"[0-9a-f]+")
+_MASK64 = (1 << 64) - 1
+_MIX_INT = tuple(int(mix) for mix in _MIX)
+_FILTER_BITS_PER_KEY = 32  # a bitmap of 32 to 64 bits a key lets about 1 span in 32 through
+
+
+def is_dotted_token(key: str) -> bool:
+    """Host-character runs joined by single dots, lower case ASCII."""
+    return _DOTTED.fullmatch(key) is not None
+
+
+def is_hex_token(key: str) -> bool:
+    return len(key) in HASH_LENGTHS and _HEX_KEY.fullmatch(key) is not None
+
+
+class TokenEngine:
+    """Finds the dotted keys that fill whole dotted tokens of host runs, and
+    the hex keys that fill whole hex runs, in blocks or lines of bytes."""
+
+    __slots__ = ("_filter", "_fingerprints", "_has_hex", "_key_ids", "_keys", "_label_counts")
+
+    def __init__(self, dotted: dict[int, str], hexadecimal: dict[int, str]) -> None:
+        """``dotted`` and ``hexadecimal``: key index -> key, each passing its test above."""
+        self._keys = {**dotted, **hexadecimal}
+        self._label_counts = tuple(sorted({key.count(".") + 1 for key in dotted.values()}))
+        self._has_hex = bool(hexadecimal)
+        ids = np.fromiter(self._keys, dtype=np.int64, count=len(self._keys))
+        fingerprints = _key_fingerprints(list(self._keys.values()))
+        order = np.argsort(fingerprints, kind="stable")
+        self._fingerprints = fingerprints[order]
+        self._key_ids = ids[order]
+        self._filter = _Filter(self._fingerprints)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key_index: int) -> bool:
+        return key_index in self._keys
+
+    def spans(self, block: bytes) -> list[tuple[int, int, int]]:
+        """(start, end, key index) of every occurrence that fills its token."""
+        if not self._keys or not block:
+            return []
+        if len(block) < SMALL_INPUT:
+            return self._spans_of_line(block)
+        data = np.frombuffer(block, dtype=np.uint8)
+        lowered = _lowered(data)
+        starts, ends = [], []
+        if self._label_counts:
+            first, last = _dotted_spans(data, *_runs(_is_host(lowered[: len(data)])), self._label_counts)
+            starts.append(first)
+            ends.append(last)
+        if self._has_hex:
+            first, last = _runs(_is_hex(lowered[: len(data)]))
+            whole = np.isin(last - first, HASH_LENGTHS)
+            starts.append(first[whole])
+            ends.append(last[whole])
+        span_starts, span_ends = np.concatenate(starts), np.concatenate(ends)
+        fingerprints = _fingerprints(lowered, span_starts, span_ends)
+        maybe = np.flatnonzero(self._filter.may_hold(fingerprints))
+        if not len(maybe):
+            return []
+        return self._confirm(block, span_starts[maybe], span_ends[maybe], fingerprints[maybe])
+
+    def _spans_of_line(self, block: bytes) -> list[tuple[int, int, int]]:
+        """What ``spans`` finds, the same spans and fingerprints in plain Python."""
+        lowered = block.lower()
+        spans: list[tuple[int, int]] = []
+        if self._label_counts:
+            # Single words are most tokens: when no key is one, they are not looked at.
+            tokens = _DOTTED_RUNS if self._label_counts[0] == 1 else _DOTTED_RUNS_WITH_A_DOT
+            for token in tokens.finditer(lowered):
+                runs, at = [], token.start()
+                for label in token.group().split(b"."):
+                    runs.append((at, at + len(label)))
+                    at += len(label) + 1
+                for count in self._label_counts:
+                    spans += [(runs[i][0], runs[i + count - 1][1]) for i in range(len(runs) - count + 1)]
+        if self._has_hex:
+            spans += [run.span() for run in _HEX_RUN.finditer(lowered) if run.end() - run.start() in HASH_LENGTHS]
+        found = []
+        for start, end in spans:
+            fingerprint = _fingerprint_of(lowered, start, end)
+            if self._filter.may_hold_one(fingerprint):
+                one = np.array([fingerprint], dtype=np.uint64)
+                found += self._confirm(block, np.array([start]), np.array([end]), one)
+        return found
+
+    def _confirm(self, block: bytes, starts: Any, ends: Any, fingerprints: Any) -> list[tuple[int, int, int]]:
+        """The spans whose text is a key's: equal fingerprints are only a hint."""
+        table = self._fingerprints
+        slots = np.searchsorted(table, fingerprints)
+        equal = np.flatnonzero(table[np.minimum(slots, len(table) - 1)] == fingerprints)
+        found = []
+        keys = self._keys
+        for start, end, fingerprint, slot in zip(
+            starts[equal].tolist(),
+            ends[equal].tolist(),
+            fingerprints[equal].tolist(),
+            slots[equal].tolist(),
+            strict=True,
+        ):
+            text = b""
+            while slot < len(table) and int(table[slot]) == fingerprint:
+                key_id = int(self._key_ids[slot])
+                text = text or block[start:end].lower()
+                if text == keys[key_id].encode("ascii"):
+                    found.append((start, end, key_id))
+                slot += 1
+        return found
+
+    def __getstate__(self) -> tuple[object, ...]:
+        return (self._keys, self._label_counts, self._has_hex, self._fingerprints, self._key_ids)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self._keys, self._label_counts, self._has_hex, self._fingerprints, self._key_ids = state
+        self._filter = _Filter(self._fingerprints)  # quicker to rebuild than to read
+
+
+class _Filter:
+    """A bitmap over the fingerprints' top bits: most spans are no key, and
+    one lookup in it is far cheaper than a search of the sorted table."""
+
+    __slots__ = ("_bitmap", "_shift")
+
+    def __init__(self, fingerprints: Any) -> None:
+        bits = max(16, int(len(fingerprints) * _FILTER_BITS_PER_KEY).bit_length())
+        self._shift = np.uint64(64 - bits)
+        slots = fingerprints >> self._shift
+        self._bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+        np.bitwise_or.at(self._bitmap, slots >> np.uint64(3), np.uint8(1) << (slots & np.uint64(7)).astype(np.uint8))
+
+    def may_hold_one(self, fingerprint: int) -> bool:
+        slot = fingerprint >> int(self._shift)
+        return bool(self._bitmap[slot >> 3] >> (slot & 7) & 1)
+
+    def may_hold(self, fingerprints: Any) -> Any:
+        slots = fingerprints >> self._shift
+        return (self._bitmap[slots >> np.uint64(3)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1 != 0
+
+
+def _lowered(data: Any) -> Any:
+    """ASCII-lowered copy of ``data`` with a word of zeros after it, so that
+    a word can be read at any offset."""
+    lowered = np.zeros(len(data) + _WORD, dtype=np.uint8)
+    upper = (data - np.uint8(ord("A"))) < 26
+    np.bitwise_or(data, upper.view(np.uint8) << 5, out=lowered[: len(data)])
+    return lowered
+
+
+def _is_host(lowered: Any) -> Any:
+    """[a-z0-9_-], in ASCII-lowered bytes (arithmetic: quicker than a table)."""
+    return (
+        ((lowered - np.uint8(ord("a"))) < 26)
+        | ((lowered - np.uint8(ord("0"))) < 10)
+        | (lowered == ord("_"))
+        | (lowered == ord("-"))
+    )
+
+
+def _is_hex(lowered: Any) -> Any:
+    return ((lowered - np.uint8(ord("0"))) < 10) | ((lowered - np.uint8(ord("a"))) < 6)
+
+
+def _fingerprints(lowered: Any, starts: Any, ends: Any) -> Any:
+    """A span's length, first and last word (one word when it is shorter),
+    mixed into 64 bits; ``lowered`` ends in a word of padding."""
+    words = np.lib.stride_tricks.as_strided(
+        np.frombuffer(lowered.data, dtype=np.uint64, count=1), shape=(len(lowered) - _WORD + 1,), strides=(1,)
+    )
+    lengths = (ends - starts).astype(np.uint64)
+    # Bytes past a short span's end are not the span's: mask them off.
+    short_mask = (np.uint64(1) << (np.minimum(lengths, _WORD - 1) * np.uint64(8))) - np.uint64(1)
+    mask = np.where(lengths >= _WORD, np.uint64(0xFFFFFFFFFFFFFFFF), short_mask)
+    first = words[starts] & mask
+    last = words[np.maximum(ends - _WORD, starts)] & mask
+    mixed = first * _MIX[0] ^ last * _MIX[1] ^ lengths * _MIX[2]
+    mixed ^= mixed >> np.uint64(31)
+    return mixed * _MIX[1]
+
+
+def _fingerprint_of(lowered: bytes, start: int, end: int) -> int:
+    """``_fingerprints`` of one span, in Python integers."""
+    length = end - start
+    mask = _MASK64 if length >= _WORD else (1 << (8 * length)) - 1
+    first = int.from_bytes(lowered[start : start + _WORD], "little") & mask
+    last_at = max(end - _WORD, start)
+    last = int.from_bytes(lowered[last_at : last_at + _WORD], "little") & mask
+    mixed = (first * _MIX_INT[0] ^ last * _MIX_INT[1] ^ length * _MIX_INT[2]) & _MASK64
+    mixed ^= mixed >> 31
+    return (mixed * _MIX_INT[1]) & _MASK64
+
+
+def _key_fingerprints(keys: list[str]) -> Any:
+    """The fingerprints of the keys, laid end to end as one buffer."""
+    encoded = [key.encode("ascii") for key in keys]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    ends = np.cumsum(lengths)
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _fingerprints(_lowered(data), ends - lengths, ends)
+
+
+def _runs(member: Any) -> tuple[Any, Any]:
+    """Starts and ends (exclusive) of the runs of True."""
+    padded = np.zeros(len(member) + 2, dtype=bool)
+    padded[1:-1] = member
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return edges[0::2], edges[1::2]
+
+
+def _dotted_spans(data: Any, starts: Any, ends: Any, label_counts: tuple[int, ...]) -> tuple[Any, Any]:
+    """Each run with the next n - 1 runs, when single dots join them all."""
+    if not len(starts):
+        return starts, ends
+    joined = np.zeros(len(starts), dtype=bool)
+    gaps = starts[1:] - ends[:-1]
+    joined[1:] = (gaps == 1) & (data[np.minimum(ends[:-1], len(data) - 1)] == _DOT)
+    # Runs of one dotted token share a token number.
+    token = np.cumsum(~joined)
+    span_starts, span_ends = [], []
+    for count in label_counts:
+        if count > len(starts):
+            break
+        first = np.flatnonzero(token[: len(token) - count + 1] == token[count - 1 :])
+        span_starts.append(starts[first])
+        span_ends.append(ends[first + count - 1])
+    if not span_starts:
+        return starts[:0], ends[:0]
+    return np.concatenate(span_starts), np.concatenate(span_ends)
