@@ -10,10 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from iocmatch import picking
-from iocmatch.addresses import ipv4_pick_keys
+from iocmatch.addresses import ipv4_pick_keys, network_range
 from iocmatch.engine.automaton import StringEngine
 from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
 from iocmatch.engine.hyperscan_engine import HyperscanEngine
+from iocmatch.normalize import network_value
 
 KEYS = ["8.125.", "203.0.113.", ":ffff:", "evil.example"]
 CHECKS = [picking.AFTER_NON_DIGIT, picking.AFTER_NON_DIGIT, picking.MAPPED_IPV4_HEX, picking.ANYWHERE]
@@ -96,3 +97,10 @@ def test_every_address_of_a_network_starts_with_one_of_its_keys(
     text = ".".join(_spelled(octet, width) for octet, width in zip(octets, widths, strict=True))
     keys = ipv4_pick_keys(network)
     assert any(text.startswith(key) for key in keys), (text, sorted(keys)[:5])
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 32))
+def test_network_range_reads_ipv4_as_ipaddress_does(address: int, length: int) -> None:
+    network = ipaddress.IPv4Network((address, length), strict=False)
+    value = network_value(network)
+    assert network_range(value) == (int(network.network_address), int(network.broadcast_address), length)

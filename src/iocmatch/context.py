@@ -42,6 +42,8 @@ class Context:
             edges.setdefault(source, []).append(target)
 
     def names_for(self, indicator_id: str) -> tuple[str, ...]:
+        if indicator_id not in self.indicates:
+            return ()  # most indicators of a large feed point nowhere
         seen: dict[str, None] = {}
         frontier = list(self.indicates.get(indicator_id, []))
         while frontier:

@@ -116,13 +116,17 @@ class _Loader:
     def _compile_newest(
         self, versions: list[tuple[dict[str, Any], str, str]], attribution: Context
     ) -> Indicator | None:
+        if len(versions) == 1:
+            # One version (most feeds): nothing to choose between.
+            obj, label, spec = versions[0]
+            if self._stamp(obj, label) is None or not self._live(obj, label):
+                return None
+            return self._compile_guarded(obj, label, spec, attribution, ())
         dated = []
         for obj, label, spec in versions:
-            try:
-                stamp = _timestamp(obj.get("modified") or obj.get("created") or "1970-01-01")
+            stamp = self._stamp(obj, label)
+            if stamp is not None:
                 dated.append((stamp, obj, label, spec))
-            except ValueError:
-                self._skip(obj["id"], f"invalid 'modified' timestamp {obj.get('modified')!r}", label)
         if not dated:
             return None
         # Newest wins; among equals a revoked one, then any, the same whatever the load order.
@@ -141,8 +145,21 @@ class _Loader:
                 self._exclude(obj["id"], f"superseded by the version modified {modified.isoformat()}", older_label)
         if not self._live(obj, label):
             return None
+        return self._compile_guarded(obj, label, spec, attribution, tuple(also_in))
+
+    def _stamp(self, obj: dict[str, Any], label: str) -> datetime | None:
+        """The version's time, or None (reported) when it is no timestamp."""
         try:
-            return self._compile(obj, label, spec, attribution, tuple(also_in))
+            return _timestamp(obj.get("modified") or obj.get("created") or "1970-01-01")
+        except ValueError:
+            self._skip(obj["id"], f"invalid 'modified' timestamp {obj.get('modified')!r}", label)
+            return None
+
+    def _compile_guarded(
+        self, obj: dict[str, Any], label: str, spec: str, attribution: Context, also_in: tuple[str, ...]
+    ) -> Indicator | None:
+        try:
+            return self._compile(obj, label, spec, attribution, also_in)
         except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
             # A malformed object must not stop the load: report it and go on.
             self._skip(obj["id"], f"could not be read: {type(exc).__name__}: {exc}", label)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterable, Iterator
-from typing import IO, TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+from typing import IO, TYPE_CHECKING, cast
 
 from . import boundaries as rules
 from . import picking
-from .addresses import ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in
+from .addresses import ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in, network_range
 from .blocks import BLOCK_SIZE, BlockLines, read_blocks
 from .boundaries import RULES, Needle
 from .bulk import collector_paused
@@ -48,6 +49,7 @@ from .parallel import can_split, scan_file_parallel
 if TYPE_CHECKING:
     from .engine.tokens import TokenEngine
 
+NeedleMaker = Callable[..., Needle]
 Line = str | bytes | bytearray | memoryview
 TOKENS = "tokens"
 ENGINES = ("auto", "hyperscan", "aho-corasick", TOKENS)
@@ -140,23 +142,24 @@ class Matcher:
         large_set = self.engine == TOKENS
 
         keys: dict[str, list[tuple[Needle, int]]] = {}
-        # Equal needles are one object: less to keep, and to pickle and read back.
-        interned: dict[Needle, Needle] = {}
+        # Equal needles are one object (less to keep, to pickle and to read
+        # back), made once each: a cache on the arguments, whose tuples hash in C.
+        make_needle = cast(NeedleMaker, lru_cache(maxsize=None)(Needle))
         # Keys that only pick lines for the block path (no needle behind them), and their check.
         pick_only: dict[str, int] = {}
         ranges: dict[str, list[tuple[int, int, int]]] = {IPV4: [], IPV6: []}
         rank = [0] * len(atoms)
         for atom_id, atom in enumerate(atoms):
             if atom.kind in (IPV4, IPV6):
-                network = ipaddress.ip_network(atom.value)
-                ranges[atom.kind].append((int(network.network_address), int(network.broadcast_address), atom_id))
-                rank[atom_id] = -network.prefixlen
-                if isinstance(network, ipaddress.IPv4Network) and not large_set:
-                    for text in ipv4_pick_keys(network):
+                first, last, prefix_length = network_range(atom.value)
+                ranges[atom.kind].append((first, last, atom_id))
+                rank[atom_id] = -prefix_length
+                if atom.kind == IPV4 and not large_set:
+                    for text in ipv4_pick_keys(ipaddress.IPv4Network(atom.value)):
                         pick_only[text] = picking.AFTER_NON_DIGIT
                 continue
-            for key, needle in _needles(atom, registry_aliases):
-                keys.setdefault(key, []).append((interned.setdefault(needle, needle), atom_id))
+            for key, needle in _needles(atom, registry_aliases, make_needle):
+                keys.setdefault(key, []).append((needle, atom_id))
         if ranges[IPV4]:
             pick_only[":ffff:"] = picking.MAPPED_IPV4_HEX
             if large_set:
@@ -472,28 +475,28 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _needles(atom: Atom, registry_aliases: bool) -> Iterator[tuple[str, Needle]]:
+def _needles(atom: Atom, registry_aliases: bool, make_needle: NeedleMaker) -> Iterator[tuple[str, Needle]]:
     """The case-folded keys under which one string atom is looked for."""
     kind, value, mode = atom.kind, atom.value, atom.mode
     if kind == DOMAIN:
         for spelling in domain_spellings(value) if mode != PREFIX else (value,):
-            yield spelling, Needle(rules.DOMAIN_RULE, mode)
+            yield spelling, make_needle(rules.DOMAIN_RULE, mode)
     elif kind == URL:
-        yield from _url_needles(atom)
+        yield from _url_needles(atom, make_needle)
     elif kind in HASH_KINDS:
-        yield value, Needle(rules.HASH_RULE)
+        yield value, make_needle(rules.HASH_RULE)
     elif kind == EMAIL:
-        yield fold_case(value), Needle(rules.EMAIL_RULE, mode)
+        yield fold_case(value), make_needle(rules.EMAIL_RULE, mode)
     elif kind == FILE_NAME:
         key = fold_case(value)
-        yield key, Needle(rules.FILE_NAME_RULE, mode)
+        yield key, make_needle(rules.FILE_NAME_RULE, mode)
     elif kind in (MUTEX, DIRECTORY):
         # Windows folders are case-insensitive (C:\Windows\System32 is c:\windows\system32);
         # mutexes and POSIX folders are not.
         exact = kind == MUTEX or not _is_windows_path(value)
         for spelling in _backslash_spellings(value):
             key = fold_case(spelling)
-            yield key, Needle(rules.LITERAL_RULE, mode, exact=spelling if exact else "")
+            yield key, make_needle(rules.LITERAL_RULE, mode, exact=spelling if exact else "")
     elif kind == REGISTRY_KEY:
         hive, sep, rest = value.partition("\\")
         # With a hive and a path under it, the hive may be spelled any way;
@@ -502,7 +505,7 @@ def _needles(atom: Atom, registry_aliases: bool) -> Iterator[tuple[str, Needle]]
         for escaped, spelling in enumerate(_backslash_spellings(sep + rest if canonical_hive else value)):
             key = fold_case(spelling)
             if canonical_hive:
-                needle = Needle(
+                needle = make_needle(
                     rules.REGISTRY_RULE,
                     mode,
                     hive=canonical_hive,
@@ -510,7 +513,7 @@ def _needles(atom: Atom, registry_aliases: bool) -> Iterator[tuple[str, Needle]]
                     escaped=bool(escaped),
                 )
             else:
-                needle = Needle(rules.LITERAL_RULE, mode)
+                needle = make_needle(rules.LITERAL_RULE, mode)
             yield key, needle
 
 
@@ -525,7 +528,7 @@ def _backslash_spellings(value: str) -> tuple[str, ...]:
     return (value, value.replace("\\", "\\\\"))
 
 
-def _url_needles(atom: Atom) -> Iterator[tuple[str, Needle]]:
+def _url_needles(atom: Atom, make_needle: NeedleMaker) -> Iterator[tuple[str, Needle]]:
     """host+path(+query), the host in every spelling: its U-label, and with any
     default port written out (``https://evil.com:443/a`` is ``http://evil.com/a``
     under another scheme)."""
@@ -535,7 +538,7 @@ def _url_needles(atom: Atom) -> Iterator[tuple[str, Needle]]:
         netlocs += [f"{host}:{default}" for host in hosts for default in sorted(set(DEFAULT_PORTS.values()))]
     for netloc in netlocs:
         key = fold_case(netloc + rest)
-        yield key, Needle(rules.URL_RULE, atom.mode, exact=rest, exact_at=len(netloc), has_query=has_query)
+        yield key, make_needle(rules.URL_RULE, atom.mode, exact=rest, exact_at=len(netloc), has_query=has_query)
 
 
 def _url_parts(atom: Atom) -> tuple[tuple[str, ...], str, str, bool]:
