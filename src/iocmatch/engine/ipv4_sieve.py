@@ -19,8 +19,6 @@ import numpy as np
 
 from ..addresses import IPV4_IN_BYTES
 
-_IS_DIGIT = np.zeros(256, dtype=bool)
-_IS_DIGIT[ord("0") : ord("9") + 1] = True
 _DOT = ord(".")
 _ZERO = ord("0")
 # Below this many bytes (a line), a regex is quicker than numpy's cost per call.
@@ -53,7 +51,10 @@ class IPv4Sieve:
         if len(block) < SMALL_INPUT:
             return self._spans_of_line(block)
         data = np.frombuffer(block, dtype=np.uint8)
-        edges = np.flatnonzero(np.diff(_IS_DIGIT[data], prepend=False, append=False))
+        # Digit runs; arithmetic on the bytes is quicker than a table lookup.
+        digits = np.zeros(len(data) + 2, dtype=bool)
+        np.less(data - np.uint8(_ZERO), 10, out=digits[1:-1])
+        edges = np.flatnonzero(digits[1:] != digits[:-1])
         starts, ends = edges[0::2], edges[1::2]
         if len(starts) < 4:
             return []

@@ -34,10 +34,9 @@ _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(
 SMALL_INPUT = 4096
 _DOTTED_RUNS = re.compile(rb"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _DOTTED_RUNS_WITH_A_DOT = re.compile(rb"[a-z0-9_-]+(?:\.[a-z0-9_-]+)+")
-_HEX_RUN = re.compile(rb"[0-9a-f]+")
-_MASK64 = (1 << 64) - 1
-_MIX_INT = tuple(int(mix) for mix in _MIX)
-_FILTER_BITS_PER_KEY = 32  # a bitmap of 32 to 64 bits a key lets about 1 span in 32 through
+# A whole run of hex digits of a hash's length (the longest alternative first).
+_HASH_RUN = re.compile(rb"(?<![0-9a-f])(?:[0-9a-f]{128}|[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-f])")
+_FILTER_SLOTS_PER_KEY = 32  # 32 to 64 slots a key let about 1 span in 32 through
 
 
 def is_dotted_token(key: str) -> bool:
@@ -53,7 +52,7 @@ class TokenEngine:
     """Finds the dotted keys that fill whole dotted tokens of host runs, and
     the hex keys that fill whole hex runs, in blocks or lines of bytes."""
 
-    __slots__ = ("_filter", "_fingerprints", "_has_hex", "_key_ids", "_keys", "_label_counts")
+    __slots__ = ("_by_text", "_filter", "_fingerprints", "_has_hex", "_key_ids", "_keys", "_label_counts")
 
     def __init__(self, dotted: dict[int, str], hexadecimal: dict[int, str]) -> None:
         """``dotted`` and ``hexadecimal``: key index -> key, each passing its test above."""
@@ -66,6 +65,7 @@ class TokenEngine:
         self._fingerprints = fingerprints[order]
         self._key_ids = ids[order]
         self._filter = _Filter(self._fingerprints)
+        self._by_text: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -99,7 +99,12 @@ class TokenEngine:
         return self._confirm(block, span_starts[maybe], span_ends[maybe], fingerprints[maybe])
 
     def _spans_of_line(self, block: bytes) -> list[tuple[int, int, int]]:
-        """What ``spans`` finds, the same spans and fingerprints in plain Python."""
+        """What ``spans`` finds, the same spans looked up by their text: for
+        one line a dict lookup beats numpy's cost per call. The dict (key ->
+        index, the keys' own strings) is made at the first line."""
+        by_text = self._by_text
+        if by_text is None:
+            by_text = self._by_text = {key: index for index, key in self._keys.items()}
         lowered = block.lower()
         spans: list[tuple[int, int]] = []
         if self._label_counts:
@@ -113,13 +118,13 @@ class TokenEngine:
                 for count in self._label_counts:
                     spans += [(runs[i][0], runs[i + count - 1][1]) for i in range(len(runs) - count + 1)]
         if self._has_hex:
-            spans += [run.span() for run in _HEX_RUN.finditer(lowered) if run.end() - run.start() in HASH_LENGTHS]
+            spans += [run.span() for run in _HASH_RUN.finditer(lowered)]
         found = []
         for start, end in spans:
-            fingerprint = _fingerprint_of(lowered, start, end)
-            if self._filter.may_hold_one(fingerprint):
-                one = np.array([fingerprint], dtype=np.uint64)
-                found += self._confirm(block, np.array([start]), np.array([end]), one)
+            # The span is host characters and dots, or hex digits: ASCII.
+            index = by_text.get(lowered[start:end].decode("ascii"))
+            if index is not None:
+                found.append((start, end, index))
         return found
 
     def _confirm(self, block: bytes, starts: Any, ends: Any, fingerprints: Any) -> list[tuple[int, int, int]]:
@@ -151,28 +156,24 @@ class TokenEngine:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self._keys, self._label_counts, self._has_hex, self._fingerprints, self._key_ids = state
         self._filter = _Filter(self._fingerprints)  # quicker to rebuild than to read
+        self._by_text = None
 
 
 class _Filter:
-    """A bitmap over the fingerprints' top bits: most spans are no key, and
-    one lookup in it is far cheaper than a search of the sorted table."""
+    """A bitmap over the fingerprints' top bits, a byte a slot (one gather to
+    test): most spans are no key, and this is far cheaper than a search of
+    the sorted table."""
 
-    __slots__ = ("_bitmap", "_shift")
+    __slots__ = ("_shift", "_slots")
 
     def __init__(self, fingerprints: Any) -> None:
-        bits = max(16, int(len(fingerprints) * _FILTER_BITS_PER_KEY).bit_length())
+        bits = max(16, int(len(fingerprints) * _FILTER_SLOTS_PER_KEY).bit_length())
         self._shift = np.uint64(64 - bits)
-        slots = fingerprints >> self._shift
-        self._bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-        np.bitwise_or.at(self._bitmap, slots >> np.uint64(3), np.uint8(1) << (slots & np.uint64(7)).astype(np.uint8))
-
-    def may_hold_one(self, fingerprint: int) -> bool:
-        slot = fingerprint >> int(self._shift)
-        return bool(self._bitmap[slot >> 3] >> (slot & 7) & 1)
+        self._slots = np.zeros(1 << bits, dtype=bool)
+        self._slots[fingerprints >> self._shift] = True
 
     def may_hold(self, fingerprints: Any) -> Any:
-        slots = fingerprints >> self._shift
-        return (self._bitmap[slots >> np.uint64(3)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1 != 0
+        return self._slots[fingerprints >> self._shift]
 
 
 def _lowered(data: Any) -> Any:
@@ -213,18 +214,6 @@ def _fingerprints(lowered: Any, starts: Any, ends: Any) -> Any:
     mixed = first * _MIX[0] ^ last * _MIX[1] ^ lengths * _MIX[2]
     mixed ^= mixed >> np.uint64(31)
     return mixed * _MIX[1]
-
-
-def _fingerprint_of(lowered: bytes, start: int, end: int) -> int:
-    """``_fingerprints`` of one span, in Python integers."""
-    length = end - start
-    mask = _MASK64 if length >= _WORD else (1 << (8 * length)) - 1
-    first = int.from_bytes(lowered[start : start + _WORD], "little") & mask
-    last_at = max(end - _WORD, start)
-    last = int.from_bytes(lowered[last_at : last_at + _WORD], "little") & mask
-    mixed = (first * _MIX_INT[0] ^ last * _MIX_INT[1] ^ length * _MIX_INT[2]) & _MASK64
-    mixed ^= mixed >> 31
-    return (mixed * _MIX_INT[1]) & _MASK64
 
 
 def _key_fingerprints(keys: list[str]) -> Any:
