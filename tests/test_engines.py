@@ -44,7 +44,7 @@ LINES = [
 
 def _matcher(engine: str, patterns: list[str] = PATTERNS) -> iocmatch.Matcher:
     objects = [indicator(pattern, number) for number, pattern in enumerate(patterns, 1)]
-    return iocmatch.compile(iocmatch.load(bundle(*objects)), engine=engine)
+    return iocmatch.compile(iocmatch.load(bundle(*objects), allow_broad=True), engine=engine)
 
 
 def _by_lines(matcher: iocmatch.Matcher, data: bytes) -> list[iocmatch.Match]:

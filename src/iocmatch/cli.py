@@ -160,6 +160,24 @@ def _indicators_option(add_argument: Callable[..., argparse.Action]) -> None:
 def _validity_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--as-of", metavar="ISO8601", help="reference time for indicator validity (default now)")
     command.add_argument("--ignore-validity", action="store_true", help="keep expired and not-yet-valid indicators")
+    command.add_argument(
+        "--allow-broad",
+        action="store_true",
+        help="keep values that hit ordinary traffic everywhere (prefixes shorter than /8 or /32, public "
+        "suffixes, empty-file hashes, public DNS resolvers); excluded and reported by default",
+    )
+    command.add_argument(
+        "--allowlist",
+        action="append",
+        metavar="FILE",
+        help="a MISP warninglist (JSON; types string, substring, hostname, cidr, regex): indicator values "
+        "it holds are excluded, and the report names the entry; repeat for several",
+    )
+    command.add_argument(
+        "--strict",
+        action="store_true",
+        help="any indicator skipped, excluded as too broad, or compiled with a warning is an error (exit 2)",
+    )
 
 
 def _matching_options(command: argparse.ArgumentParser) -> None:
@@ -167,8 +185,8 @@ def _matching_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--engine",
         choices=ENGINES,
-        help="block engine for files (default auto: hyperscan where installed, else aho-corasick); "
-        "results never depend on it",
+        help="block engine for files (default auto: tokens for feeds of 50,000 values or more, else "
+        "hyperscan where installed, else aho-corasick); results never depend on it",
     )
     command.add_argument(
         "--registry-aliases",
@@ -185,6 +203,9 @@ _COMPILE_CHOICES = {
     "registry_aliases": "--registry-aliases",
     "engine": "--engine",
     "added_after": "--added-after",
+    "allow_broad": "--allow-broad",
+    "allowlist": "--allowlist",
+    "strict": "--strict",
 }
 
 
@@ -199,7 +220,27 @@ def _read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceO
     if args.added_after and not any(isinstance(source, TaxiiSource) for source in sources):
         raise IocmatchError("--added-after applies to TAXII sources (-i http(s)://...) only")
     read = [objects for source in sources for objects in read_source(source)]
-    return load(*read, as_of=as_of, ignore_validity=args.ignore_validity), read
+    loaded = load(
+        *read,
+        as_of=as_of,
+        ignore_validity=args.ignore_validity,
+        allow_broad=args.allow_broad,
+        allowlists=args.allowlist or (),
+    )
+    if args.strict:
+        _refuse_problems(loaded)
+    return loaded, read
+
+
+def _refuse_problems(loaded: IndicatorSet) -> None:
+    """--strict: what would be skipped, too broad or caveated stops the run."""
+    report = loaded.report
+    problems = [p for p in report.problems if p.status == "skipped" or p.reason.startswith("too broad")]
+    problems += report.warnings
+    if problems:
+        shown = "; ".join(f"{p.id}: {p.reason}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more; see 'iocmatch check')" if len(problems) > 5 else ""
+        raise IocmatchError(f"--strict: {len(problems)} problems in the indicators: {shown}{more}")
 
 
 def _source(name: str, args: argparse.Namespace) -> Any:

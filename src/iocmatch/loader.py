@@ -1,8 +1,9 @@
 """Load indicators: pick live versions, compile patterns, follow attribution.
 
 Every indicator object read ends up compiled, skipped (with the reason) or
-excluded (revoked, expired, not yet valid, superseded): the report counts
-them so that ``read == compiled + skipped + excluded``.
+excluded (revoked, expired, not yet valid, superseded, too broad,
+allowlisted): the report counts them so that
+``read == compiled + skipped + excluded``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import json
 from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from .allowlists import Allowlist, parse_allowlist, read_allowlist
+from .breadth import too_broad
 from .bulk import collector_paused
 from .context import Context
 from .errors import PatternError
-from .model import Indicator, IndicatorSet, LoadReport, Problem
+from .model import Atom, Clause, Indicator, IndicatorSet, LoadReport, Problem
 from .patterns import compile_pattern
 from .sources import SourceObjects, read_source
 from .timestamps import parse_timestamp
@@ -29,28 +33,52 @@ def _timestamp(text: Any) -> datetime:
     return _cached_timestamp(text) if isinstance(text, str) else parse_timestamp(text)
 
 
-def load(*sources: Any, as_of: datetime | str | None = None, ignore_validity: bool = False) -> IndicatorSet:
+def load(
+    *sources: Any,
+    as_of: datetime | str | None = None,
+    ignore_validity: bool = False,
+    allow_broad: bool = False,
+    allowlists: Any = (),
+) -> IndicatorSet:
     """Load STIX 2.0/2.1 indicators from every source, together.
 
     ``as_of`` is the reference time for validity (default: now);
     ``ignore_validity`` keeps expired and not-yet-valid indicators (revoked
-    ones stay out). Raises SourceError only for a source that cannot be read
-    at all; problems with single objects go to the report.
+    ones stay out). Values that would hit ordinary traffic everywhere (see
+    ``breadth.py``) are excluded unless ``allow_broad``; so are values an
+    allowlist holds (``allowlists``: MISP warninglist files, parsed
+    documents or ``Allowlist`` objects). An indicator loses only the parts
+    of its pattern that are excluded, with a warning, and is excluded when
+    nothing is left. Raises SourceError only for a source or an allowlist
+    that cannot be read at all; problems with single objects go to the report.
     """
     reference = parse_timestamp(as_of) if isinstance(as_of, str) else as_of
     if reference is None:
         reference = datetime.now(timezone.utc)
     elif reference.tzinfo is None:
         reference = reference.replace(tzinfo=timezone.utc)
+    lists = tuple(_allowlist(entry) for entry in allowlists)
     with collector_paused():
         read = [objects for source in sources for objects in read_source(source)]
-        return _Loader(reference, ignore_validity).run(read)
+        return _Loader(reference, ignore_validity, allow_broad, lists).run(read)
+
+
+def _allowlist(entry: Any) -> Allowlist:
+    if isinstance(entry, Allowlist):
+        return entry
+    if isinstance(entry, (str, Path)):
+        return read_allowlist(entry)
+    return parse_allowlist(entry, "<allowlist>")
 
 
 class _Loader:
-    def __init__(self, reference: datetime, ignore_validity: bool) -> None:
+    def __init__(
+        self, reference: datetime, ignore_validity: bool, allow_broad: bool, allowlists: tuple[Allowlist, ...]
+    ) -> None:
         self.reference = reference
         self.ignore_validity = ignore_validity
+        self.allow_broad = allow_broad
+        self.allowlists = allowlists
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.read = 0
@@ -203,18 +231,54 @@ class _Loader:
         except PatternError as exc:
             self._skip(ident, str(exc), label)
             return None
+        clauses = self._screened(ident, label, compiled.clauses)
+        if clauses is None:
+            return None
         for warning in compiled.warnings:
             self.warnings.append(Problem(ident, warning, "warning", label))
         return Indicator(
             id=ident,
             name=str(obj.get("name", "")),
             pattern=pattern,
-            clauses=compiled.clauses,
+            clauses=clauses,
             attribution=attribution.names_for(ident),
             source=label,
             also_in=also_in,
             publisher=attribution.identity_name(obj.get("created_by_ref")),
         )
+
+    def _screened(self, ident: str, label: str, clauses: tuple[Clause, ...]) -> tuple[Clause, ...] | None:
+        """The clauses left once the unwanted are out, or None (excluded, reported)
+        when none is. A clause is unwanted when every atom of it is: one
+        specific part of an AND keeps it specific."""
+        if self.allow_broad and not self.allowlists:
+            return clauses
+        kept, dropped = [], []
+        for clause in clauses:
+            reasons = [self._unwanted(atom) for atom in clause]
+            if all(reasons):
+                dropped.append(str(reasons[0]))
+            else:
+                kept.append(clause)
+        if not dropped:
+            return clauses
+        if not kept:
+            self._exclude(ident, "; ".join(dict.fromkeys(dropped)), label)
+            return None
+        for reason in dropped:
+            self.warnings.append(Problem(ident, f"{reason}: that part of the pattern is left out", "warning", label))
+        return tuple(kept)
+
+    def _unwanted(self, atom: Atom) -> str | None:
+        if not self.allow_broad:
+            reason = too_broad(atom)
+            if reason is not None:
+                return reason
+        for allowlist in self.allowlists:
+            entry = allowlist.suppresses(atom)
+            if entry is not None:
+                return f"allowlisted: {atom.display} by {allowlist.name!r} ({allowlist.type} {entry!r})"
+        return None
 
     def _skip(self, ident: str, reason: str, label: str) -> None:
         self.problems.append(Problem(ident, reason, "skipped", label))
