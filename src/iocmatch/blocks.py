@@ -21,22 +21,24 @@ def read_blocks(stream: IO[bytes], size: int = BLOCK_SIZE) -> Iterator[bytes]:
     than ``size`` makes a longer block, so memory follows the longest line."""
     # read1 hands over what it has: a damaged gzip member loses only its tail.
     read = getattr(stream, "read1", stream.read)
-    carry = b""
+    # The pieces of a line longer than one read, joined once when it ends
+    # (joining at every read would copy a 64 MB line 64 times).
+    pending: list[bytes] = []
     try:
         while chunk := read(size):
-            data = carry + chunk
-            cut = data.rfind(b"\n")
+            cut = chunk.rfind(b"\n")
             if cut < 0:
-                carry = data
+                pending.append(chunk)
                 continue
-            yield data[: cut + 1]
-            carry = data[cut + 1 :]
+            pending.append(chunk[: cut + 1])
+            yield b"".join(pending)
+            pending = [chunk[cut + 1 :]] if cut + 1 < len(chunk) else []
     except (EOFError, zlib.error):
-        if carry:
-            yield carry  # the lines read so far are scanned before the error is raised
+        if pending:
+            yield b"".join(pending)  # the lines read so far are scanned before the error is raised
         raise
-    if carry:
-        yield carry
+    if pending:
+        yield b"".join(pending)
 
 
 def line_count(block: bytes) -> int:
