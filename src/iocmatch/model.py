@@ -71,6 +71,9 @@ class Indicator:
         return (self.publisher,) if self.publisher else (self.source, *self.also_in)
 
 
+MAX_REASON = 300  # characters of a problem's id or reason that a report shows
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Why an object was not compiled (or was compiled only in part)."""
@@ -79,6 +82,13 @@ class Problem:
     reason: str
     status: str = "skipped"  # skipped | excluded | warning
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # A reason may quote a value or a pattern of any length a feed holds.
+        for name in ("id", "reason"):
+            text = getattr(self, name)
+            if len(text) > MAX_REASON:
+                object.__setattr__(self, name, f"{text[:MAX_REASON]}... ({len(text):,} characters)")
 
     def to_dict(self) -> dict[str, str]:
         out = {"id": self.id, "reason": self.reason, "status": self.status}

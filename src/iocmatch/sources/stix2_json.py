@@ -38,6 +38,8 @@ def read_json(text: str | bytes, label: str) -> SourceObjects:
         document = json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise SourceError(f"{label}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SourceError(f"{label}: JSON nested too deeply to read") from None
     return _from_document(document, label)
 
 
