@@ -17,16 +17,25 @@ demo: $(STAMP)
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests tools examples benchmarks
+	$(BIN)/ruff check src tests tools examples benchmarks fuzz
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# Fuzzing, outside `make test`: each libFuzzer harness for FUZZ_SECONDS (see fuzz/README.md).
+.PHONY: fuzz
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	mkdir -p .fuzz/scan .fuzz/readers
+	cd .fuzz && ../$(BIN)/python ../fuzz/fuzz_scan.py -max_total_time=$(FUZZ_SECONDS) scan ../fuzz/seeds/scan
+	cd .fuzz && ../$(BIN)/python ../fuzz/fuzz_readers.py -max_total_time=$(FUZZ_SECONDS) readers ../fuzz/seeds/readers
 
 data: $(STAMP)
 	$(BIN)/python tools/build_campaign_data.py
 	$(BIN)/python tools/write_sample_logs.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis .fuzz
 
 # Benchmarks, outside `make test`: iocmatch against grep, rg and naive Python on a
 # generated corpus (BENCH_ARGS, e.g. --indicators 1000,10000 --lines 200000), then

@@ -74,6 +74,8 @@ EXTERNAL = """<?xml version="1.0"?>
         (BOMB.encode(), "refused unsafe XML"),
         (EXTERNAL.encode(), "refused unsafe XML"),
         (b'<?xml version="1.0"?><root/>', "not a STIX 1.x package"),
+        # Found by fuzz/fuzz_readers.py: an unknown encoding raised LookupError.
+        (b'<?xml version="1.0" encoding="UTF-0"?><stix:STIX_Package xmlns:stix="s"/>', "cannot decode"),
         (b'{"type": "bundle", "objects": {"not": "a list"}}', "'objects' is not a list"),
     ],
 )

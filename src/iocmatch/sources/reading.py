@@ -57,5 +57,10 @@ def read_file(path: Path) -> SourceObjects:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    label = str(path)
+    return read_bytes(data, str(path))
+
+
+def read_bytes(data: bytes, label: str) -> SourceObjects:
+    """The objects of a file's content, its format told by the content;
+    SourceError naming ``label`` when it cannot be read at all."""
     return READERS[detect_format(data, label)](data, label)

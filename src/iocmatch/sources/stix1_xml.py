@@ -52,6 +52,8 @@ def read_stix1(data: bytes, label: str) -> SourceObjects:
         raise SourceError(f"{label}: refused unsafe XML ({type(exc).__name__}: {exc})") from None
     except ParseError as exc:
         raise SourceError(f"{label}: not well-formed XML: {exc}") from None
+    except (LookupError, ValueError) as exc:  # found by fuzzing: encoding="UTF-0"
+        raise SourceError(f"{label}: XML this reader cannot decode: {exc}") from None
     if _local(root.tag) != "STIX_Package":
         raise SourceError(f"{label}: not a STIX 1.x package (root element {_local(root.tag)})")
     return _Package(root, label).read()
