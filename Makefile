@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # Fuzzing, outside `make test`: each libFuzzer harness for FUZZ_SECONDS (see fuzz/README.md).
 .PHONY: fuzz
-FUZZ_SECONDS ?= 600
+FUZZ_SECONDS ?= 300
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
 	mkdir -p .fuzz/scan .fuzz/readers
