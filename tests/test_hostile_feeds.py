@@ -96,3 +96,32 @@ def test_a_missing_source_names_itself(tmp_path: Path) -> None:
     assert result.returncode == 2
     (line,) = result.stderr.decode().splitlines()
     assert "nowhere.json" in line
+
+
+def test_an_object_nested_too_deeply_is_skipped_and_the_others_load(tmp_path: Path) -> None:
+    first, last = (
+        indicator("[domain-name:value = 'evil.example']", 1),
+        indicator("[ipv4-addr:value = '198.51.100.7']", 3),
+    )
+    deep = '{"type": "indicator", "id": "indicator--deep", "x_deep": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    # An "objects" key inside an object, and brackets inside strings, must not mislead the reader.
+    decoy = {"type": "x-note", "id": "x-note--1", "objects": ["]", "{"], "text": 'a "quoted" ] and ['}
+    text = (
+        '{"type": "bundle", "note": "\\"objects\\": [", "id": "bundle--1", "objects": ['
+        + ", ".join([json.dumps(decoy), json.dumps(first), deep, json.dumps(last)])
+        + "]}"
+    )
+    feed = tmp_path / "feed.json"
+    feed.write_text(text)
+    checked = run("check", "--json", "-i", str(feed))
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert (report["read"], report["compiled"], report["skipped"]) == (3, 2, 1)
+    assert report["problems"] == [
+        {"id": f"{feed}#2", "reason": "object nested too deeply to read", "status": "skipped", "source": str(feed)}
+    ]
+    scanned = run("scan", "--format", "jsonl", "-i", str(feed), stdin="evil.example 198.51.100.7")
+    assert [json.loads(line)["text"] for line in scanned.stdout.decode().splitlines()] == [
+        "evil.example",
+        "198.51.100.7",
+    ]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SourceError
+from .json_elements import objects_one_by_one
 from .objects import SourceObjects
 
 
@@ -39,7 +40,13 @@ def read_json(text: str | bytes, label: str) -> SourceObjects:
     except (UnicodeDecodeError, ValueError) as exc:
         raise SourceError(f"{label}: not valid JSON: {exc}") from None
     except RecursionError:
-        raise SourceError(f"{label}: JSON nested too deeply to read") from None
+        # One object nested too deeply spoils the document: read it object by object.
+        text_form = text.decode("utf-8-sig", "replace") if isinstance(text, bytes) else text
+        read = objects_one_by_one(text_form, label)
+        if read is None:
+            raise SourceError(f"{label}: JSON nested too deeply to read") from None
+        objects, problems = read
+        return SourceObjects(label, objects, problems=tuple(problems))
     return _from_document(document, label)
 
 
