@@ -33,7 +33,8 @@ _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(
 # Below this many bytes (a line), plain Python is quicker than numpy's cost per call.
 SMALL_INPUT = 4096
 _DOTTED_RUNS = re.compile(rb"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
-_DOTTED_RUNS_WITH_A_DOT = re.compile(rb"[a-z0-9_-]+(?:\.[a-z0-9_-]+)+")
+# Tried only where a run starts: inside a word it would fail again and again.
+_DOTTED_RUNS_WITH_A_DOT = re.compile(rb"(?<![a-z0-9_-])[a-z0-9_-]+(?:\.[a-z0-9_-]+)+")
 # A whole run of hex digits of a hash's length (the longest alternative first).
 _HASH_RUN = re.compile(rb"(?<![0-9a-f])(?:[0-9a-f]{128}|[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-f])")
 _FILTER_SLOTS_PER_KEY = 32  # 32 to 64 slots a key let about 1 span in 32 through
