@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from ..model import Problem
@@ -48,20 +49,10 @@ def objects_one_by_one(text: str, label: str) -> tuple[list[Any], list[Problem]]
 def _top_level_objects(text: str) -> int | None:
     """Where the elements of a top-level ``"objects": [`` begin."""
     depth = 0
-    in_string = False
-    escaped = False
-    for index, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
+    for index, char in _outside_strings(text, 0):
+        if char == '"':
             if depth == 1 and (found := _OBJECTS_KEY.match(text, index)):
                 return found.end()
-            in_string = True
         elif char in "{[":
             depth += 1
         elif char in "}]":
@@ -72,23 +63,28 @@ def _top_level_objects(text: str) -> int | None:
 def _end_of_element(text: str, at: int) -> int:
     """The index after the element (an object or array) starting at ``at``."""
     depth = 0
-    in_string = False
-    escaped = False
-    for index in range(at, len(text)):
-        char = text[index]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
+    for index, char in _outside_strings(text, at):
+        if char in "{[":
             depth += 1
         elif char in "}]":
             depth -= 1
             if depth == 0:
                 return index + 1
     return len(text)
+
+
+def _outside_strings(text: str, start: int) -> Iterator[tuple[int, str]]:
+    """(index, character) of each character outside string literals, the
+    opening quote of each string included."""
+    in_string = escaped = False
+    for index in range(start, len(text)):
+        char = text[index]
+        if not in_string:
+            in_string = char == '"'
+            yield index, char
+        elif escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            in_string = False
