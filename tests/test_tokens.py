@@ -82,7 +82,7 @@ def test_tokens_on_a_block_are_the_same_as_line_by_line(many: list[str]) -> None
 def _sieve() -> tuple[IPv4Sieve, list[ipaddress.IPv4Network]]:
     networks = [ipaddress.IPv4Network(n) for n in NETWORKS]
     index = IntervalIndex((int(n.network_address), int(n.broadcast_address), str(n)) for n in networks)
-    return IPv4Sieve(*index.segments()), networks
+    return IPv4Sieve(index), networks
 
 
 def _held(text: str, networks: list[ipaddress.IPv4Network]) -> set[tuple[int, int]]:

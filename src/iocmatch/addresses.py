@@ -11,7 +11,6 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])"
 # A dotted quad not preceded by a digit or "digit.", not followed by a digit
 # or ".digit": so 1.2.3.4.5 holds no address.
 _IPV4 = re.compile(rf"(?<![0-9])(?<![0-9]\.){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9])(?!\.[0-9])")
-IPV4_IN_BYTES = re.compile(_IPV4.pattern.encode("ascii"))
 # A maximal run of hex digits, ':' and '.' holding a ':' (two are checked after).
 _IPV6_RUN = re.compile(r"(?<![0-9A-Fa-f:.])[0-9A-Fa-f.:]*:[0-9A-Fa-f.:]*")
 

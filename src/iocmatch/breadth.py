@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .addresses import network_range
 from .model import DOMAIN, EQUALS, IPV4, IPV6, MD5, SHA1, SHA256, SHA512, SUBDOMAINS_ONLY, Atom
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def too_broad(atom: Atom) -> str | None:
     """Why ``atom`` would hit ordinary traffic everywhere, or None."""
     kind, value = atom.kind, atom.value
     if kind in (IPV4, IPV6):
-        length = int(value.partition("/")[2] or (32 if kind == IPV4 else 128))
+        _, _, length = network_range(value)
         if length < SHORTEST_PREFIX[kind]:
             return f"too broad: {value} is wider than /{SHORTEST_PREFIX[kind]}"
         if value in FAMOUS_BENIGN:

@@ -172,22 +172,24 @@ class Matcher:
         self._ipv4 = IntervalIndex(ranges[IPV4]) if ranges[IPV4] else None
         self._ipv6 = IntervalIndex(ranges[IPV6]) if ranges[IPV6] else None
         key_list = list(keys)
+        engine_keys = key_list
         tokens = sieve = None
+        address_key = -1
         if large_set:
             tokens = _token_engine(keys)
             # The token engine's keys, and the sieve's empty one, are not the block engine's.
-            key_list = ["" if index in tokens else key for index, key in enumerate(key_list)]
+            engine_keys = ["" if index in tokens else key for index, key in enumerate(key_list)]
             if self._ipv4 is not None:
                 from .engine.ipv4_sieve import IPv4Sieve  # numpy: only large sets need it
 
-                sieve = IPv4Sieve(*self._ipv4.segments())
+                sieve = IPv4Sieve(self._ipv4)
+                address_key = key_list.index(_SIEVED_ADDRESS)
         if HYPERSCAN_AVAILABLE and self.engine != "aho-corasick":
-            block_engine: picking.BlockEngine = HyperscanEngine(key_list)
+            block_engine: picking.BlockEngine = HyperscanEngine(engine_keys)
         else:
-            block_engine = StringEngine(key_list)
-        address_key = list(keys).index(_SIEVED_ADDRESS) if sieve is not None else -1
+            block_engine = StringEngine(engine_keys)
         self._picker = picking.LinePicker(
-            block_engine, list(keys), checks, tokens=tokens, sieve=sieve, address_key=address_key
+            block_engine, key_list, checks, tokens=tokens, sieve=sieve, address_key=address_key
         )
         self._rank = tuple(rank)
 
