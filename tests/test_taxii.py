@@ -251,3 +251,19 @@ def test_added_after_without_a_taxii_source_is_an_error(tmp_path: Path) -> None:
     result = run("check", "-i", str(feed), "--added-after", "2024-03-01T00:00:00Z")
     assert result.returncode == 2
     assert b"TAXII" in result.stderr
+
+
+def test_the_command_prints_no_library_log_lines(server: str) -> None:
+    """The server sends pages of 4 where the client asked for no size, which
+    taxii2client warns about through a console handler of its own."""
+    command = Path(sys.executable).with_name("iocmatch")
+    url = f"{server}collections/{MAIN}/"
+    result = subprocess.run(
+        [str(command), "check", "-i", url, "--user", USER, "--password", PASSWORD],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "taxii2client" not in result.stderr
+    assert "WARNING" not in result.stderr
