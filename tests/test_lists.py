@@ -333,11 +333,14 @@ def test_empty_files() -> None:
         read_csv(b"", "empty.csv")
 
 
-def test_not_utf8_raises_a_source_error_naming_the_file() -> None:
-    with pytest.raises(iocmatch.SourceError, match=r"latin\.txt: not UTF-8"):
-        read_text_list("évil.example\n".encode("latin-1"), "latin.txt")
-    with pytest.raises(iocmatch.SourceError, match=r"latin\.csv: not UTF-8"):
-        read_csv("type,value\ndomain,évil.example\n".encode("latin-1"), "latin.csv")
+def test_bytes_that_are_not_utf8_cost_only_their_row() -> None:
+    # A value that is not UTF-8 is skipped; a comment that is not is kept, repaired.
+    read = read_text_list("évil.example\nevil.example # café\n".encode("latin-1"), "latin.txt")
+    assert [(p.id, p.reason) for p in read.problems] == [("latin.txt:1", "value is not UTF-8 text (byte 0xE9)")]
+    assert [(obj["name"], obj["description"]) for obj in read.objects] == [("evil.example", "caf\ufffd")]
+    read = read_csv("type,value,comment\ndomain,évil.example\ndomain,evil.example,café\n".encode("latin-1"), "l.csv")
+    assert [(p.id, p.reason) for p in read.problems] == [("l.csv:2", "value is not UTF-8 text (byte 0xE9)")]
+    assert [(obj["name"], obj["description"]) for obj in read.objects] == [("evil.example", "caf\ufffd")]
 
 
 @pytest.mark.parametrize(
@@ -358,6 +361,7 @@ def test_not_utf8_raises_a_source_error_naming_the_file() -> None:
         ("name,address\nx,evil.example\n", False),
         ("", False),
         ('"' + "x" * 200_000, False),
+        ('# by x,"sheet 1\nType,Value\n', True),  # a comment is one line, whatever quotes it holds
     ],
 )
 def test_looks_like_csv(text: str, expected: bool) -> None:

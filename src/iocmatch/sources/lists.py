@@ -3,7 +3,9 @@
 Every row or line that holds an indicator becomes one STIX 2.1 indicator dict;
 every other data row or line becomes a skipped ``Problem`` with the reason, so
 nothing read is lost silently. Blank lines, ``#`` comments and header lines are
-not data.
+not data. A row broken beyond reading (a quote left open, a NUL, a field of
+megabytes, a value that is not UTF-8: see ``rows.py``) is one such problem,
+and the rows around it load.
 
 Lists are undated: their indicators are ``created`` and ``valid_from`` the Unix
 epoch, so they are live whatever the reference time, and ids derive from the
@@ -14,10 +16,9 @@ every machine and in every folder.
 from __future__ import annotations
 
 import csv
-import io
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ from ..model import (
 from ..normalize import HASH_DIGITS, expand_hive, typed_value
 from .objects import SourceObjects
 from .paths import name_in_folder, refuse_variables, split_path
+from .rows import damage, decode, not_utf8, physical_lines, records, repaired
 from .stix2_build import indicator, pattern_for, stable_id
 
 # Lists carry no dates (see the module docstring).
@@ -53,6 +55,7 @@ _TYPE_COLUMNS = {"type", "indicator type", "ioc type", "kind"}
 _VALUE_COLUMNS = {"value", "indicator", "ioc", "ioc value", "indicator value", "observable"}
 _COMMENT_COLUMNS = {"comment", "comments", "description", "note", "notes"}
 _DELIMITERS = ",;\t"
+_SNIFF_SAMPLE = 8192  # characters of the first 50 lines that csv.Sniffer is shown
 
 # Published type names (after _type_key) and the kind each holds.
 _CSV_KINDS = {
@@ -102,7 +105,8 @@ _SCHEMELESS_URL = re.compile(rf"(?:{_HOST}|{_IPV4})(?::\d{{1,5}})?/\S*")
 _HASH_BY_DIGITS = {digits: kind for kind, digits in HASH_DIGITS.items()}
 # LOKI/THOR `regex;score` lines: an escape or a metacharacter gives them away.
 _REGEX_HINT = re.compile(r"\\.|[\[\](){}*+?|^$]")
-_INLINE_COMMENT = re.compile(r"\s+#")
+# From the start of a run of spaces only: `\s+#` alone is tried at every space of a run.
+_INLINE_COMMENT = re.compile(r"(?<!\s)\s+#")
 # Lines that name the kind of the values below them (`SHA256`, `Domains:`).
 _HEADER_WORDS = {
     "md5",
@@ -144,6 +148,7 @@ class _Entry:
 class _Layout:
     delimiter: str
     header_line: int  # 1-based
+    width: int  # the header's cells
     type_column: int
     value_column: int
     comment_column: int | None
@@ -184,21 +189,9 @@ class _Collector:
         return SourceObjects(self.label, self.objects, spec_version="2.1", problems=tuple(self.problems))
 
 
-def _decode(data: bytes, label: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
-
 def _show(value: str) -> str:
     """A value quoted as published: repr() would double every backslash of a path."""
     return f"'{value}'"
-
-
-def _lines(text: str) -> io.StringIO:
-    """Lines split at ``\\n``, ``\\r\\n`` or ``\\r``, as the csv module wants them."""
-    return io.StringIO(text, newline="")
 
 
 # ------------------------------------------------------------------------ CSV
@@ -206,57 +199,40 @@ def _lines(text: str) -> io.StringIO:
 
 def looks_like_csv(text: str) -> bool:
     """True when the first row that is not blank or a ``#`` comment names a type and a value column."""
-    try:
-        return _layout(text) is not None
-    except csv.Error:  # a stray quote that runs past the csv module's field limit
-        return False
+    return _layout(physical_lines(text.removeprefix("\ufeff"))) is not None
 
 
 def read_csv(data: bytes, label: str) -> SourceObjects:
     """One indicator per ``Type,Value`` row; rows that cannot be one become problems."""
-    text = _decode(data, label)
-    try:
-        return _read_rows(text, label)
-    except csv.Error as exc:  # a stray quote that runs past the csv module's field limit
-        raise SourceError(f"{label}: unreadable CSV ({exc})") from None
-
-
-def _read_rows(text: str, label: str) -> SourceObjects:
-    layout = _layout(text)
+    lines = physical_lines(decode(data))
+    layout = _layout(lines)
     if layout is None:
         raise SourceError(f"{label}: CSV without a header naming a type column and a value column")
     collector = _Collector(label)
-    for line, row in _rows(text, layout.delimiter):
-        if line > layout.header_line and not _is_header(row, layout):
-            _read_row(collector, line, row, layout)
+    for record in records(lines, layout.delimiter, lambda cells: _takes_in_lines(cells, layout)):
+        if record.line <= layout.header_line:
+            continue
+        if record.problem is not None:
+            collector.skip(record.line, record.problem)
+        elif not _is_header(record.cells, layout):
+            _read_row(collector, record.line, record.cells, layout)
     return collector.result()
 
 
-def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Data rows with the line each starts on; blank rows and ``#`` comments left out."""
-    reader = csv.reader(_lines(text), delimiter=delimiter)
-    end = 0
-    for row in reader:
-        start, end = end + 1, reader.line_num
-        cells = [cell.strip() for cell in row]
-        if any(cells) and not cells[0].startswith("#"):
-            yield start, cells
-
-
-def _layout(text: str) -> _Layout | None:
-    text = text.removeprefix("\ufeff")
-    for delimiter in _delimiters(text):
-        for line, row in _rows(text, delimiter):
-            columns = _columns(row)
+def _layout(lines: list[str]) -> _Layout | None:
+    for delimiter in _delimiters(lines):
+        for record in records(lines, delimiter):
+            columns = _columns(record.cells)
             if columns is not None:
-                return _Layout(delimiter, line, *columns)
+                return _Layout(delimiter, record.line, len(record.cells), *columns)
             break
     return None
 
 
-def _delimiters(text: str) -> list[str]:
+def _delimiters(lines: list[str]) -> list[str]:
     """Every delimiter we accept, the one csv.Sniffer picks first."""
-    sample = "\n".join(text.splitlines()[:50])
+    # The Sniffer's time grows with the square of a sample full of stray quotes.
+    sample = "".join(lines[:50])[:_SNIFF_SAMPLE]
     try:
         first = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
     except csv.Error:
@@ -289,13 +265,49 @@ def _cell(row: list[str], column: int | None) -> str:
 
 def _read_row(collector: _Collector, line: int, row: list[str], layout: _Layout) -> None:
     type_name, value = _cell(row, layout.type_column), _cell(row, layout.value_column)
-    if not value:
+    problem = _damaged_row(row, layout) or not_utf8(type_name, "type") or not_utf8(value, "value")
+    if problem:
+        collector.skip(line, problem)
+    elif not value:
         collector.skip(line, "row has no value")
     elif not type_name:
         collector.skip(line, f"row has no type for {_show(value)}")
     else:
-        comment = _cell(row, layout.comment_column) or None
+        comment = repaired(_cell(row, layout.comment_column)) or None
         collector.add(line, value, comment, lambda: _csv_entry(type_name, value))
+
+
+def _damaged_row(row: list[str], layout: _Layout) -> str | None:
+    """Why a row cannot be read at all: a NUL, a field too long, or more cells than the header."""
+    problem = damage(row, "row")
+    if problem:
+        return problem
+    width = len(row)
+    while width > layout.width and not row[width - 1]:  # empty cells at the end say nothing
+        width -= 1
+    if width > layout.width:
+        # A delimiter inside a cell that is not quoted: no telling which cell it split.
+        return f"row has {width} cells, the header {layout.width}: an unquoted {layout.delimiter!r} in some cell"
+    return None
+
+
+def _takes_in_lines(row: list[str], layout: _Layout) -> bool:
+    """A type, or a value of a type we read, never holds a line break: a quoted
+    one that does was opened by a stray quote and closed by a later row's."""
+    type_name, value = _cell(row, layout.type_column), _cell(row, layout.value_column)
+    if _has_line_break(type_name):
+        return True
+    # MISP exports quote YARA rules over many lines: a type we skip, whatever its value.
+    return _has_line_break(value) and _is_known_type(type_name)
+
+
+def _has_line_break(text: str) -> bool:
+    return "\n" in text or "\r" in text
+
+
+def _is_known_type(type_name: str) -> bool:
+    key = _type_key(type_name)
+    return key in _CSV_KINDS or key in _ANY_IP_TYPES or key in _PATH_TYPES or key in _PIPE_TYPES
 
 
 def _type_key(type_name: str) -> str:
@@ -365,9 +377,8 @@ def read_text_list(data: bytes, label: str) -> SourceObjects:
     goes to the description, not the pattern) and ``value  # comment`` are read;
     LOKI ``regex;score`` lines are problems, not literals.
     """
-    text = _decode(data, label)
     collector = _Collector(label)
-    for number, raw in enumerate(_lines(text), 1):
+    for number, raw in enumerate(physical_lines(decode(data)), 1):
         line = raw.strip()
         if line and not line.startswith("#") and not _is_kind_header(line):
             _read_line(collector, number, line)
@@ -384,7 +395,11 @@ def _read_line(collector: _Collector, number: int, line: str) -> None:
     head, _, comment = line.partition(";")
     value, *inline = _INLINE_COMMENT.split(head, maxsplit=1)
     value = value.strip()
-    comment = "; ".join(part.strip() for part in (comment, *inline) if part.strip())
+    comment = repaired("; ".join(part.strip() for part in (comment, *inline) if part.strip()))
+    problem = damage([line], "line") or not_utf8(value, "value")
+    if problem:
+        collector.skip(number, problem)
+        return
     if _is_score(comment) and _REGEX_HINT.search(value):
         collector.skip(number, f"{_show(value)} is a regular expression, not a literal value")
         return
