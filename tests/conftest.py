@@ -57,9 +57,9 @@ def bundle(*objects: dict[str, Any]) -> dict[str, Any]:
     return {"type": "bundle", "id": f"bundle--{uuid.UUID(int=len(objects), version=4)}", "objects": list(objects)}
 
 
-def matcher_for(*patterns: str, subdomains: bool = True) -> iocmatch.Matcher:
+def matcher_for(*patterns: str, subdomains: bool = True, allow_broad: bool = False) -> iocmatch.Matcher:
     objects = [indicator(pattern, number) for number, pattern in enumerate(patterns, 1)]
-    loaded = iocmatch.load(bundle(*objects))
+    loaded = iocmatch.load(bundle(*objects), allow_broad=allow_broad)
     assert loaded.report.compiled == len(patterns), loaded.report.problems
     return iocmatch.compile(loaded, subdomains=subdomains)
 

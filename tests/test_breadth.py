@@ -30,6 +30,43 @@ TOO_BROAD = [
     ("[ipv4-addr:value = '8.8.8.8']", "public DNS resolver (Google Public DNS)"),
     ("[ipv4-addr:value = '1.1.1.1/32']", "public DNS resolver (Cloudflare DNS)"),
     ("[ipv6-addr:value = '2606:4700:4700:0::1111']", "public DNS resolver"),
+    # A LIKE prefix needs four letters or digits; a URL's scheme does not count.
+    ("[file:name LIKE 'w%']", "LIKE 'w%' fixes fewer than 4 letters or digits"),
+    ("[directory:path LIKE '/%']", "fixes fewer than 4 letters or digits"),
+    ("[domain-name:value LIKE 'ev.%']", "fixes fewer than 4"),
+    ("[url:value LIKE 'http://www.%']", "fixes fewer than 4"),
+    ("[url:value LIKE 'https:%']", "holds only a URL scheme"),
+    ("[url:value LIKE 'http%']", "holds only a URL scheme"),
+    ("[file:name = 'a']", "file name 'a' has fewer than 3 characters"),
+    ("[file:name = 'ab']", "fewer than 3 characters"),
+    ("[file:name = 'svchost.exe']", "svchost.exe is the name of a program on every Windows host"),
+    ("[file:name = 'CMD.EXE']", "program on every Windows host"),
+    ("[file:name = 'rundll32.exe']", "program on every Windows host"),
+    ("[file:name = 'powershell.exe']", "program on every Windows host"),
+    ("[file:name LIKE 'svch%']", "covers svchost.exe"),
+    ("[directory:path = 'c:\\\\Windows']", "a Windows system folder (C:\\Windows)"),
+    ("[directory:path = 'C:\\\\WINDOWS\\\\system32\\\\']", "a Windows system folder (C:\\Windows\\System32)"),
+    ("[directory:path = 'C:/Windows/SysWOW64']", "(C:\\Windows\\SysWOW64)"),
+    ("[directory:path = 'C:\\\\Program Files (x86)']", "a Windows system folder"),
+    ("[directory:path = 'c:\\\\programdata\\\\']", "a Windows system folder"),
+    ("[directory:path = 'C:\\\\Users\\\\Public']", "a user's profile folder"),
+    ("[directory:path = 'C:\\\\Users\\\\alice\\\\AppData\\\\Local\\\\Temp']", "a folder in every user's profile"),
+    ("[directory:path = 'D:\\\\Users\\\\bob\\\\Downloads']", "a folder in every user's profile"),
+    ("[directory:path = '%TEMP%']", "(C:\\Users\\*\\AppData\\Local\\Temp)"),
+    ("[directory:path = '%AppData%\\\\']", "(C:\\Users\\*\\AppData\\Roaming)"),
+    ("[directory:path = '%SystemRoot%\\\\System32']", "(C:\\Windows\\System32)"),
+    ("[directory:path = '%ProgramFiles%']", "a Windows system folder"),
+    ("[directory:path = '%USERPROFILE%']", "a user's profile folder"),
+    ("[file:parent_directory_ref.path = 'C:\\\\Windows\\\\Temp']", "a Windows system folder"),
+    ("[directory:path LIKE 'C:\\\\Windows\\\\%']", "covers a Windows system folder (C:\\Windows)"),
+    ("[directory:path LIKE 'C:\\\\Program%']", "covers a Windows system folder (C:\\Program Files)"),
+    ("[directory:path = '/']", "the root folder"),
+    ("[directory:path = '/tmp/']", "a system folder (/tmp)"),
+    ("[directory:path = '/var/tmp']", "a system folder"),
+    ("[directory:path = '/dev/shm']", "a system folder"),
+    ("[directory:path = '/usr/local/bin']", "a system folder"),
+    ("[directory:path = '/home/alice']", "a user's home folder"),
+    ("[directory:path LIKE '/usr/bin/%']", "covers a system folder (/usr/bin)"),
 ]
 # Private, reserved and documentation ranges are what internal hunts and tests use.
 KEPT = [
@@ -42,6 +79,22 @@ KEPT = [
     "[domain-name:value = 'evil.co.uk']",
     "[domain-name:value = 'pages.github.io']",
     "[file:hashes.MD5 = '0cc175b9c0f1b6a831c399e269772661']",
+    # Names, folders and ANDs the bundled campaign data holds: specific to it.
+    "[file:name = 't.vbs']",
+    "[file:name = 'quser.exe']",
+    "[file:name = 'nltest.exe']",
+    "[directory:path = 'C:\\\\Windows\\\\Vss']",
+    "[directory:path = 'C:\\\\Windows\\\\Temp\\\\winsyslog']",
+    "[file:name = 'MsMpEng.exe' AND file:parent_directory_ref.path = 'C:\\\\recovery']",
+    "[file:name = 'RedLeaves.exe' AND file:parent_directory_ref.path = 'C:\\\\windows\\\\system32']",
+    # Below a system folder, a prefix that fixes enough, an AND with a specific part.
+    "[directory:path = 'C:\\\\Users\\\\alice\\\\AppData\\\\Roaming\\\\Evil']",
+    "[directory:path = '/tmp/.ICE-unix-evil']",
+    "[directory:path = '/TMP']",  # POSIX names keep their case
+    "[directory:path LIKE 'C:\\\\Windows\\\\Temp\\\\winsyslog\\\\%']",
+    "[file:name LIKE 'mimi%']",
+    "[url:value LIKE 'http://evil%']",
+    "[file:name = 'svchost.exe' AND file:parent_directory_ref.path = 'C:\\\\ProgramData\\\\Evil']",
 ]
 
 
@@ -218,3 +271,50 @@ def test_a_matcher_file_refuses_loading_options(broad_feed: Path, tmp_path: Path
     result = run("scan", "-m", str(tmp_path / "m.iocm"), "--allow-broad", str(broad_feed))
     assert result.returncode == 2
     assert "not allowed with --allow-broad" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("pattern", ["[url:value LIKE 'http://%']", "[url:value LIKE 'HXXPS://%']"])
+def test_a_url_like_of_a_bare_scheme_is_skipped_as_never_hitting(pattern: str) -> None:
+    # URLs are looked for without their scheme (a URL hits under any scheme): nothing is left to look for.
+    for allow_broad in (False, True):
+        report = _load(pattern, allow_broad=allow_broad).report
+        (problem,) = report.problems
+        assert (report.skipped, problem.status) == (1, "skipped")
+        assert "can never hit a log line" in problem.reason
+    loaded = _load(pattern[:-1] + " OR domain-name:value = 'evil.example']")
+    assert loaded.report.compiled == 1
+    (warning,) = loaded.report.warnings
+    assert "can never hit a log line" in warning.reason
+
+
+def test_cli_excludes_system_folders_short_names_and_bare_schemes(tmp_path: Path) -> None:
+    path = tmp_path / "feed.json"
+    patterns = [
+        "[directory:path = 'c:\\\\Windows']",
+        "[file:name LIKE 'w%']",
+        "[url:value LIKE 'http://%']",
+        "[domain-name:value = 'evil.example']",
+    ]
+    path.write_text(json.dumps(bundle(*(indicator(p, n) for n, p in enumerate(patterns, 1)))))
+    checked = run("check", "--json", "-i", str(path))
+    assert checked.returncode == 0
+    report = json.loads(checked.stdout)
+    assert (report["compiled"], report["excluded"], report["skipped"]) == (1, 2, 1)
+    reasons = sorted((problem["status"], problem["reason"]) for problem in report["problems"])
+    assert reasons == [
+        ("excluded", "too broad: LIKE 'w%' fixes fewer than 4 letters or digits"),
+        ("excluded", "too broad: c:\\Windows is a Windows system folder (C:\\Windows)"),
+        (
+            "skipped",
+            "LIKE 'http://%' can never hit a log line: URLs are looked for without their scheme, "
+            "and nothing follows it",
+        ),
+    ]
+    allowed = json.loads(run("check", "--json", "--allow-broad", "-i", str(path)).stdout)
+    assert (allowed["compiled"], allowed["excluded"], allowed["skipped"]) == (3, 0, 1)
+    strict = run("check", "--strict", "-i", str(path))
+    assert strict.returncode == 2
+    message = strict.stderr.decode()
+    assert "--strict: 3 problems" in message
+    assert "Windows system folder" in message
+    assert "Traceback" not in message

@@ -28,6 +28,9 @@ BAD_OBJECTS: list[tuple[Any, str]] = [
     ({**indicator("[domain-name:value = 'e.example']", 8), "pattern": 42}, "no pattern"),
     ({**indicator("[domain-name:value = 'f.example']", 9), "modified": "yesterday"}, "invalid 'modified'"),
     (indicator("[domain-name:value = '" + "x" * 1_000_000 + ".example']", 10), "characters)"),
+    # JSON can spell lone surrogates; once they made every engine's compile fail, losing the whole feed.
+    (indicator("[file:name = 'a\udcffb.exe']", 11), "lone surrogate"),
+    (indicator("[mutex:name = 'x\ud800y'] OR [mutex:name LIKE 'z\udc80%']", 12), "lone surrogate"),
 ]
 
 

@@ -31,18 +31,27 @@ def quoted(value: str) -> str:
 
 
 @st.composite
+def simple_comparison(draw: st.DrawFn) -> str:
+    path = draw(st.sampled_from(sorted(PATHS)))
+    values = draw(st.lists(PATHS[path], min_size=1, max_size=3))
+    space = draw(SPACES)
+    if len(values) > 1 or draw(st.booleans()):
+        return f"{path} IN{space}({', '.join(map(quoted, values))})"
+    operator = draw(st.sampled_from(["=", "ISSUBSET", "LIKE"] if path.startswith("ipv") else ["=", "LIKE"]))
+    value = values[0]
+    if operator == "LIKE":
+        value = f"%.{value}" if path == "domain-name:value" and draw(st.booleans()) else f"{value}%"
+    return f"{path}{space} {operator} {quoted(value)}"
+
+
+@st.composite
 def simple_patterns(draw: st.DrawFn) -> str:
-    comparisons = []
-    for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(sorted(PATHS)))
-        values = draw(st.lists(PATHS[path], min_size=1, max_size=3))
-        space = draw(SPACES)
-        if len(values) == 1 and draw(st.booleans()):
-            operator = "ISSUBSET" if path.startswith("ipv") and draw(st.booleans()) else "="
-            comparisons.append(f"{path}{space} {operator} {quoted(values[0])}")
-        else:
-            comparisons.append(f"{path} IN{space}({', '.join(map(quoted, values))})")
-    return f"[{draw(SPACES)}" + " OR ".join(comparisons) + f"{draw(SPACES)}]"
+    """Observations of comparisons joined by OR, joined by OR."""
+    observations = []
+    for _ in range(draw(st.integers(1, 3))):
+        comparisons = draw(st.lists(simple_comparison(), min_size=1, max_size=4))
+        observations.append(f"[{draw(SPACES)}" + " OR ".join(comparisons) + f"{draw(SPACES)}]")
+    return " OR ".join(observations)
 
 
 def outcome(pattern: str, fast: bool) -> object:
@@ -56,6 +65,24 @@ def outcome(pattern: str, fast: bool) -> object:
 @given(simple_patterns())
 def test_fast_path_equals_the_full_grammar(pattern: str) -> None:
     assert outcome(pattern, fast=True) == outcome(pattern, fast=False)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[domain-name:value = ('evil.example')]",  # '=' takes one value, IN a list
+        "[domain-name:value IN 'evil.example']",
+        "[domain-name:value LIKE ('evil%')]",
+        "[ipv4-addr:value ISSUBSET ('198.51.100.0/24')]",
+        "[domain-name:valueIN ('evil.example')]",  # one identifier, no operator
+        "[domain-name:value = 'evil.example'\x1c]",  # white space to Python, not to the grammar
+        "[domain-name:value = 'a.example']\x1cOR [domain-name:value = 'b.example']",
+    ],
+)
+def test_fast_path_refuses_what_the_grammar_refuses(pattern: str) -> None:
+    assert outcome(pattern, fast=False) == outcome(pattern, fast=True)
+    with pytest.raises(PatternError, match="invalid STIX pattern"):
+        compile_pattern(pattern)
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,30 @@ from .model import (
 )
 from .normalize import canonical_network, canonical_value, hash_kind, network_value, url_prefix
 
-# A pattern whose OR-of-ANDs form grows past this is refused, not expanded.
+# White space as the STIX grammar's lexer skips it (str.isspace also takes \x1c-\x1f,
+# which the grammar refuses): for regular expressions that read patterns without it.
+GRAMMAR_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+# How large a pattern may be. Past a limit it is refused with a reason that
+# names the limit, never half read.
+# An OR list (comparisons, observations, IN values, however nested): feeds
+# publish thousands of hashes or domains as one pattern; each alternative is a
+# clause the matcher keeps anyway, so this only bounds a runaway feed.
+MAX_ALTERNATIVES = 100_000
+# An AND over ORs expands to the product of their sizes: refused past this
+# rather than expanded (two IN lists of 300 would make 90,000 clauses).
 MAX_CLAUSES = 4096
+# A part of a pattern that cannot be cut at an OR (an AND, a group under a
+# qualifier or FOLLOWEDBY) is read by the grammar, which recurses once per
+# operator, bracket or parenthesis in it.
+MAX_NESTING = 10_000
+
+TOO_MANY_ALTERNATIVES = f"pattern ORs together more than {MAX_ALTERNATIVES:,} alternatives (the limit)"
+TOO_MANY_CLAUSES = f"pattern's AND over OR expands to more than {MAX_CLAUSES:,} alternatives (the limit)"
+NESTED_TOO_DEEPLY = (
+    f"pattern has a part with more than {MAX_NESTING:,} operators, brackets and parentheses"
+    " and no OR to cut it at (the limit)"
+)
 
 # (object type, property path) -> kind. file:hashes.<algorithm> is handled apart.
 _PATHS = {
@@ -74,6 +96,7 @@ def unescape(value: str) -> str:
 
 
 def atom(kind: str, value: str) -> Atom:
+    _refuse_surrogates(value)
     if kind in (IPV4, IPV6):
         # An IPv4-mapped IPv6 value comes back as IPv4: it is looked up as one.
         network = canonical_network(kind, value)
@@ -83,18 +106,46 @@ def atom(kind: str, value: str) -> Atom:
 
 def like_atom(kind: str, value: str) -> Atom:
     """LIKE '%.evil.com' (domains: subdomains only) and LIKE 'evil%' (prefix)."""
+    _refuse_surrogates(value)
     if kind == DOMAIN and value.startswith("%.") and not _has_wildcard(value[2:]):
         return Atom(kind, canonical_value(kind, value[2:]), SUBDOMAINS_ONLY)
     literal = value[:-1]
     if value.endswith("%") and literal and not _has_wildcard(literal) and kind not in (IPV4, IPV6):
         if kind == URL:
-            return Atom(kind, url_prefix(literal), PREFIX)
+            return _url_like(value, url_prefix(literal))
         if kind in (DOMAIN, EMAIL):
             literal = literal.lower()
         elif kind not in (FILE_NAME, MUTEX, REGISTRY_KEY, DIRECTORY):
             raise PatternError(f"LIKE is not supported on {kind}")
         return Atom(kind, literal, PREFIX)
     raise PatternError(f"LIKE {value!r} is not supported (only '%.domain' and 'prefix%')")
+
+
+def _url_like(value: str, prefix: str) -> Atom:
+    if not after_scheme(prefix).strip():
+        # URL needles leave the scheme out (a URL hits under any scheme): nothing would be looked for.
+        raise PatternError(
+            f"LIKE {value!r} can never hit a log line: URLs are looked for without their scheme, and nothing follows it"
+        )
+    return Atom(URL, prefix, PREFIX)
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def after_scheme(url: str) -> str:
+    """``url`` without its ``scheme://``, if it has one."""
+    found = _SCHEME.match(url)
+    return url[found.end() :] if found else url
+
+
+def _refuse_surrogates(value: str) -> None:
+    """JSON can spell a lone surrogate (``\\udcff``), which is no character:
+    no log line holds it, and no engine can be given it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PatternError(f"value holds {value[exc.start]!r}, a lone surrogate and no character") from None
 
 
 def _has_wildcard(text: str) -> bool:

@@ -15,19 +15,23 @@ from functools import lru_cache
 
 from .errors import PatternError
 from .model import IPV4, IPV6, Atom, Clause
-from .pattern_values import MAX_CLAUSES, atom, kind_of, unescape
+from .pattern_values import GRAMMAR_SPACE, MAX_ALTERNATIVES, TOO_MANY_ALTERNATIVES, atom, kind_of, like_atom, unescape
 
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL)
 _NOT = re.compile(r"\bNOT\b")
 
 # The shape most feeds use, compiled without the ANTLR grammar (which costs
-# about half a millisecond a pattern): one observation whose comparisons are
-# =, IN or ISSUBSET joined by OR. Tests check it against the full grammar.
+# about half a millisecond a comparison): observations whose comparisons are
+# =, IN, ISSUBSET or LIKE joined by OR, joined by OR. Tests check it against
+# the full grammar, which refuses what this does not take exactly as it does.
+_SP = f"[{GRAMMAR_SPACE}]"
 _S = r"'(?:[^'\\]|\\[\\'])*'"  # only the two escapes STIX defines
-_PATH = r"[a-z][a-z0-9-]*:[A-Za-z_][A-Za-z0-9_]*(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|'[^'\\]*'))*"
-_COMPARISON = rf"({_PATH})\s*(=|IN|ISSUBSET)\s*({_S}|\(\s*{_S}(?:\s*,\s*{_S})*\s*\))"
-_SIMPLE = re.compile(rf"\s*\[\s*{_COMPARISON}(?:\s+OR\s+{_COMPARISON})*\s*\]\s*", re.DOTALL)
-_ONE_COMPARISON = re.compile(_COMPARISON, re.DOTALL)
+_PATH = r"[a-z][a-z0-9-]*:[A-Za-z_][A-Za-z0-9_]*(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|'[^'\\]*'))*(?![A-Za-z0-9_])"
+_VALUES = rf"\({_SP}*{_S}(?:{_SP}*,{_SP}*{_S})*{_SP}*\)"
+_COMPARISON = rf"({_PATH}){_SP}*(?:(=|ISSUBSET|LIKE){_SP}*({_S})|IN{_SP}*({_VALUES}))"
+_OBSERVATION = rf"\[{_SP}*{_COMPARISON}(?:{_SP}+OR{_SP}+{_COMPARISON})*{_SP}*\]"
+_SIMPLE = re.compile(rf"{_SP}*{_OBSERVATION}(?:{_SP}+OR{_SP}+{_OBSERVATION})*{_SP}*")
+_ONE_COMPARISON = re.compile(_COMPARISON)
 # The commonest of them, one '=' with a string without escapes, in one match.
 _ONE_EQUALS = re.compile(rf"\[({_PATH}) = '([^'\\]*)'\]")
 _ONE_STRING = re.compile(_S, re.DOTALL)
@@ -75,19 +79,23 @@ def _compile_one(path: str, value: str) -> CompiledPattern | None:
 
 
 def _compile_simple(pattern: str) -> CompiledPattern | None:
-    """The fast path; None sends anything unusual (a bad value, a warning) to the grammar."""
+    """The fast path; None sends anything unusual (a bad value, a warning) to
+    the grammar. Past ``MAX_ALTERNATIVES`` the pattern is refused here."""
     atoms: list[Atom] = []
     try:
         for found in _ONE_COMPARISON.finditer(pattern):
-            path, operator, values = found.groups()
+            path, operator, value, values = found.groups()
             kind = _simple_kind(path)
             if kind is None or (operator == "ISSUBSET" and kind not in (IPV4, IPV6)):
                 return None
-            atoms.extend(atom(kind, unescape(value[1:-1])) for value in _ONE_STRING.findall(values))
+            if operator == "LIKE":
+                atoms.append(like_atom(kind, unescape(value[1:-1])))
+            else:
+                atoms.extend(atom(kind, unescape(one[1:-1])) for one in _ONE_STRING.findall(value or values))
     except PatternError:
         return None
-    if len(atoms) > MAX_CLAUSES:
-        return None
+    if len(atoms) > MAX_ALTERNATIVES:
+        raise PatternError(TOO_MANY_ALTERNATIVES)
     return CompiledPattern(tuple(dict.fromkeys(frozenset((one,)) for one in atoms)), ())
 
 
