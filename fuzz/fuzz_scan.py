@@ -4,7 +4,8 @@
 
 For each input, every engine must give the same matches, and the block path
 (``scan_stream`` with a block size the input chooses) the same as the line
-path (``scan`` over the lines); nothing may raise. Anything else is a crash:
+path (``scan`` over the lines), also when every line is read as the pieces of
+a long line (``line_window=1``); nothing may raise. Anything else is a crash:
 libFuzzer stops and writes the input to crash-*.
 """
 
@@ -63,8 +64,10 @@ def test_one_input(data: bytes) -> None:
     for engine, matcher in zip(ENGINES, MATCHERS, strict=True):
         by_lines = list(matcher.scan(text.split(b"\n")))
         by_blocks = list(matcher.scan_stream(io.BytesIO(text), block_size))
-        if by_lines != expected or by_blocks != expected:
-            raise AssertionError(f"{engine}: lines {by_lines} blocks {by_blocks} expected {expected}")
+        by_pieces = list(matcher.scan_stream(io.BytesIO(text), block_size, line_window=1))
+        if by_lines != expected or by_blocks != expected or by_pieces != expected:
+            found = f"lines {by_lines} blocks {by_blocks} pieces {by_pieces}"
+            raise AssertionError(f"{engine}: {found} expected {expected}")
 
 
 if __name__ == "__main__":

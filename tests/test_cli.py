@@ -123,7 +123,9 @@ def test_as_of_and_ignore_validity_reach_the_loader(tmp_path: Path) -> None:
     feed.write_text(
         json.dumps(bundle(indicator("[domain-name:value = 'old.example']", valid_until="2021-01-01T00:00:00Z")))
     )
-    assert run("scan", "-i", str(feed), stdin="old.example").returncode == 1
+    # Nothing live is no verdict: exit 2, not a clean "no match".
+    assert run("scan", "-i", str(feed), stdin="old.example").returncode == 2
+    assert run("scan", "-i", str(feed), "--allow-empty", stdin="old.example").returncode == 1
     assert run("scan", "-i", str(feed), "--as-of", "2020-06-01T00:00:00Z", stdin="old.example").returncode == 0
     assert run("scan", "-i", str(feed), "--ignore-validity", stdin="old.example").returncode == 0
 

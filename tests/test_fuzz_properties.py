@@ -99,3 +99,5 @@ def test_any_bytes_scan_alike_on_every_engine_and_path(data: bytes, block_size: 
     for matcher in MATCHERS.values():
         assert list(matcher.scan(data.split(b"\n"))) == expected
         assert list(matcher.scan_stream(io.BytesIO(data), block_size)) == expected
+        # Every line as the pieces of a long line: the window path, whatever the reads.
+        assert list(matcher.scan_stream(io.BytesIO(data), block_size, line_window=1)) == expected

@@ -220,7 +220,8 @@ def test_sighting_counts_are_the_lines_that_hit_each_indicator(seed: int, tmp_pa
         if scan_input == "file":
             scan.scan_file(str(log))
         else:
-            scan.scan_stdin(io.BytesIO(log.read_bytes()))
+            with log.open("rb") as stdin:
+                scan.scan_stdin(stdin.fileno())
         scan.finish()
         document = json.loads(written.getvalue())
         parsed = stix2.parse(document, allow_custom=False)

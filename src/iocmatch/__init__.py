@@ -9,7 +9,8 @@ from ._bundled import campaign_data_path
 from .errors import IocmatchError, MatcherFileError, PatternError, SourceError
 from .loader import load
 from .matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
-from .model import Indicator, IndicatorSet, LoadReport, Match, Problem
+from .model import Indicator, IndicatorSet, LoadReport, Match, Origin, Problem
+from .stats import ScanStats
 from .store import load_matcher, save_matcher
 
 
@@ -33,8 +34,10 @@ __all__ = [
     "Match",
     "Matcher",
     "MatcherFileError",
+    "Origin",
     "PatternError",
     "Problem",
+    "ScanStats",
     "SourceError",
     "__version__",
     "campaign_data_path",

@@ -1,7 +1,10 @@
 """The ``iocmatch`` command: ``scan`` logs, ``check`` feeds, ``compile`` a matcher file.
 
-Exit codes follow grep: 0 something matched, 1 nothing did, 2 an error (one
-line on stderr, no traceback).
+Exit status is a promise: 0 something matched; 1 everything asked for was
+searched, with at least one live indicator, and nothing matched; 2 anything
+else (an input that could not be read, a feed with no live indicator, a file
+cut short by a stop, a bug). A failure is one line on stderr; ``--debug``
+adds the traceback.
 """
 
 from __future__ import annotations
@@ -9,26 +12,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
+import re
 import sys
 import time
+import traceback
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import output, progress
 from ._bundled import campaign_data_path
+from .blocks import LINE_WINDOW
 from .catalog import Catalog, build_catalog
 from .errors import IocmatchError
 from .follow import POLL_SECONDS
 from .loader import load
 from .matcher import ENGINES, Matcher
-from .model import IndicatorSet
-from .scanning import Scan
+from .model import IndicatorSet, LoadReport, Origin
+from .scanning import STDIN, Scan
 from .sources import SourceObjects, read_source
-from .sources.taxii import PASSWORD_VARIABLE, USER_VARIABLE, TaxiiSource, is_taxii_url
+from .sources.taxii import (
+    DEADLINE_FACTOR,
+    DEFAULT_TIMEOUT,
+    PASSWORD_VARIABLE,
+    USER_VARIABLE,
+    TaxiiSource,
+    is_taxii_url,
+)
+from .stopping import Interrupted, interrupted_on_signals, stop_on_signals
 from .store import load_matcher, save_matcher
 from .timestamps import parse_timestamp
 
@@ -37,25 +49,48 @@ EXIT_MATCH, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return int(args.run(args))
-    except IocmatchError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-    except (EOFError, zlib.error) as exc:
-        _fail(f"compressed input is damaged: {exc}")
-    except KeyboardInterrupt:
-        return 130
-    return EXIT_ERROR
+    with interrupted_on_signals():
+        try:
+            return int(args.run(args))
+        except IocmatchError as exc:
+            _fail(str(exc))
+        except BrokenPipeError:
+            _quiet_stdout()  # the reader went away (| head): nothing more to say
+        except OSError as exc:
+            _fail(_os_error(exc))
+        except (EOFError, zlib.error) as exc:
+            _fail(f"compressed input is damaged: {exc}")
+        except (KeyboardInterrupt, Interrupted) as exc:
+            name = exc.name if isinstance(exc, Interrupted) else "SIGINT"
+            _fail(f"stopped by {name} before scanning finished")
+        except Exception as exc:  # noqa: BLE001 - the exit status promise: every failure is one line and exit 2
+            _fail(f"internal error: {type(exc).__name__}: {_one_line(str(exc))} (run with --debug for the traceback)")
+            if args.debug:
+                traceback.print_exc()
+        return EXIT_ERROR
 
 
 def _fail(message: str) -> None:
-    print(f"iocmatch: error: {message}", file=sys.stderr)
+    print(f"iocmatch: error: {_one_line(message)}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "no message"
+
+
+def _os_error(exc: OSError) -> str:
+    return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iocmatch", description="Find threat-intelligence indicators in logs.")
+    parser.add_argument("--debug", action="store_true", help="on an unexpected error, print the traceback too")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     scan = commands.add_parser("scan", help="scan log files (or stdin) for indicators")
@@ -98,8 +133,18 @@ def _parser() -> argparse.ArgumentParser:
         help="scan FILE, then each line appended to it, across rotation and truncation, until interrupted",
     )
     scan.add_argument(
-        "--stats", action="store_true", help="end with a summary on stderr: lines read and scanned, hits, seconds"
+        "--stats",
+        action="store_true",
+        help="end with a summary on stderr: lines read and scanned, hits, seconds (and the matcher file's origin)",
     )
+    scan.add_argument(
+        "--line-window",
+        metavar="SIZE",
+        default=str(LINE_WINDOW),
+        help="a line longer than this is scanned in overlapping windows, never held whole "
+        "(bytes, or with K, M, G; default 4M)",
+    )
+    _max_age_option(scan)
     _matching_options(scan)
     scan.add_argument(
         "-j",
@@ -111,19 +156,52 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("files", nargs="*", metavar="FILE", help="log files, plain or .gz; '-' or none: stdin")
     _taxii_options(scan)
+    _common_options(scan)
     scan.set_defaults(run=_scan, usage_error=scan.error)
 
     compiler = commands.add_parser("compile", help="compile indicator sources once into a matcher file for scan -m")
     _source_options(compiler)
     _matching_options(compiler)
     compiler.add_argument("-o", "--output", required=True, metavar="FILE", help="the matcher file to write")
+    _common_options(compiler)
     compiler.set_defaults(run=_compile)
 
-    check = commands.add_parser("check", help="load indicator sources and print the load report")
-    _source_options(check)
+    check = commands.add_parser(
+        "check", help="load indicator sources and print the load report, or describe a matcher file"
+    )
+    given = check.add_mutually_exclusive_group()
+    _indicators_option(given.add_argument)
+    given.add_argument(
+        "-m", "--matcher", metavar="FILE", help="describe a matcher file: when and from what it was compiled"
+    )
+    _validity_options(check)
+    _taxii_options(check)
+    _max_age_option(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
-    check.set_defaults(run=_check)
+    _common_options(check)
+    check.set_defaults(run=_check, usage_error=check.error)
     return parser
+
+
+def _common_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="go on when the sources give no live indicator (without it, that is an error: a scan with "
+        "nothing to look for would report every log clean)",
+    )
+    # SUPPRESS: `iocmatch --debug scan` is not undone by the command's own default.
+    command.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="on an unexpected error, print the traceback"
+    )
+
+
+def _max_age_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        help="refuse a matcher file compiled longer ago than this (e.g. 36h, 7d, 90m, 3600s)",
+    )
 
 
 def _source_options(command: argparse.ArgumentParser) -> None:
@@ -143,6 +221,25 @@ def _taxii_options(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--added-after", metavar="ISO8601", help="from TAXII sources, only objects the server added after this time"
+    )
+    command.add_argument(
+        "--taxii-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"TAXII: give up connecting, or waiting for data, after this long (default {DEFAULT_TIMEOUT:g}; "
+        f"a whole response gets {DEADLINE_FACTOR} times as long)",
+    )
+    command.add_argument(
+        "--taxii-max-response",
+        metavar="SIZE",
+        help="TAXII: refuse a response larger than this (default 100M, or the server's max_content_length "
+        "when smaller)",
+    )
+    command.add_argument(
+        "--allow-plain-http",
+        action="store_true",
+        help="TAXII: send credentials over plain http:// to a host other than loopback (anyone on the way can "
+        "read them)",
     )
 
 
@@ -164,7 +261,9 @@ def _validity_options(command: argparse.ArgumentParser) -> None:
         "--allow-broad",
         action="store_true",
         help="keep values that hit ordinary traffic everywhere (prefixes shorter than /8 or /32, public "
-        "suffixes, empty-file hashes, public DNS resolvers); excluded and reported by default",
+        "suffixes, empty-file hashes, public DNS resolvers, system folders, one- and two-character or "
+        "ubiquitous Windows file names, LIKE prefixes that fix fewer than 4 letters or digits); excluded and "
+        "reported by default",
     )
     command.add_argument(
         "--allowlist",
@@ -206,6 +305,9 @@ _COMPILE_CHOICES = {
     "allow_broad": "--allow-broad",
     "allowlist": "--allowlist",
     "strict": "--strict",
+    "taxii_timeout": "--taxii-timeout",
+    "taxii_max_response": "--taxii-max-response",
+    "allow_plain_http": "--allow-plain-http",
 }
 
 
@@ -227,14 +329,39 @@ def _read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceO
         allow_broad=args.allow_broad,
         allowlists=args.allowlist or (),
     )
+    empty = _empty_sources(loaded.report)
     if args.strict:
-        _refuse_problems(loaded)
+        _refuse_problems(loaded, empty)
+    for label in empty:
+        counts = loaded.report.by_source[label]
+        print(
+            f"iocmatch: {label}: no live indicator from this source ({counts['read']} read, "
+            f"{counts['skipped']} skipped, {counts['excluded']} excluded)",
+            file=sys.stderr,
+        )
     return loaded, read
 
 
-def _refuse_problems(loaded: IndicatorSet) -> None:
-    """--strict: what would be skipped, too broad or caveated stops the run."""
+def _empty_sources(report: LoadReport) -> list[str]:
+    """Sources that add nothing while others do (an empty download among
+    feeds): each is named, as the whole load would be if all were empty. A
+    source whose indicators all came in another source too is not empty."""
+    if not report.compiled:
+        return []  # the whole load is empty: that is an error of its own
+    covered = {p.source for p in report.problems if p.reason.startswith(_ELSEWHERE)}
+    return [label for label, counts in report.by_source.items() if not counts["compiled"] and label not in covered]
+
+
+# Reasons that say an indicator was kept from another version or source.
+_ELSEWHERE = ("duplicate of", "superseded by", "another version")
+
+
+def _refuse_problems(loaded: IndicatorSet, empty: list[str]) -> None:
+    """--strict: what would be skipped, too broad or caveated stops the run,
+    and so does a source that gives nothing."""
     report = loaded.report
+    if empty:
+        raise IocmatchError(f"--strict: no live indicator from {', '.join(empty)}")
     problems = [p for p in report.problems if p.status == "skipped" or p.reason.startswith("too broad")]
     problems += report.warnings
     if problems:
@@ -247,7 +374,12 @@ def _source(name: str, args: argparse.Namespace) -> Any:
     if not is_taxii_url(name):
         return name
     added_after = _timestamp_option(args.added_after, "--added-after")
-    return TaxiiSource(name, user=args.user, password=args.password, added_after=added_after)
+    limits: dict[str, Any] = {"allow_plain_http": args.allow_plain_http}
+    if args.taxii_timeout is not None:
+        limits["timeout"] = args.taxii_timeout
+    if args.taxii_max_response:
+        limits["max_response_bytes"] = _size_option(args.taxii_max_response, "--taxii-max-response", 1)
+    return TaxiiSource(name, user=args.user, password=args.password, added_after=added_after, **limits)
 
 
 def _timestamp_option(value: str | None, option: str) -> datetime | None:
@@ -260,8 +392,23 @@ def _timestamp_option(value: str | None, option: str) -> datetime | None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.matcher:
+        _check_matcher_usage(args)
+        matcher = _matcher_file(args)
+        origin = matcher.origin
+        now = datetime.now(timezone.utc)
+        if args.json:
+            described = {"file": args.matcher, **origin.to_dict(now), "engine": matcher.engine,
+                         "values": matcher.atom_count}  # fmt: skip
+            print(json.dumps(described, indent=2))
+        else:
+            print(_origin_text(args.matcher, matcher, now))
+        _refuse_empty_matcher(args, matcher)
+        _note_expired(args.matcher, origin, now)
+        return EXIT_MATCH
     report = _load(args).report
     print(json.dumps(report.to_dict(), indent=2) if args.json else output.report_text(report))
+    _refuse_empty(args, report)
     return EXIT_MATCH
 
 
@@ -270,6 +417,7 @@ def _compiled(args: argparse.Namespace, indicators: IndicatorSet) -> Matcher:
     summary = output.problem_summary(indicators.report)
     if summary:
         print(summary, file=sys.stderr)
+    _refuse_empty(args, indicators.report)
     try:
         return Matcher(
             indicators,
@@ -279,6 +427,24 @@ def _compiled(args: argparse.Namespace, indicators: IndicatorSet) -> Matcher:
         )
     except ValueError as exc:  # an engine this platform does not have
         raise IocmatchError(str(exc)) from None
+
+
+def _refuse_empty(args: argparse.Namespace, report: LoadReport) -> None:
+    """No live indicator, no verdict: scanning with nothing to look for
+    would call every log clean."""
+    if report.compiled or args.allow_empty:
+        return
+    named = ", ".join(report.sources) or "the sources"
+    raise IocmatchError(
+        f"no live indicator in {named}: {report.read} read, {report.skipped} skipped, {report.excluded} excluded "
+        "(see 'iocmatch check'); --allow-empty to go on with none"
+    )
+
+
+def _refuse_empty_matcher(args: argparse.Namespace, matcher: Matcher) -> None:
+    if matcher.indicator_count or args.allow_empty:
+        return
+    raise IocmatchError(f"{args.matcher}: holds no live indicator; --allow-empty to go on with none")
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -308,27 +474,101 @@ def _refuse_overwriting_a_source(args: argparse.Namespace) -> None:
 
 def _check_matcher_usage(args: argparse.Namespace) -> None:
     """-m with an option a compiled matcher already holds is a usage error (exit 2)."""
-    given = [option for name, option in _COMPILE_CHOICES.items() if getattr(args, name)]
+    given = [option for name, option in _COMPILE_CHOICES.items() if getattr(args, name, None)]
     if args.matcher and given:
         args.usage_error(
             f"argument -m/--matcher: not allowed with {', '.join(given)} (chosen when the matcher was compiled)"
         )
+    if args.max_age and not args.matcher:
+        args.usage_error("argument --max-age: applies to a matcher file (-m) only")
+
+
+def _matcher_file(args: argparse.Namespace) -> Matcher:
+    """The matcher file, refused when older than --max-age."""
+    matcher = load_matcher(args.matcher)
+    if args.max_age:
+        limit = _duration(args.max_age)
+        age = matcher.origin.age(datetime.now(timezone.utc))
+        if age > limit:
+            raise IocmatchError(
+                f"{args.matcher}: compiled {_ago(age)} ({matcher.origin.compiled_at:%Y-%m-%d %H:%M} UTC), "
+                f"longer ago than --max-age {args.max_age}: compile it again"
+            )
+    return matcher
+
+
+def _note_expired(name: str, origin: Origin, now: datetime) -> None:
+    """Validity was judged when compiling: say when indicators have expired since."""
+    if origin.ignore_validity or origin.as_of_given:
+        return  # the user chose the time validity is judged at
+    expired = origin.expired(now)
+    if expired:
+        print(
+            f"iocmatch: {name}: {expired} of its {origin.indicators} indicators have expired since it was "
+            "compiled (valid_until passed) and still hit: compile it again to drop them",
+            file=sys.stderr,
+        )
+
+
+def _origin_text(name: str, matcher: Matcher, now: datetime) -> str:
+    origin = matcher.origin
+    validity = "validity ignored" if origin.ignore_validity else f"validity as of {origin.as_of:%Y-%m-%d %H:%M} UTC"
+    lines = [
+        f"{name}: compiled {origin.compiled_at:%Y-%m-%d %H:%M:%S} UTC ({_ago(origin.age(now))}), "
+        f"{origin.indicators} indicators, {matcher.atom_count} distinct values, engine {matcher.engine}, {validity}",
+        f"  from {len(origin.sources)} sources, digest {origin.digest}",
+    ]
+    lines += [f"  {label}: sha256 {digest or 'unknown'}" for label, digest in origin.sources]
+    expired = origin.expired(now)
+    if expired:
+        lines.append(f"  {expired} indicators have expired since (valid_until passed)")
+    return "\n".join(lines)
+
+
+def _ago(age: timedelta) -> str:
+    seconds = max(0, int(age.total_seconds()))
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit} ago"
+    return f"{seconds} seconds ago"
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str) -> timedelta:
+    found = _DURATION.fullmatch(text)
+    if found is None:
+        raise IocmatchError(f"--max-age {text!r} is not a duration (a number with s, m, h, d or w: 36h, 7d)")
+    return timedelta(seconds=float(found.group(1)) * _SECONDS[found.group(2).lower()])
+
+
+_SIZE = re.compile(r"\s*(\d+)\s*([kmg]?)i?b?\s*", re.IGNORECASE)
+_BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MIN_LINE_WINDOW = 4 << 10
+
+
+def _size_option(text: str, option: str, least: int) -> int:
+    found = _SIZE.fullmatch(text)
+    size = int(found.group(1)) * _BYTES[found.group(2).lower()] if found else 0
+    if size < least:
+        raise IocmatchError(f"{option} {text!r} is not a size of at least {least} bytes (bytes, or with K, M, G)")
+    return size
 
 
 def _scan(args: argparse.Namespace) -> int:
     _check_matcher_usage(args)
     if args.follow and args.files:
         args.usage_error("argument --follow: not allowed with other FILE arguments")
-    files = [] if args.follow else args.files or ["-"]
-    # Check every log can be opened before loading feeds or printing anything.
-    for name in [*files, *([args.follow] if args.follow else [])]:
-        if name != "-" and not os.path.exists(name):
-            raise IocmatchError(f"{name}: no such file")
-        if os.path.isdir(name):
-            raise IocmatchError(f"{name}: is a directory")
+    window = _size_option(args.line_window, "--line-window", MIN_LINE_WINDOW)
+    inputs = [] if args.follow else args.files or [STDIN]
+    _refuse_unreadable(inputs, args.follow)
     catalog: Catalog = {}
     if args.matcher:
-        matcher = load_matcher(args.matcher)
+        matcher = _matcher_file(args)
+        _refuse_empty_matcher(args, matcher)
+        _note_expired(args.matcher, matcher.origin, datetime.now(timezone.utc))
     else:
         indicators, read = _read_and_load(args)
         if args.format == "ecs":
@@ -340,48 +580,102 @@ def _scan(args: argparse.Namespace) -> int:
         del indicators
     colour = args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     json_fields = args.json_field or ([] if args.json else None)
-    scan = Scan(
-        matcher,
-        output.output_format(args.format, colour=colour, catalog=catalog, observer=args.observer),
-        sys.stdout,
-        json_fields=json_fields,
-        jobs=max(1, args.jobs),
-        progress=progress.wanted(sys.stderr),
-    )
     started = time.monotonic()
-    try:
-        if args.follow:
-            with _stop_on_signals() as stopped:
-                scan.follow(args.follow, stopped, POLL_SECONDS)
-        for name in files:
-            if name == "-":
-                scan.scan_stdin(sys.stdin.buffer)
-            else:
-                scan.scan_file(name)
-        scan.finish()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (| head): stop quietly, as grep does.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    failed: list[str] = []
+    not_searched: list[str] = []
+    closed = False
+    with stop_on_signals() as stopped:
+        scan = Scan(
+            matcher,
+            output.output_format(args.format, colour=colour, catalog=catalog, observer=args.observer),
+            sys.stdout,
+            json_fields=json_fields,
+            jobs=max(1, args.jobs),
+            progress=progress.wanted(sys.stderr),
+            line_window=window,
+            stopped=stopped,
+        )
+        try:
+            if args.follow:
+                scan.follow(args.follow, POLL_SECONDS)
+            for name in inputs:
+                if stopped():
+                    not_searched.append(name)
+                    continue
+                if not _scan_one(scan, name):
+                    failed.append(name)
+            scan.finish()
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (| head): stop reading, as grep does.
+            _quiet_stdout()
+            closed = True
     if args.stats:
         print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
-    return EXIT_MATCH if scan.stats.hits else EXIT_NO_MATCH
+        if args.matcher:
+            print("iocmatch: " + _origin_text(args.matcher, matcher, datetime.now(timezone.utc)), file=sys.stderr)
+    if scan.interrupted or not_searched:
+        cut = [f"{scan.interrupted} was not read to its end"] if scan.interrupted else []
+        cut += [f"not searched: {', '.join(not_searched)}"] if not_searched else []
+        _fail(f"stopped by {stopped.name}: {'; '.join(cut)}")
+    if failed or scan.interrupted or not_searched:
+        return EXIT_ERROR
+    if scan.stats.hits:
+        return EXIT_MATCH
+    return EXIT_ERROR if closed else EXIT_NO_MATCH
 
 
-@contextmanager
-def _stop_on_signals() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C or SIGTERM ends following between two lines, so the line being
-    scanned is finished and what is held is scanned too."""
-    received: list[int] = []
-    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-    for number in previous:
-        signal.signal(number, lambda number, _frame: received.append(number))
+def _refuse_unreadable(inputs: list[str], follow: str | None) -> None:
+    """Every input missing or a folder: nothing to scan, so say so before
+    loading the feeds. With some readable, each bad one is named at its turn."""
+    if follow:
+        _must_be_a_file(follow)
+        return
+    files = [name for name in inputs if name != STDIN]
+    if files and len(files) == len(inputs):
+        problems = [problem for name in files if (problem := _file_problem(name))]
+        if len(problems) == len(files):
+            for problem in problems[:-1]:
+                _fail(problem)
+            raise IocmatchError(problems[-1])
+
+
+def _must_be_a_file(name: str) -> None:
+    problem = _file_problem(name)
+    if problem:
+        raise IocmatchError(problem)
+
+
+def _file_problem(name: str) -> str | None:
+    if not os.path.exists(name):
+        return f"{name}: no such file"
+    if os.path.isdir(name):
+        return f"{name}: is a directory"
+    return None
+
+
+def _scan_one(scan: Scan, name: str) -> bool:
+    """Scan one input; False (the fault named on stderr) when it could not be
+    read to its end. What was read before a fault is scanned and written."""
     try:
-        yield lambda: bool(received)
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        if name == STDIN:
+            if sys.stdin is None:
+                raise IocmatchError("stdin is closed")
+            scan.scan_stdin(sys.stdin.fileno())
+        else:
+            scan.scan_file(name)
+    except BrokenPipeError:
+        raise
+    except IocmatchError as exc:
+        _fail(str(exc))
+        return False
+    except OSError as exc:
+        _fail(f"{name}: {exc.strerror or exc}")
+        return False
+    except (EOFError, zlib.error) as exc:
+        _fail(f"{name}: compressed input is damaged: {exc}")
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterator
 from typing import IO
 
+from .blocks import LINE_WINDOW, LineNumbers, LineSplitter, NumberedLine
+
 POLL_SECONDS = 0.25
 _CHUNK = 1 << 16
-
-# (line number in the current file, byte offset, the line with its newline)
-NumberedLine = tuple[int, int, bytes]
 
 
 class Follower:
@@ -29,15 +28,19 @@ class Follower:
     and the new one from its start. Truncation: when the file is shorter than
     what was read, it is read again from its start. Either way line numbers and
     offsets start again, so they stay those of the file as it now is.
+
+    A line longer than ``line_window`` comes as its pieces (``LinePiece``), each
+    read once: what is held is never copied again on the next read.
     """
 
-    def __init__(self, path: str | os.PathLike[str], poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], poll_seconds: float = POLL_SECONDS, line_window: int = LINE_WINDOW
+    ) -> None:
         self.path = path
         self.poll_seconds = poll_seconds
         self._file: IO[bytes] = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
-        self._held = b""
-        self._number = 0
-        self._offset = 0
+        self._splitter = LineSplitter(line_window)
+        self._numbers = LineNumbers()
 
     def lines(self) -> Iterator[NumberedLine | None]:
         while True:
@@ -70,31 +73,19 @@ class Follower:
         self._file.close()
 
     def _split(self, data: bytes) -> Iterator[NumberedLine]:
-        data = self._held + data
-        start = 0
-        while (end := data.find(b"\n", start)) >= 0:
-            yield self._numbered(data[start : end + 1])
-            start = end + 1
-        self._held = data[start:]
-
-    def _numbered(self, line: bytes) -> NumberedLine:
-        self._number += 1
-        numbered = (self._number, self._offset, line)
-        self._offset += len(line)
-        return numbered
+        for block in self._splitter.push(data):
+            yield from self._numbers.lines(block)
 
     def _take_rest(self) -> Iterator[NumberedLine]:
-        if self._held:
-            line, self._held = self._held, b""
-            yield self._numbered(line)
+        for block in self._splitter.end():
+            yield from self._numbers.lines(block)
 
     def _drain(self) -> Iterator[NumberedLine]:
         while data := self._file.read(_CHUNK):
             yield from self._split(data)
 
     def _restart(self) -> None:
-        self._number = 0
-        self._offset = 0
+        self._numbers.restart()
 
     def _rotated(self) -> bool:
         """The path now names another file (a path briefly missing between

@@ -31,6 +31,9 @@ class HitLine:
     ``text`` (the line without its line ending), ``offset`` (the byte offset
     of its start) and ``logged_at`` (the time the line itself carries) are
     given when the output needs them; ``read_at`` is when the line was read.
+    A line longer than the line window is handed over once per window that
+    hits: ``text`` is then its first 64 KiB, and ``continues`` marks every
+    hand-over after its first.
     """
 
     file: str
@@ -40,6 +43,7 @@ class HitLine:
     text: str | None = None
     offset: int | None = None
     logged_at: datetime | None = None
+    continues: bool = False
 
 
 def by_line(matches: Iterable[Match]) -> Iterator[tuple[int, list[Match]]]:

@@ -8,6 +8,8 @@ allowlisted): the report counts them so that
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections import Counter
 from datetime import datetime, timezone
@@ -53,6 +55,7 @@ def load(
     that cannot be read at all; problems with single objects go to the report.
     """
     reference = parse_timestamp(as_of) if isinstance(as_of, str) else as_of
+    given = reference is not None
     if reference is None:
         reference = datetime.now(timezone.utc)
     elif reference.tzinfo is None:
@@ -60,7 +63,9 @@ def load(
     lists = tuple(_allowlist(entry) for entry in allowlists)
     with collector_paused():
         read = [objects for source in sources for objects in read_source(source)]
-        return _Loader(reference, ignore_validity, allow_broad, lists).run(read)
+        loaded = _Loader(reference, ignore_validity, allow_broad, lists).run(read)
+    report = dataclasses.replace(loaded.report, as_of=reference if given else None, ignore_validity=ignore_validity)
+    return IndicatorSet(loaded.indicators, report)
 
 
 def _allowlist(entry: Any) -> Allowlist:
@@ -126,6 +131,7 @@ class _Loader:
             context=dict(sorted(context_counts.items())),
             sources=tuple(labels),
             by_source=_counts_by_source(labels, compiled, self.problems),
+            digests={source.label: source.digest or _digest_of(source.objects) for source in sources},
         )
         return IndicatorSet(tuple(compiled), report)
 
@@ -245,6 +251,7 @@ class _Loader:
             source=label,
             also_in=also_in,
             publisher=attribution.identity_name(obj.get("created_by_ref")),
+            valid_until=_valid_until(obj),
         )
 
     def _screened(self, ident: str, label: str, clauses: tuple[Clause, ...]) -> tuple[Clause, ...] | None:
@@ -285,6 +292,20 @@ class _Loader:
 
     def _exclude(self, ident: str, reason: str, label: str) -> None:
         self.problems.append(Problem(ident, reason, "excluded", label))
+
+
+def _valid_until(obj: dict[str, Any]) -> datetime | None:
+    """When the indicator stops being valid, if it says and says it well."""
+    try:
+        return _timestamp(obj["valid_until"]) if obj.get("valid_until") is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _digest_of(objects: list[Any]) -> str:
+    """SHA-256 of objects handed over in memory (a dict, a TAXII collection):
+    their JSON with sorted keys, the same whatever their order of keys."""
+    return hashlib.sha256(json.dumps(objects, sort_keys=True, default=str).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _fingerprint(obj: dict[str, Any]) -> str:

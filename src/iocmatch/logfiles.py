@@ -1,22 +1,171 @@
-"""Opening log files: plain or gzip, told apart by their first bytes."""
+"""Opening logs: files and stdin, plain or gzip (told apart by their first
+bytes, wherever they come from), and reads a stop request can end.
+
+A stop (SIGINT, SIGTERM) must end a scan between two reads with what was read
+so far scanned, so every read here can be ended:
+
+* a pipe, a terminal or a FIFO is waited on in short slices (``select``), so
+  a read that would block returns end-of-input once ``stopped()`` says so;
+* a regular file never blocks: once stopped, its reader hands over the rest
+  of the line in progress and then ends, so a stop never cuts a line in two
+  (which could make a false hit of the half before the cut).
+"""
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
-from collections.abc import Iterator
+import select
+import stat
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, cast
 
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
+_POLL_SECONDS = 0.2
+
+Stopped = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
+
+
+def is_gzip(head: bytes) -> bool:
+    return head[: len(GZIP_MAGIC)] == GZIP_MAGIC
+
+
+class InputStream:
+    """The bytes of one file descriptor, with ``read``/``read1`` that return
+    whatever is there (one system call each) and end early on a stop.
+
+    ``tell()`` is how many bytes were read; ``regular`` says whether it is a
+    regular file (which has a size and an end of its own)."""
+
+    def __init__(self, fd: int, stopped: Stopped = _never, *, prefix: bytes = b"") -> None:
+        self._fd = fd
+        self._stopped = stopped
+        self._prefix = prefix  # bytes already read to tell the format
+        self._read = len(prefix)
+        mode = os.fstat(fd).st_mode
+        self.regular = stat.S_ISREG(mode)
+        self.ended = False  # the input's own end was reached (not a stop)
+        self._waits = not self.regular
+
+    def read1(self, size: int = -1) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix, b""
+            return data
+        size = size if size > 0 else 1 << 20
+        if self._waits and not self._wait_for_data():
+            return b""
+        data = os.read(self._fd, size)
+        self._read += len(data)
+        self.ended = not data
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        if size >= 0:
+            return self.read1(size)
+        pieces = []
+        while piece := self.read1(1 << 20):
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def tell(self) -> int:
+        return self._read
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def _wait_for_data(self) -> bool:
+        """Until the descriptor has data (or its end) to read: False once stopped."""
+        while not self._stopped():
+            try:
+                ready, _, _ = select.select([self._fd], [], [], _POLL_SECONDS)
+            except (OSError, ValueError):  # select cannot wait on it (a platform's pipes): plain reads
+                self._waits = False
+                return True
+            if ready:
+                return True
+        return False
+
+
+class _LineEndOnStop:
+    """A regular file's decoded bytes; once stopped, the line in progress is
+    finished and then the stream ends."""
+
+    def __init__(self, stream: IO[bytes], stopped: Stopped) -> None:
+        self._read = getattr(stream, "read1", stream.read)
+        self._stopped = stopped
+        self._at_line_start = True
+        self._ended = False
+
+    def read1(self, size: int = -1) -> bytes:
+        if self._ended:
+            return b""
+        if self._stopped():
+            if self._at_line_start:
+                self._ended = True
+                return b""
+            data: bytes = self._read(size)
+            cut = data.find(b"\n")
+            if cut >= 0 or not data:
+                self._ended = True
+                return data[: cut + 1] if cut >= 0 else data
+            return data
+        data = self._read(size)
+        if data:
+            self._at_line_start = data.endswith(b"\n")
+        return data
+
+    read = read1
 
 
 @contextmanager
-def open_log(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """A binary stream of the log's lines, decompressed when it is gzip."""
-    with open(path, "rb") as raw:
-        if raw.peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] == _GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=raw) as unzipped:
-                yield unzipped  # type: ignore[misc]  # GzipFile is a binary IO
-        else:
-            yield raw
+def open_log(path: str | os.PathLike[str], stopped: Stopped = _never) -> Iterator[IO[bytes]]:
+    """A binary stream of a log file's lines, decompressed when it is gzip.
+    Raises OSError naming the file when it cannot be opened."""
+    with opened_log(path, stopped) as (stream, _):
+        yield stream
+
+
+@contextmanager
+def opened_log(
+    source: str | os.PathLike[str] | int, stopped: Stopped = _never
+) -> Iterator[tuple[IO[bytes], InputStream]]:
+    """A log's lines (a path, or an open descriptor such as stdin's), gzip
+    told by content, and the stream beneath (how much of it was read, and
+    whether it is a regular file)."""
+    if isinstance(source, int):
+        descriptor, own = source, False
+    else:
+        descriptor, own = os.open(source, os.O_RDONLY | getattr(os, "O_BINARY", 0)), True
+    try:
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(source))
+        probe = InputStream(descriptor, stopped)
+        head = _first_bytes(probe, len(GZIP_MAGIC))
+        raw = InputStream(descriptor, stopped, prefix=head)
+        decoded = cast(IO[bytes], raw)  # reads as a binary stream
+        if is_gzip(head):
+            # A gzip stream cut by a stop ends with EOFError: the caller knows it stopped.
+            decoded = cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="rb"))
+        if raw.regular and stopped is not _never:
+            decoded = cast(IO[bytes], _LineEndOnStop(decoded, stopped))
+        yield decoded, raw
+    finally:
+        if own:
+            os.close(descriptor)
+
+
+def _first_bytes(stream: InputStream, count: int) -> bytes:
+    """The first ``count`` bytes (fewer at the end of input, or when stopped)."""
+    head = b""
+    while len(head) < count:
+        data = stream.read1(count - len(head))
+        if not data:
+            break
+        head += data
+    return head

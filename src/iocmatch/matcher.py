@@ -13,13 +13,15 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import IO, TYPE_CHECKING, cast
 
 from . import boundaries as rules
 from . import picking
 from .addresses import ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in, network_range
-from .blocks import BLOCK_SIZE, BlockLines, read_blocks
+from .blocks import BLOCK_SIZE, LINE_WINDOW, BlockLines, LinePiece, read_blocks
 from .boundaries import RULES, Needle
 from .bulk import collector_paused
 from .engine.automaton import StringEngine
@@ -42,9 +44,11 @@ from .model import (
     Atom,
     IndicatorSet,
     Match,
+    Origin,
 )
 from .normalize import DEFAULT_PORTS, domain_spellings, fold_case, split_url
 from .parallel import can_split, scan_file_parallel
+from .stats import ScanStats
 
 if TYPE_CHECKING:
     from .engine.tokens import TokenEngine
@@ -79,7 +83,9 @@ class Matcher:
         "_ipv4",
         "_ipv6",
         "_key_needles",
+        "_longest_key",
         "_multi",
+        "_origin",
         "_picker",
         "_provenance",
         "_rank",
@@ -130,6 +136,7 @@ class Matcher:
         self._indicator_ids = tuple(indicator.id for indicator in live)
         self._attribution = tuple(indicator.attribution for indicator in live)
         self._provenance = tuple(indicator.provenance for indicator in live)
+        self._origin = _origin_of(indicators)
         self._single = tuple(tuple(dict.fromkeys(numbers)) for numbers in single)
         self._multi = tuple(tuple(entries) for entries in multi)
         # What a hit on an atom reports when no AND clause is involved: made at
@@ -169,6 +176,7 @@ class Matcher:
         # A key that is also a needle's picks its line wherever it occurs.
         checks = [picking.ANYWHERE if keys[key] else pick_only.get(key, picking.ANYWHERE) for key in keys]
         self._key_needles = tuple(tuple(pairs) for pairs in keys.values())
+        self._longest_key = max(map(len, keys), default=0)
         self._ipv4 = IntervalIndex(ranges[IPV4]) if ranges[IPV4] else None
         self._ipv6 = IntervalIndex(ranges[IPV6]) if ranges[IPV6] else None
         key_list = list(keys)
@@ -209,46 +217,80 @@ class Matcher:
             object.__setattr__(self, name, state[name])
 
     @property
+    def longest_key(self) -> int:
+        """Characters of the longest text looked for (windows of long lines overlap by more)."""
+        return self._longest_key
+
+    @property
+    def origin(self) -> Origin:
+        """What it was compiled from, and when (shown by ``check -m``)."""
+        return self._origin
+
+    @property
+    def indicator_count(self) -> int:
+        """Live indicators compiled into it."""
+        return len(self._indicator_ids)
+
+    @property
     def atom_count(self) -> int:
         return len(self._atom_kinds)
 
-    def scan_line(self, line: Line, number: int = 1) -> list[Match]:
-        """Every match in one line, sorted by start then end."""
+    def scan_line(self, line: Line | None, number: int = 1) -> list[Match]:
+        """Every match in one line, sorted by start then end. None (a missing
+        value, as a null column gives) has none; a line longer than the line
+        window is scanned in windows, in bounded memory beyond the line itself."""
+        if line is None:
+            return []
         text = _as_text(line)
+        if len(text) > LINE_WINDOW:
+            from .long_lines import scan_long_text
+
+            return scan_long_text(self, text, number)
+        found = self.found_in(text)
+        return self._resolve(text, number, found) if found else []
+
+    def found_in(self, text: str) -> Found:
+        """The verified atoms of ``text`` (one line, or one window of a long
+        line) and their spans, before AND clauses are resolved."""
         if text.isascii() and self._ipv6 is None:
             # ASCII lowering is the line's folding: the block path's own verification.
             candidates, _ = self._picker.pick(text.encode("ascii"))
-            return self._verify(text, number, 0, candidates)
-        return self._scan_text(text, number)
+            return self._verified(text, 0, candidates)
+        return self._found_in_folded(text)
 
-    def _scan_text(self, text: str, number: int) -> list[Match]:
+    def _found_in_folded(self, text: str) -> Found:
         """Any line: its folded text searched as UTF-8, offsets mapped back to characters."""
         folded = fold_case(text)
         data = folded.encode("utf-8", "surrogateescape")
         found: Found = {}
         key_needles = self._key_needles
-        to_char = _char_offsets(folded) if len(data) != len(folded) else None
-        for start, end, key in self._picker.occurrences(data):
-            needles = key_needles[key]
-            if not needles:
-                continue  # a key that only picks lines: addresses are found below
-            if to_char is not None:
-                if start not in to_char or end not in to_char:
-                    continue  # inside a character
-                start, end = to_char[start], to_char[end]
-                if not _is_utf8(folded[start:end]):
-                    continue  # bytes of an undecodable line that spell a key by chance
-            self._check_needles(text, start, end, needles, found)
+        occurrences = [entry for entry in self._picker.occurrences(data) if key_needles[entry[2]]]
+        if len(data) != len(folded) and occurrences:
+            occurrences = _in_characters(folded, occurrences)
+        for start, end, key in occurrences:
+            self._check_needles(text, start, end, key_needles[key], found)
         if self._ipv4 is not None or self._ipv6 is not None:
             self._find_addresses(text, found)
-        if not found:
-            return []
-        return self._resolve(text, number, found)
+        return found
 
-    def scan(self, lines: Iterable[Line]) -> Iterator[Match]:
-        """Lazily scan ``lines`` (1-based line numbers)."""
+    def scan(self, lines: Iterable[object], stats: ScanStats | None = None) -> Iterator[Match]:
+        """Lazily scan ``lines`` (1-based line numbers). An item that is not
+        text (None, a number, ...) is skipped, keeps its number, and is
+        counted in ``stats.not_text``: stream content never raises."""
         for number, line in enumerate(lines, 1):
-            yield from self.scan_line(line, number)
+            if not isinstance(line, (str, bytes, bytearray, memoryview)):
+                if stats is not None:
+                    stats.not_text += 1
+                continue
+            if stats is not None:
+                stats.lines_read += 1
+                stats.lines_scanned += 1
+                stats.long_lines += len(line) > LINE_WINDOW
+            matches = self.scan_line(line, number)
+            if stats is not None and matches:
+                stats.hits += len(matches)
+                stats.hit_lines += 1
+            yield from matches
 
     def scan_file(self, path: str | os.PathLike[str], workers: int = 1) -> Iterator[Match]:
         """Scan a plain or gzip-compressed file (told apart by its first bytes).
@@ -262,20 +304,52 @@ class Matcher:
         with open_log(path) as stream:
             yield from self.scan_stream(stream)
 
-    def scan_stream(self, stream: IO[bytes], block_size: int = BLOCK_SIZE) -> Iterator[Match]:
+    def scan_stream(
+        self, stream: IO[bytes], block_size: int = BLOCK_SIZE, line_window: int = LINE_WINDOW
+    ) -> Iterator[Match]:
         """Scan a binary stream block by block: only lines that may hold a hit
         are decoded and looked at. Same matches as ``scan`` over its lines."""
-        for _, _, _, matches in self.hit_lines(stream, block_size):
+        for _, _, _, matches in self.hit_lines(stream, block_size, line_window):
             yield from matches
 
-    def hit_lines(self, stream: IO[bytes], block_size: int = BLOCK_SIZE) -> Iterator[LineHits]:
+    def hit_lines(
+        self,
+        stream: IO[bytes],
+        block_size: int = BLOCK_SIZE,
+        line_window: int = LINE_WINDOW,
+        stats: ScanStats | None = None,
+    ) -> Iterator[LineHits]:
         """Every line of a binary stream that holds a hit, as ``scan_stream``
         finds them: (line number, byte offset of the line, the line without
         its newline, its matches). From a pipe, lines are handed over as they
-        arrive, not when a block is full."""
+        arrive, not when a block is full.
+
+        A line longer than ``line_window`` is scanned in windows as it is
+        read: its matches come window by window, each time with the line's
+        first 64 KiB standing for the line (``long_lines.py``)."""
+        from .long_lines import LongLine
+
         lines_before = 0
         offset = 0
-        for block in read_blocks(stream, block_size):
+        long_line: LongLine | None = None
+        line_offset = 0
+        for block in read_blocks(stream, block_size, line_window):
+            if isinstance(block, LinePiece):
+                if long_line is None:
+                    long_line, line_offset = LongLine(self, lines_before + 1, line_window), offset
+                matches = long_line.feed(block.data)
+                if block.last:
+                    matches += long_line.finish()
+                if matches:
+                    yield lines_before + 1, line_offset, _without_line_end(long_line.head), matches
+                offset += len(block.data)
+                if block.last:
+                    if stats is not None:
+                        stats.long_lines += 1
+                        stats.unresolved += long_line.unresolved
+                    lines_before += 1
+                    long_line = None
+                continue
             lines = BlockLines(block)
             for number, line_start, line, matches in self._scan_block(block, lines, lines_before):
                 yield number, offset + line_start, line, matches
@@ -298,15 +372,16 @@ class Matcher:
                 text = line.decode("ascii")
                 if text.endswith("\r"):
                     text = text[:-1]
-                matches = self._verify(text, lines_before + number, line_start, in_line)
+                found = self._verified(text, line_start, in_line)
+                matches = self._resolve(text, lines_before + number, found) if found else []
             else:
                 matches = self.scan_line(line, lines_before + number)
             if matches:
                 yield lines_before + number, line_start, line, matches
 
-    def _verify(self, text: str, number: int, line_start: int, candidates: list[tuple[int, int, int]]) -> list[Match]:
-        """The matches in an ASCII line from its key occurrences (offsets in
-        the block that starts the line at ``line_start``)."""
+    def _verified(self, text: str, line_start: int, candidates: list[tuple[int, int, int]]) -> Found:
+        """The verified atoms of an ASCII line from its key occurrences
+        (offsets in the block that starts the line at ``line_start``)."""
         length = len(text)
         found: Found = {}
         key_needles = self._key_needles
@@ -328,9 +403,7 @@ class Matcher:
                 first, last, value = address
                 for atom_id in self._ipv4.lookup(value):
                     found.setdefault(atom_id, {})[(first, last)] = None
-        if not found:
-            return []
-        return self._resolve(text, number, found)
+        return found
 
     def _check_needles(
         self, text: str, start: int, end: int, needles: tuple[tuple[Needle, int], ...], found: Found
@@ -356,24 +429,40 @@ class Matcher:
         present = found.keys()
         matches: list[tuple[int, int, int, Match]] = []
         for atom_id, spans in found.items():
-            verdict = self._direct.get(atom_id, _UNKNOWN)
-            if verdict is _UNKNOWN:
-                verdict = self._direct[atom_id] = (
-                    self._verdict(self._single[atom_id]) if self._single[atom_id] else None
-                )
-            if self._multi[atom_id]:
-                satisfied = [indicator for indicator, clause in self._multi[atom_id] if clause <= present]
-                if satisfied:
-                    verdict = self._verdict(self._single[atom_id] + tuple(satisfied))
+            verdict = self.atom_verdict(atom_id, present)
             if verdict is None:
                 continue
-            ids, attribution, sources = verdict
-            kind, value = self._atom_kinds[atom_id], self._atom_values[atom_id]
-            for start, end in spans:
-                match = Match(number, start, end, text[start:end], kind, value, ids, attribution, sources)
-                matches.append((start, end, self._rank[atom_id], match))
+            matches += [
+                self.ranked_match(atom_id, number, start, end, text[start:end], verdict) for start, end in spans
+            ]
         matches.sort(key=lambda entry: entry[:3])
         return [entry[3] for entry in matches]
+
+    def atom_verdict(self, atom_id: int, present: AbstractSet[int]) -> Verdict | None:
+        """What a hit on ``atom_id`` reports on a line where the atoms
+        ``present`` were verified: None when no indicator of it fires."""
+        verdict = self._direct.get(atom_id, _UNKNOWN)
+        if verdict is _UNKNOWN:
+            verdict = self._direct[atom_id] = self._verdict(self._single[atom_id]) if self._single[atom_id] else None
+        if self._multi[atom_id]:
+            satisfied = [indicator for indicator, clause in self._multi[atom_id] if clause <= present]
+            if satisfied:
+                verdict = self._verdict(self._single[atom_id] + tuple(satisfied))
+        return verdict
+
+    def waits_for_line(self, atom_id: int, present: AbstractSet[int]) -> bool:
+        """Whether more of the line could still change what ``atom_id``
+        reports: an AND clause of it is not complete among ``present``."""
+        return any(not clause <= present for _, clause in self._multi[atom_id])
+
+    def ranked_match(
+        self, atom_id: int, number: int, start: int, end: int, text: str, verdict: Verdict
+    ) -> tuple[int, int, int, Match]:
+        """A match, with what sorts it among a line's matches (narrowest network first)."""
+        ids, attribution, sources = verdict
+        match = Match(number, start, end, text, self._atom_kinds[atom_id], self._atom_values[atom_id], ids, attribution,
+                      sources)  # fmt: skip
+        return start, end, self._rank[atom_id], match
 
     def _verdict(self, numbers: tuple[int, ...]) -> Verdict:
         """The ids, attribution and sources of the indicators ``numbers``."""
@@ -399,6 +488,20 @@ def compile(  # noqa: A001 - the public name
     Results never depend on it.
     """
     return Matcher(indicators, subdomains=subdomains, registry_aliases=registry_aliases, engine=engine)
+
+
+def _origin_of(indicators: IndicatorSet) -> Origin:
+    report = indicators.report
+    now = datetime.now(timezone.utc)
+    return Origin(
+        compiled_at=now,
+        sources=tuple((label, report.digests.get(label, "")) for label in report.sources),
+        as_of=report.as_of or now,
+        as_of_given=report.as_of is not None,
+        ignore_validity=report.ignore_validity,
+        indicators=len(indicators.indicators),
+        expiries=tuple(sorted(i.valid_until.timestamp() for i in indicators.indicators if i.valid_until)),
+    )
 
 
 def _engine_name(requested: str, atoms: int) -> str:
@@ -448,6 +551,10 @@ def _token_kind(needle: Needle) -> str:
     return _HEX if needle.rule == rules.HASH_RULE else _OTHER
 
 
+def _without_line_end(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\n") else line
+
+
 def _as_text(line: Line) -> str:
     if not isinstance(line, str):
         line = bytes(line).decode("utf-8", "surrogateescape")
@@ -456,6 +563,27 @@ def _as_text(line: Line) -> str:
     if line.endswith("\r"):
         line = line[:-1]
     return line
+
+
+def _in_characters(folded: str, occurrences: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Occurrences found in the UTF-8 bytes of ``folded`` at character offsets;
+    those that start or end inside a character, or spell a key with bytes of
+    an undecodable line, are dropped."""
+    if len(folded) <= _SHORT_TEXT:
+        offsets = _char_offsets(folded)
+        to_char = [(offsets.get(start, -1), offsets.get(end, -1), key) for start, end, key in occurrences]
+    else:
+        to_char = _char_offsets_of_long_text(folded, occurrences)
+    return [
+        (start, end, key)
+        for start, end, key in to_char
+        if start >= 0 and end >= 0 and _is_utf8(folded[start:end])
+    ]
+
+
+# Up to this many characters a line's offsets are mapped with a dict; longer
+# texts (windows of long lines) with numpy, in memory per character, not per entry.
+_SHORT_TEXT = 1 << 16
 
 
 def _char_offsets(folded: str) -> dict[int, int]:
@@ -467,6 +595,26 @@ def _char_offsets(folded: str) -> dict[int, int]:
         position += len(char.encode("utf-8", "surrogateescape"))
     offsets[position] = len(folded)
     return offsets
+
+
+def _char_offsets_of_long_text(
+    folded: str, occurrences: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """``_char_offsets`` for a long text: each character's UTF-8 length from
+    its code point (a surrogate-escaped byte is one byte), summed; -1 where an
+    offset falls inside a character."""
+    import numpy
+
+    codes = numpy.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=numpy.uint32)
+    lengths = 1 + (codes >= 0x80).astype(numpy.int64) + (codes >= 0x800) + (codes >= 0x10000)
+    lengths[(codes >= 0xDC80) & (codes <= 0xDCFF)] = 1
+    starts = numpy.zeros(len(codes) + 1, dtype=numpy.int64)
+    numpy.cumsum(lengths, out=starts[1:])
+    ends = numpy.array([[start, end] for start, end, _ in occurrences], dtype=numpy.int64)
+    index = numpy.searchsorted(starts, ends)
+    on_boundary = starts[numpy.minimum(index, len(codes))] == ends
+    mapped = numpy.where(on_boundary, index, -1).tolist()
+    return [(first, last, key) for (first, last), (_, _, key) in zip(mapped, occurrences, strict=True)]
 
 
 def _is_utf8(text: str) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 # Kind names, as they appear in matches, reports and the CLI's JSON.
@@ -64,6 +67,7 @@ class Indicator:
     source: str = ""  # the source it was loaded from (a path, "<dict>", ...)
     also_in: tuple[str, ...] = ()  # other sources that carry this very version
     publisher: str = ""  # the name of its created_by_ref identity, when the feed gives one
+    valid_until: datetime | None = None
 
     @property
     def provenance(self) -> tuple[str, ...]:
@@ -117,6 +121,9 @@ class LoadReport:
     context: dict[str, int] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # source label -> SHA-256 of what was read
+    as_of: datetime | None = None  # the reference time asked for validity (None: the time of loading)
+    ignore_validity: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +137,9 @@ class LoadReport:
             "context": dict(self.context),
             "sources": list(self.sources),
             "by_source": {label: dict(counts) for label, counts in self.by_source.items()},
+            "digests": dict(self.digests),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "ignore_validity": self.ignore_validity,
         }
 
 
@@ -139,6 +149,52 @@ class IndicatorSet:
 
     indicators: tuple[Indicator, ...]
     report: LoadReport
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """What a compiled matcher was made from, and when, so an old one is seen.
+
+    ``sources`` pairs each source's label with the SHA-256 of what was read
+    from it; ``as_of`` is the time validity was judged at (the compile time
+    unless ``--as-of`` was given); ``expiries`` are the ``valid_until`` of its
+    indicators that have one, as POSIX seconds, sorted.
+    """
+
+    compiled_at: datetime
+    sources: tuple[tuple[str, str], ...]
+    as_of: datetime
+    as_of_given: bool
+    ignore_validity: bool
+    indicators: int
+    expiries: tuple[float, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        """One SHA-256 for everything the matcher was compiled from."""
+        whole = hashlib.sha256()
+        for label, digest in self.sources:
+            whole.update(f"{label}\0{digest}\0".encode("utf-8", "surrogateescape"))
+        return whole.hexdigest()
+
+    def age(self, now: datetime) -> timedelta:
+        return now - self.compiled_at
+
+    def expired(self, now: datetime) -> int:
+        """How many of its indicators are past their ``valid_until`` at ``now``."""
+        return bisect.bisect_right(self.expiries, now.timestamp())
+
+    def to_dict(self, now: datetime) -> dict[str, Any]:
+        return {
+            "compiled_at": self.compiled_at.isoformat(),
+            "age_seconds": round(self.age(now).total_seconds()),
+            "digest": self.digest,
+            "sources": [{"source": label, "sha256": digest} for label, digest in self.sources],
+            "as_of": self.as_of.isoformat(),
+            "ignore_validity": self.ignore_validity,
+            "indicators": self.indicators,
+            "expired_now": self.expired(now),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,29 +2,33 @@
 
 The file is cut at line boundaries into pieces; worker processes (forked, so
 the compiled matcher is shared, not copied through pickle) scan pieces with
-the block path; results come back in input order with file-wide line numbers.
+the block path, reading each in blocks (a piece is never held whole); hit
+lines come back in input order with file-wide line numbers and offsets.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import itertools
 import os
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, cast
 
-from .blocks import line_count
+from .blocks import BLOCK_SIZE, LINE_WINDOW
+from .inputs import MeteredStream
+from .logfiles import is_gzip
 
 if TYPE_CHECKING:
-    from .matcher import Matcher
+    from .matcher import LineHits, Matcher
     from .model import Match
+    from .stats import ScanStats
 
 # Below this, starting processes costs more than it saves.
 MIN_PARALLEL_BYTES = 8 << 20
 PIECES_PER_WORKER = 4
 
 _worker_matcher: Matcher | None = None
+_worker_line_window = LINE_WINDOW
 
 
 def can_split(path: str | os.PathLike[str]) -> bool:
@@ -35,12 +39,22 @@ def can_split(path: str | os.PathLike[str]) -> bool:
     if "fork" not in multiprocessing.get_all_start_methods() or not os.path.isfile(path):
         return False
     with open(path, "rb") as stream:
-        if stream.read(2) == b"\x1f\x8b":
+        if is_gzip(stream.read(2)):
             return False
     return os.path.getsize(path) >= MIN_PARALLEL_BYTES
 
 
-def scan_file_parallel(matcher: Matcher, path: str | os.PathLike[str], workers: int) -> Iterator[Match]:
+def hit_lines_parallel(
+    matcher: Matcher,
+    path: str | os.PathLike[str],
+    workers: int,
+    line_window: int = LINE_WINDOW,
+    stopped: Callable[[], bool] = lambda: False,
+    stats: ScanStats | None = None,
+) -> Iterator[LineHits]:
+    """Every hit line of the file, as ``Matcher.hit_lines`` gives them, in
+    order; the pieces not yet scanned are dropped once ``stopped()``. The
+    lines of the pieces scanned are added to ``stats``."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -48,12 +62,31 @@ def scan_file_parallel(matcher: Matcher, path: str | os.PathLike[str], workers: 
 
     pieces = _pieces(path, workers * PIECES_PER_WORKER)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(matcher,)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(matcher, line_window))
+    try:
         lines_before = 0
-        for matches, lines in pool.map(_scan_piece, [(os.fspath(path), start, end) for start, end in pieces]):
-            for match in matches:
-                yield dataclasses.replace(match, line=match.line + lines_before)
-            lines_before += lines
+        for hits, piece_stats in pool.map(_scan_piece, [(os.fspath(path), start, end) for start, end in pieces]):
+            for number, offset, line, matches in hits:
+                yield number + lines_before, offset, line, _renumbered(matches, lines_before)
+            lines_before += piece_stats.lines_read
+            if stats is not None:
+                stats.lines_read += piece_stats.lines_read
+                stats.lines_scanned += piece_stats.lines_scanned
+                stats.long_lines += piece_stats.long_lines
+                stats.unresolved += piece_stats.unresolved
+            if stopped():
+                break
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def scan_file_parallel(matcher: Matcher, path: str | os.PathLike[str], workers: int) -> Iterator[Match]:
+    for _, _, _, matches in hit_lines_parallel(matcher, path, workers):
+        yield from matches
+
+
+def _renumbered(matches: list[Match], lines_before: int) -> list[Match]:
+    return [dataclasses.replace(match, line=match.line + lines_before) for match in matches]
 
 
 def _pieces(path: str | os.PathLike[str], wanted: int) -> list[tuple[int, int]]:
@@ -62,9 +95,7 @@ def _pieces(path: str | os.PathLike[str], wanted: int) -> list[tuple[int, int]]:
     cuts = [0]
     with open(path, "rb") as stream:
         for piece in range(1, wanted):
-            stream.seek(max(cuts[-1], size * piece // wanted))
-            stream.readline()  # finish the line the cut fell in
-            position = stream.tell()
+            position = _next_line_start(stream, max(cuts[-1], size * piece // wanted))
             if position >= size:
                 break
             if position > cuts[-1]:
@@ -73,15 +104,56 @@ def _pieces(path: str | os.PathLike[str], wanted: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(cuts))
 
 
-def _adopt(matcher: Matcher) -> None:
-    global _worker_matcher
+def _next_line_start(stream: IO[bytes], position: int) -> int:
+    """Where the line after the one holding ``position`` starts, found block
+    by block (a line of gigabytes is not read into memory)."""
+    stream.seek(position)
+    while block := stream.read(BLOCK_SIZE):
+        cut = block.find(b"\n")
+        if cut >= 0:
+            return position + cut + 1
+        position += len(block)
+    return position
+
+
+class _Piece:
+    """Bytes ``start`` to ``end`` of a file, read a block at a time."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self._stream = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._stream.seek(start)
+        self._left = end - start
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self._left if size < 0 else min(size, self._left)
+        data = self._stream.read(wanted) if wanted > 0 else b""
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _adopt(matcher: Matcher, line_window: int) -> None:
+    global _worker_matcher, _worker_line_window
     _worker_matcher = matcher
+    _worker_line_window = line_window
 
 
-def _scan_piece(piece: tuple[str, int, int]) -> tuple[list[Match], int]:
+def _scan_piece(piece: tuple[str, int, int]) -> tuple[list[LineHits], ScanStats]:
+    """The hit lines of one piece (offsets in the file, numbers in the piece)
+    and what its scan counted."""
+    from .stats import ScanStats
+
     path, start, end = piece
     assert _worker_matcher is not None  # set by _adopt in every worker
-    with open(path, "rb") as stream:
-        stream.seek(start)
-        data = stream.read(end - start)
-    return list(_worker_matcher.scan_stream(io.BytesIO(data))), line_count(data) if data else 0
+    stream = _Piece(path, start, end)
+    counted = MeteredStream(cast(IO[bytes], stream))
+    stats = ScanStats()
+    try:
+        found = _worker_matcher.hit_lines(cast(IO[bytes], counted), line_window=_worker_line_window, stats=stats)
+        hits = [(number, start + offset, line, matches) for number, offset, line, matches in found]
+    finally:
+        stream.close()
+    stats.lines_read = stats.lines_scanned = counted.lines
+    return hits, stats

@@ -4,48 +4,41 @@ each line that hits handed to the output format as it comes.
 Files and stdin go through the block path (only lines that may hold a hit
 are decoded; from a pipe, a block is whatever has arrived, so a hit line is
 written and flushed as soon as it is read); followed files and JSON events
-are read line by line.
+are read line by line. Every path cuts lines in ``blocks.LineSplitter``, so
+a line longer than the line window is scanned in windows on each of them.
+
+A stop request (``stopped()``) ends reading: a regular file after the line in
+progress, a pipe at once; what was read is scanned and written, and
+``interrupted`` names the input that was not read to its end.
 """
 
 from __future__ import annotations
 
 import os
-import stat
+import zlib
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, TextIO, cast
 
-from .blocks import count_newlines
+from .blocks import LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, read_blocks
 from .events import EventScanner
 from .follow import Follower
-from .hits import FieldMatch, HitLine, by_line
-from .inputs import LineFinder, MeteredStream, chunks, line_text, numbered_lines, open_metered, split_lines
-from .logfiles import open_log
+from .hits import FieldMatch, HitLine
+from .inputs import MeteredStream, line_text
+from .logfiles import InputStream, opened_log
+from .long_lines import LongLine
 from .matcher import LineHits, Matcher
-from .model import Match
 from .output import OutputFormat
-from .parallel import can_split
+from .parallel import can_split, hit_lines_parallel
 from .progress import Progress
+from .stats import ScanStats
 from .timestamps import log_timestamp
 
+STDIN = "-"
 
-@dataclass(slots=True)
-class ScanStats:
-    """``lines_scanned`` counts lines the matcher looked at: all lines read,
-    except JSON objects holding none of the selected fields."""
 
-    lines_read: int = 0
-    lines_scanned: int = 0
-    hits: int = 0
-    hit_lines: int = 0
-
-    def summary(self, seconds: float) -> str:
-        return (
-            f"iocmatch: {self.lines_read} lines read, {self.lines_scanned} scanned, "
-            f"{self.hits} hits on {self.hit_lines} lines, {seconds:.2f} s"
-        )
+def _never() -> bool:
+    return False
 
 
 class Scan:
@@ -64,6 +57,8 @@ class Scan:
         json_fields: Sequence[str] | None = None,
         jobs: int = 1,
         progress: bool = False,
+        line_window: int = LINE_WINDOW,
+        stopped: Callable[[], bool] = _never,
     ) -> None:
         self.matcher = matcher
         self.output = output
@@ -71,49 +66,39 @@ class Scan:
         self.events = EventScanner(matcher, json_fields) if json_fields is not None else None
         self.jobs = jobs
         self.progress = progress
+        self.line_window = line_window
+        self.stopped = stopped
         self.stats = ScanStats()
+        self.interrupted: str | None = None  # the input a stop cut short, when it has an end of its own
         self._bar = Progress(None, "", False)
+        self._long_line: LongLine | None = None  # the long line whose pieces are being read
 
     # -- inputs
 
-    def scan_stdin(self, stream: IO[bytes]) -> None:
-        if self.events is not None:
-            self._scan_lines("-", numbered_lines(stream), year=None, streaming=True)
-            return
-        metered = MeteredStream(stream)
-        self._write_hit_lines("-", self.matcher.hit_lines(cast(IO[bytes], metered)), year=None, streaming=True)
-        self.stats.lines_read += metered.lines
-        self.stats.lines_scanned += metered.lines
+    def scan_stdin(self, descriptor: int) -> None:
+        """Stdin (plain or gzip, by content). A stop ends a pipe as its end
+        would; stdin redirected from a file is a file, cut short by a stop."""
+        self._scan_input(STDIN, descriptor, year=None, streaming=True)
 
     def scan_file(self, path: str) -> None:
-        year = _modified_year(path)
-        if self.events is not None:
-            with open_metered(path, self._start_bar(path)) as (stream, _):
-                self._scan_lines(path, split_lines(chunks(stream)), year, streaming=False)
-            self._stop_bar()
+        """A log file, plain or gzip (by content). Raises OSError, EOFError
+        or zlib.error when it cannot be read to its end, after the lines read
+        before the fault were scanned and written."""
+        if self.jobs > 1 and self.events is None and can_split(path):
+            self._scan_in_parallel(path)
             return
-        if self.jobs > 1 and can_split(path):
-            self._write_matches(path, self.matcher.scan_file(path, workers=self.jobs), year)
-            lines = _count_lines(path)
-            self.stats.lines_read += lines
-            self.stats.lines_scanned += lines
-            return
-        with open_metered(path, self._start_bar(path)) as (stream, _):
-            self._write_hit_lines(path, self.matcher.hit_lines(cast(IO[bytes], stream)), year, streaming=False)
-            self.stats.lines_read += stream.lines
-            self.stats.lines_scanned += stream.lines
-        self._stop_bar()
+        self._scan_input(path, path, year=_modified_year(path), streaming=False)
 
-    def follow(self, path: str, stopped: Callable[[], bool], poll_seconds: float) -> None:
+    def follow(self, path: str, poll_seconds: float) -> None:
         """Scan ``path`` and what is appended to it until ``stopped()``; what
         was written by then, the last line even without its newline, is
         scanned before returning."""
-        follower = Follower(path, poll_seconds)
+        follower = Follower(path, poll_seconds, self.line_window)
         try:
             for item in follower.lines():
                 if item is not None:
                     self._scan_lines(path, [item], year=None, streaming=True)
-                if stopped():
+                if self.stopped():
                     break
             self._scan_lines(path, follower.remaining(), year=None, streaming=True)
         finally:
@@ -122,12 +107,48 @@ class Scan:
     def finish(self) -> None:
         self._emit(self.output.end(datetime.now(timezone.utc)), flush=True)
 
+    def _scan_input(self, name: str, source: str | int, year: int | None, streaming: bool) -> None:
+        with opened_log(source, self.stopped) as (stream, raw):
+            metered = MeteredStream(stream, self._start_bar(name, raw))
+            try:
+                if self.events is not None:
+                    numbers = LineNumbers()
+                    blocks = read_blocks(cast(IO[bytes], metered), line_window=self.line_window)
+                    self._scan_lines(name, (line for block in blocks for line in numbers.lines(block)), year,
+                                     streaming)  # fmt: skip
+                else:
+                    hits = self.matcher.hit_lines(cast(IO[bytes], metered), line_window=self.line_window,
+                                                  stats=self.stats)  # fmt: skip
+                    self._write_hit_lines(name, hits, year, streaming)
+            except (EOFError, zlib.error):
+                if not self.stopped():
+                    raise
+                # A compressed stream cut by the stop ends early, as the stop asked.
+            finally:
+                self._stop_bar()
+                if self.events is None:  # JSON events are counted line by line
+                    self.stats.lines_read += metered.lines
+                    self.stats.lines_scanned += metered.lines
+            # A pipe has no end of its own: a stop is its end. A regular file
+            # stopped before its end was not searched whole.
+            if raw.regular and not raw.ended:
+                self.interrupted = self.interrupted or name
+
+    def _scan_in_parallel(self, path: str) -> None:
+        """A large plain file on ``jobs`` processes; the hit lines come with
+        their text, so the file is read once."""
+        hits = hit_lines_parallel(self.matcher, path, self.jobs, self.line_window, self.stopped, self.stats)
+        self._write_hit_lines(path, hits, _modified_year(path), streaming=False)
+        if self.stopped():
+            self.interrupted = self.interrupted or path
+
     # -- scanning
 
-    def _scan_lines(
-        self, name: str, lines: Iterable[tuple[int, int, bytes]], year: int | None, streaming: bool
-    ) -> None:
+    def _scan_lines(self, name: str, lines: Iterable[NumberedLine], year: int | None, streaming: bool) -> None:
         for number, offset, line in lines:
+            if isinstance(line, LinePiece):
+                self._long_line = self._scan_piece(name, number, offset, line, self._long_line, streaming)
+                continue
             self.stats.lines_read += 1
             if self.events is not None:
                 found, scanned = self.events.scan(line, number)
@@ -138,23 +159,39 @@ class Scan:
                 text = line_text(line) if self.output.needs_text else None
                 self._hit(HitLine(name, number, tuple(found), _now(), text, offset, _logged(text, year)), streaming)
 
+    def _scan_piece(
+        self, name: str, number: int, offset: int, piece: LinePiece, long_line: LongLine | None, streaming: bool
+    ) -> LongLine | None:
+        """A piece of a line longer than the window: scanned as text (a JSON
+        event that long is not parsed), its hits written as they are found."""
+        if long_line is None:
+            long_line = LongLine(self.matcher, number, self.line_window)
+        matches = long_line.feed(piece.data)
+        if piece.last:
+            matches += long_line.finish()
+        if matches:
+            text = line_text(long_line.head) if self.output.needs_text else None
+            found = tuple(FieldMatch(match) for match in matches)
+            continues = long_line.handed_over > 0
+            self._hit(HitLine(name, number, found, _now(), text, offset, _logged(text, None), continues), streaming)
+            long_line.handed_over += 1
+        if not piece.last:
+            return long_line
+        self.stats.lines_read += 1
+        self.stats.lines_scanned += 1
+        self.stats.long_lines += 1
+        self.stats.unresolved += long_line.unresolved
+        return None
+
     def _write_hit_lines(self, name: str, hits: Iterable[LineHits], year: int | None, streaming: bool) -> None:
+        previous = 0
         for number, offset, line, matches in hits:
             found = tuple(FieldMatch(match) for match in matches)
             text = line_text(line) if self.output.needs_text else None
-            self._hit(HitLine(name, number, found, _now(), text, offset, _logged(text, year)), streaming)
-
-    def _write_matches(self, name: str, matches: Iterable[Match], year: int | None) -> None:
-        """Matches of a parallel scan, which come without their lines: read again when needed."""
-        with ExitStack() as stack:
-            finder = LineFinder(stack.enter_context(open_log(name))) if self.output.needs_text else None
-            for number, line_matches in by_line(matches):
-                found = tuple(FieldMatch(match) for match in line_matches)
-                text = offset = None
-                located = finder.line(number) if finder is not None else None
-                if located is not None:
-                    text, offset = line_text(located[0]), located[1]
-                self._hit(HitLine(name, number, found, _now(), text, offset, _logged(text, year)), streaming=False)
+            # A long line hits once per window: the same number again continues it.
+            hit = HitLine(name, number, found, _now(), text, offset, _logged(text, year), number == previous)
+            self._hit(hit, streaming)
+            previous = number
 
     def _hit(self, hit: HitLine, streaming: bool) -> None:
         self.stats.hits += len(hit.matches)
@@ -171,11 +208,12 @@ class Scan:
 
     # -- progress
 
-    def _start_bar(self, path: str) -> Callable[[int], None] | None:
-        if not self.progress:
+    def _start_bar(self, name: str, raw: InputStream) -> Callable[[], None] | None:
+        if not self.progress or not raw.regular:
             return None
-        self._bar = Progress(_regular_size(path), os.path.basename(path), True)
-        return self._bar.moved_to
+        size = os.fstat(raw.fileno()).st_size
+        self._bar = Progress(size, os.path.basename(name), True)
+        return lambda: self._bar.moved_to(raw.tell())
 
     def _stop_bar(self) -> None:
         self._bar.close()
@@ -195,21 +233,3 @@ def _modified_year(path: str) -> int | None:
         return datetime.fromtimestamp(os.stat(path).st_mtime, timezone.utc).year
     except OSError:
         return None
-
-
-def _regular_size(path: str) -> int | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_size if stat.S_ISREG(info.st_mode) else None
-
-
-def _count_lines(path: str) -> int:
-    with open(path, "rb") as stream:
-        newlines = 0
-        last = b"\n"
-        while block := stream.read(1 << 20):
-            newlines += count_newlines(block)
-            last = block[-1:]
-        return newlines + (last != b"\n")

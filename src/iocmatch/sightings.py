@@ -33,19 +33,24 @@ class _Seen:
 class SightingCounter:
     def __init__(self) -> None:
         self._seen: dict[str, _Seen] = {}
+        # The last line counted for each indicator: a line longer than the
+        # line window comes as several hit lines, and is still one line.
+        self._last_line: dict[str, tuple[str, int]] = {}
 
     def add(self, hit: HitLine) -> None:
         """Count the line once for every indicator hit on it."""
         moment = hit.logged_at or hit.read_at
         ids = dict.fromkeys(indicator for found in hit.matches for indicator in found.match.indicators)
+        where = (hit.file, hit.number)
         for indicator_id in ids:
             seen = self._seen.get(indicator_id)
             if seen is None:
                 self._seen[indicator_id] = _Seen(1, moment, moment)
-            else:
+            elif not (hit.continues and self._last_line.get(indicator_id) == where):
                 seen.count += 1
                 seen.first = min(seen.first, moment)
                 seen.last = max(seen.last, moment)
+            self._last_line[indicator_id] = where
 
     @property
     def counts(self) -> dict[str, int]:

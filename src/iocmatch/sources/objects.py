@@ -23,3 +23,4 @@ class SourceObjects:
     spec_version: str = ""  # the bundle's, for STIX 2.0 objects that carry none
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     warnings: tuple[Problem, ...] = field(default_factory=tuple)  # on objects that were read
+    digest: str = ""  # SHA-256 of the bytes read, when the source was bytes

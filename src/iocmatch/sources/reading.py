@@ -6,6 +6,8 @@ Files are told apart by content, not by name: STIX 2 JSON, STIX 1 XML, a
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -63,4 +65,5 @@ def read_file(path: Path) -> SourceObjects:
 def read_bytes(data: bytes, label: str) -> SourceObjects:
     """The objects of a file's content, its format told by the content;
     SourceError naming ``label`` when it cannot be read at all."""
-    return READERS[detect_format(data, label)](data, label)
+    read = READERS[detect_format(data, label)](data, label)
+    return dataclasses.replace(read, digest=hashlib.sha256(data).hexdigest())

@@ -1,0 +1,170 @@
+"""Lines longer than the line window: scanned in overlapping windows as
+their pieces arrive, never held whole, with the hits a whole-line scan gives.
+
+A window is the text of one stretch of the line (its *own* part) with some
+text of the line before it and after it. A match counts in the window that
+owns its start, so no match is reported twice, and every match it owns lies
+wholly inside it with the context its boundary rule reads:
+
+* after its own part, the window holds the longest key plus ``CONTEXT``
+  characters, so any occurrence starting in the own part ends inside the
+  window with the characters a rule reads after it;
+* before its own part, ``CONTEXT`` characters of the line, more than any rule
+  reads before a match (a registry hive is looked for up to 256 characters
+  back).
+
+One line is one observation: an AND clause may be satisfied by values in
+different windows. A value that belongs to an AND clause not yet complete
+waits (up to ``MAX_WAITING`` occurrences a line) until the line ends, when the
+whole line's values are known; every other match is handed over with its
+window. Offsets are characters of the whole line, as for any line.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import TYPE_CHECKING
+
+from .blocks import LINE_WINDOW
+from .model import Match
+
+if TYPE_CHECKING:
+    from .matcher import Matcher
+
+# Characters of context a window keeps on each side of what it owns.
+CONTEXT = 512
+# Occurrences of AND-clause values a long line may hold back until its end;
+# past that, they are reported with what the line has shown so far and counted.
+MAX_WAITING = 100_000
+# Bytes of a long line kept to show it (the outputs that print the line).
+HEAD_BYTES = 64 << 10
+
+Ranked = tuple[int, int, int, Match]  # start, end, rank, match
+
+
+class LongLine:
+    """One line longer than the line window, scanned window by window.
+
+    ``feed`` takes the line's bytes as they arrive and returns the matches
+    decided so far; ``finish`` returns the rest when the line ends.
+    ``head`` holds its first ``HEAD_BYTES`` bytes; ``unresolved`` counts
+    AND-clause occurrences that could not wait for the line's end.
+    """
+
+    def __init__(self, matcher: Matcher, number: int, window: int = LINE_WINDOW) -> None:
+        self._matcher = matcher
+        self._number = number
+        self._window = max(window, 4 * CONTEXT)
+        self._after = matcher.longest_key + CONTEXT
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self._text = ""  # context, then text not yet owned by a scanned window
+        self._base = 0  # the line offset of _text[0]
+        self._own_from = 0  # where in _text the next window's own part starts
+        self._present: set[int] = set()
+        self._waiting: list[tuple[int, int, int, str]] = []  # atom, start, end, text
+        self.head = b""
+        self.unresolved = 0
+        self.handed_over = 0  # hand-overs of its matches so far (the caller counts them)
+
+    def feed(self, data: bytes) -> list[Match]:
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        return _unranked(self._feed_text(self._decoder.decode(data)))
+
+    def feed_text(self, text: str) -> list[Match]:
+        return _unranked(self._feed_text(text))
+
+    def finish(self) -> list[Match]:
+        """The line has ended: its last window, and the matches that waited for it."""
+        return _unranked(self._finish())
+
+    # -- windows
+
+    def _feed_text(self, text: str) -> list[Ranked]:
+        self._text += text
+        found: list[Ranked] = []
+        while len(self._text) - self._own_from >= self._window + self._after:
+            found += self._scan(self._own_from + self._window, final=False)
+        return found
+
+    def _finish(self) -> list[Ranked]:
+        self._text += self._decoder.decode(b"", final=True)
+        # A final newline, and a CR before it, are not part of the line.
+        if self._text.endswith("\n"):
+            self._text = self._text[:-1]
+        if self._text.endswith("\r"):
+            self._text = self._text[:-1]
+        found = self._scan(len(self._text), final=True)
+        found += self._resolve_waiting()
+        return found
+
+    def _scan(self, own_to: int, final: bool) -> list[Ranked]:
+        """Scan the window owning ``_text[_own_from:own_to]``, then drop what no
+        later window needs."""
+        window = self._text if final else self._text[: own_to + self._after]
+        matcher = self._matcher
+        own_from, base = self._own_from, self._base
+        decided: list[Ranked] = []
+        owned: list[tuple[int, list[tuple[int, int]]]] = []
+        for atom, found in matcher.found_in(window).items():
+            mine = [span for span in found if own_from <= span[0] < own_to]
+            if mine:
+                owned.append((atom, mine))
+                self._present.add(atom)
+        for atom, spans in owned:
+            if matcher.waits_for_line(atom, self._present):
+                for start, end in spans:
+                    self._wait(atom, start + base, end + base, window[start:end], decided)
+                continue
+            verdict = matcher.atom_verdict(atom, self._present)
+            if verdict is not None:
+                decided += [
+                    matcher.ranked_match(atom, self._number, start + base, end + base, window[start:end], verdict)
+                    for start, end in spans
+                ]
+        if not final:
+            keep_from = own_to - CONTEXT
+            self._text = self._text[keep_from:]
+            self._base += keep_from
+            self._own_from = CONTEXT
+        decided.sort(key=lambda entry: entry[:3])
+        return decided
+
+    # -- AND clauses across windows
+
+    def _wait(self, atom: int, start: int, end: int, text: str, decided: list[Ranked]) -> None:
+        if len(self._waiting) < MAX_WAITING:
+            self._waiting.append((atom, start, end, text))
+            return
+        # Bounded memory first: decided now, with the values seen so far.
+        self.unresolved += 1
+        verdict = self._matcher.atom_verdict(atom, self._present)
+        if verdict is not None:
+            decided.append(self._matcher.ranked_match(atom, self._number, start, end, text, verdict))
+
+    def _resolve_waiting(self) -> list[Ranked]:
+        matcher = self._matcher
+        found = []
+        for atom, start, end, text in self._waiting:
+            verdict = matcher.atom_verdict(atom, self._present)
+            if verdict is not None:
+                found.append(matcher.ranked_match(atom, self._number, start, end, text, verdict))
+        self._waiting = []
+        found.sort(key=lambda entry: entry[:3])
+        return found
+
+
+def scan_long_text(matcher: Matcher, text: str, number: int, window: int = LINE_WINDOW) -> list[Match]:
+    """Every match in a line already in memory but longer than the window,
+    sorted as a line's matches are."""
+    line = LongLine(matcher, number, window)
+    found: list[Ranked] = []
+    for start in range(0, len(text), window):
+        found += line._feed_text(text[start : start + window])
+    found += line._finish()
+    found.sort(key=lambda entry: entry[:3])
+    return _unranked(found)
+
+
+def _unranked(found: list[Ranked]) -> list[Match]:
+    return [entry[3] for entry in found]

@@ -1,0 +1,74 @@
+"""Signals that stop the command: before scanning they end it with an error;
+while scanning they end reading, and what was read is still scanned and
+written (the sightings bundle, the statistics).
+
+SIGINT and SIGTERM are both stops: Ctrl-C at a terminal, SIGTERM from a
+service manager or ``timeout``. A handler only records the signal; the
+readers look at it between reads (``logfiles.py``), so no output is torn.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(BaseException):
+    """A stop signal arrived before scanning began (loading, compiling)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(signal.Signals(number).name)
+        self.name = signal.Signals(number).name
+
+
+class StopRequest:
+    """Called, says whether a stop signal has arrived; ``name`` is its name."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+
+    def __call__(self) -> bool:
+        return self.name is not None
+
+    def receive(self, number: int, _frame: FrameType | None) -> None:
+        self.name = self.name or signal.Signals(number).name
+
+
+def _raise_interrupted(number: int, _frame: FrameType | None) -> None:
+    raise Interrupted(number)
+
+
+@contextmanager
+def interrupted_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` (one line, exit 2, not a
+    traceback or a silent death) until the context ends."""
+    with _handlers(_raise_interrupted):
+        yield
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """SIGINT and SIGTERM set the yielded ``StopRequest`` until the context ends."""
+    request = StopRequest()
+    with _handlers(request.receive):
+        yield request
+
+
+@contextmanager
+def _handlers(handler: signal._HANDLER) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers: the defaults stay
+        return
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    for number in STOP_SIGNALS:
+        signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
