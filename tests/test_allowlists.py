@@ -245,6 +245,15 @@ def test_a_regex_re2_cannot_read_is_refused_naming_the_file_and_the_entry(entry:
     assert "not a regular expression RE2 reads" in message
 
 
+def test_slashes_are_delimiters_only_before_flags_misp_writes() -> None:
+    """``/pattern/i`` and ``/pattern/g`` are delimited; ``/usr/bin/python`` is a
+    path, not the pattern ``usr/bin`` with flags ``python``."""
+    paths = parse_allowlist({"name": "x", "type": "regex", "list": ["/usr/bin/python", "/^EVIL/gi"]}, "t")
+    assert paths.suppresses(Atom("file-name", "/usr/bin/python3")) == "/usr/bin/python"
+    assert paths.suppresses(Atom("file-name", "usr/bin")) is None
+    assert paths.suppresses(Atom("domain-name", "evil.example")) == "^EVIL"
+
+
 @pytest.mark.parametrize("kind", ["glob", ["string"], {"of": "string"}, 5, None])
 def test_a_type_that_is_not_one_of_the_five_is_refused_naming_the_file(kind: Any) -> None:
     with pytest.raises(SourceError, match=r"^mine\.json: warninglist type .* is not one of string, substring"):

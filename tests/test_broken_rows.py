@@ -135,6 +135,27 @@ def test_a_quote_never_closed_loses_one_row_of_a_long_feed(tmp_path: Path) -> No
     ]
 
 
+@pytest.mark.parametrize(
+    ("opening", "reason"),
+    [
+        ('"' + "x" * 70_000, "the lines its field takes in make a field longer than 65,536 characters"),
+        ('"open \x00 quote', "the lines its field takes in make row holds a NUL byte"),
+    ],
+)
+def test_a_record_over_several_lines_that_cannot_be_read_gives_its_lines_back(
+    opening: str, reason: str, tmp_path: Path
+) -> None:
+    """The quote's row is skipped; the rows its quote ran over are read as
+    rows of their own, so none goes missing uncounted."""
+    path = tmp_path / "feed.csv"
+    rows = ["type,value,comment", f"domain,q1.example,{opening}", "domain,q2.example,ok", 'domain,q3.example,end"',
+            "domain,q4.example,ok"]  # fmt: skip
+    path.write_text("\n".join(rows) + "\n")
+    report = iocmatch.load(path).report
+    assert [(p.id, p.reason) for p in report.problems] == [(f"{path}:2", f"unterminated quote: {reason}")]
+    assert (report.read, report.compiled) == (4, 3)
+
+
 def test_a_feed_with_a_few_bad_bytes_is_text_and_a_binary_file_is_refused(tmp_path: Path) -> None:
     good = b"".join(b"good%d.example\n" % number for number in range(30))
     feed = tmp_path / "feed.txt"

@@ -7,10 +7,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,11 @@ def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
 
 
 def error_lines(result: subprocess.CompletedProcess[bytes]) -> list[str]:
-    return [line for line in result.stderr.decode().splitlines() if line.startswith("iocmatch: error:")]
+    return error_lines_of(result.stderr)
+
+
+def error_lines_of(stderr: bytes) -> list[str]:
+    return [line for line in stderr.decode().splitlines() if line.startswith("iocmatch: error:")]
 
 
 # -- an internal error in any command is exit 2 and one line
@@ -219,20 +225,40 @@ def _started(*args: str, stdin: int | None = subprocess.PIPE) -> subprocess.Pope
     )
 
 
+def _outputs_once_ended(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """Its stdout and stderr once it has ended, with its stdin left open
+    (``communicate`` would close it: an end of input, not a stop)."""
+    assert process.stdout is not None
+    assert process.stderr is not None
+    with ThreadPoolExecutor(2) as pool:
+        out, err = pool.submit(process.stdout.read), pool.submit(process.stderr.read)
+        process.wait(timeout=WAIT)
+        return out.result(timeout=WAIT), err.result(timeout=WAIT)
+
+
+# More than a pipe holds: once written, the process has begun reading stdin,
+# so its feeds are loaded and a signal now stops a scan, not a load.
+FILLER = b"quiet line\n" * 20_000
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_stdin_stream_still_writes_the_sightings_bundle_and_stats(feed: Path, stop: signal.Signals) -> None:
     with _started("scan", "-i", str(feed), "--format", "sightings", "--stats", "-") as process:
         assert process.stdin is not None
-        process.stdin.write(b"GET evil.example\n198.51.100.9 x\nhalf a line evil.example")
+        process.stdin.write(FILLER + b"GET evil.example\n198.51.100.9 x\nhalf a line evil.example")
         process.stdin.flush()
-        time.sleep(1.5)  # the lines arrive; stdin stays open, as under tail -F
+        time.sleep(0.5)  # the last lines arrive; stdin stays open, as under tail -F
         process.send_signal(stop)
-        out, err = process.communicate(timeout=WAIT)
-    # A pipe has no end of its own: the stop is its end, and all it sent was scanned.
-    assert process.returncode == 0, err
+        out, err = _outputs_once_ended(process)
     sightings = [obj for obj in json.loads(out)["objects"] if obj["type"] == "sighting"]
     assert sorted(s["count"] for s in sightings) == [1, 2]
-    assert "3 lines read, 3 scanned, 3 hits on 3 lines" in err.decode()
+    assert "20003 lines read, 20003 scanned, 3 hits on 3 lines" in err.decode()
+    # A stream stopped before its end was not searched whole: exit 2, and the cut last line is named.
+    assert process.returncode == 2, err
+    assert error_lines_of(err) == [
+        f"iocmatch: error: stopped by {stop.name}: - was still open: its last line came without its newline "
+        "and was scanned as it stood"
+    ]
 
 
 def test_a_stopped_file_scan_writes_what_was_found_and_exits_2(feed: Path, tmp_path: Path) -> None:
@@ -241,16 +267,79 @@ def test_a_stopped_file_scan_writes_what_was_found_and_exits_2(feed: Path, tmp_p
     log.write_text("GET evil.example\n" * 1000)
     with _started("scan", "-i", str(feed), "--format", "sightings", "--stats", str(log), "-", str(log)) as process:
         assert process.stdin is not None
-        process.stdin.write(b"198.51.100.9\n")
+        process.stdin.write(FILLER + b"198.51.100.9\n")
         process.stdin.flush()
-        time.sleep(1.5)
+        time.sleep(0.5)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=WAIT)
+        out, err = _outputs_once_ended(process)
     assert process.returncode == 2
     sightings = [obj for obj in json.loads(out)["objects"] if obj["type"] == "sighting"]
     assert sorted(s["count"] for s in sightings) == [1, 1000]
     assert f"not searched: {log}" in err.decode()
-    assert "1001 lines read" in err.decode()
+    assert "21001 lines read" in err.decode()
+
+
+def test_a_stopped_follow_loses_no_line_and_names_what_it_left(feed: Path, tmp_path: Path) -> None:
+    """Lines already read when the stop came are all scanned, with their own
+    numbers; a backlog the stop left is named, exit 2."""
+    log = tmp_path / "dense.log"
+    log.write_bytes(b"".join(b"%d evil.example\n" % number for number in range(1, 400_001)))
+    with _started("scan", "-i", str(feed), "--format", "jsonl", "--follow", str(log), stdin=None) as process:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        out, err = _outputs_once_ended(process)
+    records = [json.loads(line) for line in [first, *out.splitlines()]]
+    assert [r["line"] for r in records] == list(range(1, len(records) + 1))
+    assert all(r["start"] == len(str(r["line"])) + 1 for r in records)  # each hit where its own line has it
+    assert len(records) < 400_000
+    assert process.returncode == 2
+    assert f"stopped by SIGINT: {log} was not read to its end" in err.decode()
+
+
+def test_a_fifo_no_one_writes_to_does_not_hold_a_stop(feed: Path, tmp_path: Path) -> None:
+    log, fifo = tmp_path / "a.log", tmp_path / "pipe"
+    log.write_text("GET evil.example\n")
+    os.mkfifo(fifo)
+    with _started("scan", "-i", str(feed), "--format", "jsonl", str(log), str(fifo), stdin=None) as process:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["line"] == 1  # the first file is done: now it waits on the FIFO
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=WAIT)
+    assert process.returncode == 2
+    assert error_lines_of(err) == [f"iocmatch: error: stopped by SIGTERM: not searched: {fifo}"]
+
+
+def test_a_second_stop_ends_a_scan_blocked_on_its_output(feed: Path, tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    log.write_text("GET evil.example\n" * 200_000)
+    with _started("scan", "-i", str(feed), str(log), stdin=None) as process:
+        assert process.stdout is not None
+        process.stdout.read(10)  # hits are coming; then nobody reads, and the output pipe fills
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)  # recorded; the write it waits in goes on waiting
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=WAIT)
+        assert process.stderr is not None
+        err = process.stderr.read()
+    assert process.returncode == 2
+    assert error_lines_of(err) == ["iocmatch: error: stopped at once by a second SIGTERM: the output may be incomplete"]
+
+
+def test_an_output_that_cannot_be_written_is_one_error_not_one_per_log(feed: Path, tmp_path: Path) -> None:
+    logs = []
+    for name in ("a.log", "b.log"):
+        logs.append(tmp_path / name)
+        logs[-1].write_text("GET evil.example\n" * 5000)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), *map(str, logs)],
+            stdout=full, stderr=subprocess.PIPE, check=False,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == ["iocmatch: error: cannot write the output: No space left on device"]
 
 
 def test_a_regular_file_stopped_midway_is_cut_at_a_line_end(feed: Path, tmp_path: Path) -> None:
@@ -271,7 +360,7 @@ def test_a_regular_file_stopped_midway_is_cut_at_a_line_end(feed: Path, tmp_path
     stats = scan.stats
     assert 0 < stats.lines_read < 200_000
     assert stats.hits == 0  # no cut line made "evil.example.au" into "evil.example"
-    assert scan.interrupted == str(log)
+    assert scan.cut_short == [f"{log} was not read to its end"]
 
 
 def test_a_closed_output_pipe_stops_quietly_with_the_hits_status(feed: Path, tmp_path: Path) -> None:
@@ -299,3 +388,14 @@ def test_scan_skips_items_that_are_not_text_and_counts_them() -> None:
     assert list(matcher.scan([None, "evil.example"])) == [iocmatch.Match(2, 0, 12, "evil.example", "domain-name",
         "evil.example", found[0].indicators, (), found[0].sources)]  # fmt: skip
     assert matcher.scan_line(None) == []
+
+
+def test_lone_surrogates_in_text_never_raise(feed: Path) -> None:
+    """JSON decodes \\ud800 into a lone surrogate: a log line can hold one."""
+    matcher = matcher_for("[domain-name:value = 'evil.example']")
+    lines = ["\ud800 evil.example", "evil.example \udfff\ud800x", "\udcff evil.example"]
+    assert [(m.line, m.start) for m in matcher.scan(lines)] == [(1, 2), (2, 0), (3, 2)]
+    events = b'{"a": "\\ud800 evil.example"}\n{"b": "evil.example \\udfff"}\n'
+    result = run("scan", "-i", str(feed), "--json", "--format", "jsonl", "-", stdin=events)
+    assert result.returncode == 0, result.stderr
+    assert [(r["line"], r["field"]) for r in map(json.loads, result.stdout.splitlines())] == [(1, "a"), (2, "b")]

@@ -94,8 +94,10 @@ def test_pieces_of_any_size_give_the_same_matches_with_line_offsets_in_character
         line = LongLine(scanner, 9, WINDOW)
         found = []
         for start in range(0, len(data), size):
-            found += line.feed(data[start : start + size])
-        found += line.finish()
+            for window in line.feed(data[start : start + size]):
+                found += window
+        for window in line.finish():
+            found += window
         assert sorted(found, key=lambda m: (m.start, m.end, m.value)) == sorted(
             whole, key=lambda m: (m.start, m.end, m.value)
         )
@@ -218,12 +220,15 @@ def test_long_lines_on_the_json_and_parallel_paths(feed: Path, tmp_path: Path, m
         out.write(b'{"blob": "' + b"x" * size + b' 198.51.100.7"}\n')
         out.write(b"plain evil.example\n")
     result = scan("-i", str(feed), "--stats", *mode, str(log))
-    assert result.returncode == 0, result.stderr
     found = hits(result)
     assert [(line, text) for line, _, text in found] == [(1, "evil.example"), (2, "198.51.100.7"), (3, "evil.example")]
     # A JSON event longer than the window is scanned as text: its offset counts the line.
     assert found[1][1] == size + len('{"blob": "') + 1
     assert "1 lines longer than the line window" in result.stderr.decode()
+    # ...and that is said, exit 2: field selection and JSON escapes did not apply to it.
+    json_as_text = "1 JSON events were longer than the line window and were scanned as plain text"
+    expected = (2, True) if "--json" in mode else (0, False)
+    assert (result.returncode, json_as_text in result.stderr.decode()) == expected
     small = scan("-i", str(feed), "-", stdin=b"evil.example\n")
     assert peak_mib(result) - peak_mib(small) < 150
 

@@ -16,6 +16,7 @@ from typing import IO
 
 import pytest
 
+from iocmatch.blocks import NumberedLine
 from iocmatch.events import EventScanner, string_fields
 from iocmatch.follow import Follower
 from tests.conftest import bundle, indicator, matcher_for
@@ -203,13 +204,13 @@ def test_the_command_reports_json_fields_and_counts_lines(feed: Path) -> None:
 # -- following a file
 
 
-def collect(lines: Iterator[tuple[int, int, bytes] | None]) -> list[tuple[int, int, bytes]]:
+def collect(reads: Iterator[list[NumberedLine] | None]) -> list[NumberedLine]:
     """What the follower has now, up to its first wait."""
     got = []
-    for item in lines:
-        if item is None:
+    for lines in reads:
+        if lines is None:
             return got
-        got.append(item)
+        got += lines
     return got
 
 
@@ -217,7 +218,7 @@ def test_follower_reads_appends_holds_a_partial_line_and_survives_rotation_and_t
     log = tmp_path / "app.log"
     log.write_bytes(b"one\ntwo\n")
     follower = Follower(log, poll_seconds=0)
-    lines = follower.lines()
+    lines = follower.reads()
     try:
         assert collect(lines) == [(1, 0, b"one\n"), (2, 4, b"two\n")]
         with log.open("ab") as out:
@@ -238,8 +239,12 @@ def test_follower_reads_appends_holds_a_partial_line_and_survives_rotation_and_t
         assert collect(lines) == [(1, 0, b"after\n")]
         with log.open("ab") as out:
             out.write(b" line\nwritten before the stop")
-        assert list(follower.remaining()) == [(2, 6, b"last line\n"), (3, 16, b"written before the stop")]
-        assert list(follower.remaining()) == []
+        assert follower.remaining() == ([(2, 6, b"last line\n"), (3, 16, b"written before the stop")], 0)
+        assert follower.remaining() == ([], 0)
+        # A stop reads at most what a writer adds between two polls: more is left, and said to be.
+        with log.open("ab") as out:
+            out.write(b"x" * 3000 + b"\nhalf a line")
+        assert follower.remaining(most=1000) == ([], 2012)
     finally:
         follower.close()
 

@@ -35,7 +35,9 @@ from .model import DOMAIN, EMAIL, HASH_KINDS, IPV4, IPV6, URL, Atom
 
 TYPES = ("string", "substring", "hostname", "cidr", "regex")
 _CASELESS = frozenset((DOMAIN, EMAIL, IPV4, IPV6, URL, *HASH_KINDS))
-_DELIMITED = re.compile(r"/(.*)/([a-z]*)", re.DOTALL)
+# ``/pattern/flags`` as MISP writes them (JavaScript's flag letters); anything
+# else, ``/usr/bin/python`` included, is a bare pattern.
+_DELIMITED = re.compile(r"/(.*)/([gimsuxy]*)", re.DOTALL)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Key = TypeVar("Key", bound=Hashable)
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import stat
 import sys
 import time
 import traceback
@@ -28,9 +29,10 @@ from .catalog import Catalog, build_catalog
 from .errors import IocmatchError
 from .follow import POLL_SECONDS
 from .loader import load
+from .long_lines import MAX_WAITING
 from .matcher import ENGINES, Matcher
 from .model import IndicatorSet, LoadReport, Origin
-from .scanning import STDIN, Scan
+from .scanning import STDIN, OutputError, Scan
 from .sources import SourceObjects, read_source
 from .sources.taxii import (
     DEADLINE_FACTOR,
@@ -52,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with interrupted_on_signals():
         try:
             return int(args.run(args))
+        except OutputError as exc:
+            _fail(str(exc))
+            _quiet_stdout()  # what is still buffered cannot be written either
         except IocmatchError as exc:
             _fail(str(exc))
         except BrokenPipeError:
@@ -61,8 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (EOFError, zlib.error) as exc:
             _fail(f"compressed input is damaged: {exc}")
         except (KeyboardInterrupt, Interrupted) as exc:
-            name = exc.name if isinstance(exc, Interrupted) else "SIGINT"
-            _fail(f"stopped by {name} before scanning finished")
+            if isinstance(exc, Interrupted) and exc.again:
+                _fail(f"stopped at once by a second {exc.name}: the output may be incomplete")
+            else:
+                name = exc.name if isinstance(exc, Interrupted) else "SIGINT"
+                _fail(f"stopped by {name} before scanning finished")
         except Exception as exc:  # noqa: BLE001 - the exit status promise: every failure is one line and exit 2
             _fail(f"internal error: {type(exc).__name__}: {_one_line(str(exc))} (run with --debug for the traceback)")
             if args.debug:
@@ -539,9 +547,12 @@ _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def _duration(text: str) -> timedelta:
     found = _DURATION.fullmatch(text)
-    if found is None:
-        raise IocmatchError(f"--max-age {text!r} is not a duration (a number with s, m, h, d or w: 36h, 7d)")
-    return timedelta(seconds=float(found.group(1)) * _SECONDS[found.group(2).lower()])
+    try:
+        if found is None:
+            raise ValueError(text)
+        return timedelta(seconds=float(found.group(1)) * _SECONDS[found.group(2).lower()])
+    except (ValueError, OverflowError):
+        raise IocmatchError(f"--max-age {text!r} is not a duration (a number with s, m, h, d or w: 36h, 7d)") from None
 
 
 _SIZE = re.compile(r"\s*(\d+)\s*([kmg]?)i?b?\s*", re.IGNORECASE)
@@ -584,6 +595,8 @@ def _scan(args: argparse.Namespace) -> int:
     failed: list[str] = []
     not_searched: list[str] = []
     closed = False
+    # The stop handlers stay until the status is decided: a stop while the
+    # statistics are written must not turn a finished scan into an error.
     with stop_on_signals() as stopped:
         scan = Scan(
             matcher,
@@ -599,30 +612,53 @@ def _scan(args: argparse.Namespace) -> int:
             if args.follow:
                 scan.follow(args.follow, POLL_SECONDS)
             for name in inputs:
-                if stopped():
-                    not_searched.append(name)
-                    continue
-                if not _scan_one(scan, name):
+                outcome = _scan_one(scan, name) if not stopped() else _NOT_SEARCHED
+                if outcome == _FAILED:
                     failed.append(name)
+                elif outcome == _NOT_SEARCHED:
+                    not_searched.append(name)
             scan.finish()
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader went away (| head): stop reading, as grep does.
             _quiet_stdout()
             closed = True
-    if args.stats:
-        print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
-        if args.matcher:
-            print("iocmatch: " + _origin_text(args.matcher, matcher, datetime.now(timezone.utc)), file=sys.stderr)
-    if scan.interrupted or not_searched:
-        cut = [f"{scan.interrupted} was not read to its end"] if scan.interrupted else []
-        cut += [f"not searched: {', '.join(not_searched)}"] if not_searched else []
-        _fail(f"stopped by {stopped.name}: {'; '.join(cut)}")
-    if failed or scan.interrupted or not_searched:
+        if args.stats:
+            print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
+            if args.matcher:
+                print("iocmatch: " + _origin_text(args.matcher, matcher, datetime.now(timezone.utc)), file=sys.stderr)
+        for note in scan.notes:
+            print(f"iocmatch: {note}", file=sys.stderr)
+        incomplete = _incomplete(scan, stopped.name, not_searched)
+        for reason in incomplete:
+            _fail(reason)
+    if failed or incomplete:
         return EXIT_ERROR
     if scan.stats.hits:
         return EXIT_MATCH
     return EXIT_ERROR if closed else EXIT_NO_MATCH
+
+
+def _incomplete(scan: Scan, signal_name: str | None, not_searched: list[str]) -> list[str]:
+    """Why the logs were not searched whole as asked, one line each (exit 2)."""
+    reasons = []
+    cut = scan.cut_short + ([f"not searched: {', '.join(not_searched)}"] if not_searched else [])
+    if cut:
+        reasons.append(f"stopped by {signal_name or 'a signal'}: {'; '.join(cut)}")
+    stats = scan.stats
+    if stats.json_as_text:
+        reasons.append(
+            f"{stats.json_as_text} JSON events were longer than the line window and were scanned as plain text: "
+            "field selection and JSON escapes did not apply to them (a --line-window above the longest event "
+            "reads them as JSON)"
+        )
+    if stats.unresolved:
+        reasons.append(
+            f"{stats.unresolved} occurrences of AND-clause values on lines longer than the line window could not "
+            f"wait for the rest of their line (at most {MAX_WAITING:,} a line wait): they were reported with the "
+            "indicators known when they were found, or not at all when there were none yet"
+        )
+    return reasons
 
 
 def _refuse_unreadable(inputs: list[str], follow: str | None) -> None:
@@ -630,6 +666,8 @@ def _refuse_unreadable(inputs: list[str], follow: str | None) -> None:
     loading the feeds. With some readable, each bad one is named at its turn."""
     if follow:
         _must_be_a_file(follow)
+        if not stat.S_ISREG(os.stat(follow).st_mode):
+            raise IocmatchError(f"{follow}: --follow takes a regular file (a pipe is read as it comes with 'scan -')")
         return
     files = [name for name in inputs if name != STDIN]
     if files and len(files) == len(inputs):
@@ -654,9 +692,13 @@ def _file_problem(name: str) -> str | None:
     return None
 
 
-def _scan_one(scan: Scan, name: str) -> bool:
-    """Scan one input; False (the fault named on stderr) when it could not be
-    read to its end. What was read before a fault is scanned and written."""
+_SCANNED, _FAILED, _NOT_SEARCHED = "scanned", "failed", "not searched"
+
+
+def _scan_one(scan: Scan, name: str) -> str:
+    """Scan one input: whether it was scanned, failed (the fault named on
+    stderr; what was read before it is scanned and written), or was not
+    searched (a stop came while waiting to open a FIFO)."""
     try:
         if name == STDIN:
             if sys.stdin is None:
@@ -664,18 +706,22 @@ def _scan_one(scan: Scan, name: str) -> bool:
             scan.scan_stdin(sys.stdin.fileno())
         else:
             scan.scan_file(name)
-    except BrokenPipeError:
-        raise
+    except (BrokenPipeError, OutputError):
+        raise  # the output failed: nothing more can be reported
+    except Interrupted as exc:
+        if exc.again:
+            raise
+        return _NOT_SEARCHED
     except IocmatchError as exc:
         _fail(str(exc))
-        return False
+        return _FAILED
     except OSError as exc:
         _fail(f"{name}: {exc.strerror or exc}")
-        return False
+        return _FAILED
     except (EOFError, zlib.error) as exc:
         _fail(f"{name}: compressed input is damaged: {exc}")
-        return False
-    return True
+        return _FAILED
+    return _SCANNED
 
 
 if __name__ == "__main__":

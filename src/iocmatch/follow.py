@@ -12,17 +12,22 @@ from .blocks import LINE_WINDOW, LineNumbers, LineSplitter, NumberedLine
 
 POLL_SECONDS = 0.25
 _CHUNK = 1 << 16
+# What a stop still reads of a followed file: what a writer adds between two
+# polls, not a backlog (a backlog left unread makes the stop an early one).
+DRAIN_BYTES = 1 << 20
 
 
 class Follower:
     """Every line of a log from its start, then each line appended to it.
 
-    ``lines()`` yields None whenever it has caught up and waits ``poll_seconds``
-    for more, so the reader can flush its output or stop there. A last line
-    without its newline is held back (a writer may be halfway through it)
-    until the newline comes or the file is rotated or truncated;
-    ``remaining()`` hands it over, with anything written since the last read,
-    when following ends, so nothing written before the stop goes unscanned.
+    ``reads()`` yields the lines each read completes, as one list (so a reader
+    that stops between two yields loses none of them), and None whenever it
+    has caught up and waits ``poll_seconds`` for more, so the reader can flush
+    its output or stop there. A last line without its newline is held back (a
+    writer may be halfway through it) until the newline comes or the file is
+    rotated or truncated; ``remaining()`` hands over, when following ends,
+    what was written before the stop (a bounded amount of it) and then that
+    last line, unless more was left unread behind it.
 
     Rotation: when the path names another file, the old one is read to its end
     and the new one from its start. Truncation: when the file is shorter than
@@ -42,47 +47,57 @@ class Follower:
         self._splitter = LineSplitter(line_window)
         self._numbers = LineNumbers()
 
-    def lines(self) -> Iterator[NumberedLine | None]:
+    def reads(self) -> Iterator[list[NumberedLine] | None]:
         while True:
             data = self._file.read(_CHUNK)
             if data:
-                yield from self._split(data)
+                yield self._split(data)
                 continue
             if self._rotated():
-                yield from self._drain()
-                yield from self._take_rest()
+                while data := self._file.read(_CHUNK):
+                    yield self._split(data)
+                yield self._take_rest()
                 self._file.close()
                 self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
                 self._restart()
                 continue
             if os.fstat(self._file.fileno()).st_size < self._file.tell():
-                yield from self._take_rest()
+                yield self._take_rest()
                 self._file.seek(0)
                 self._restart()
                 continue
             yield None
             time.sleep(self.poll_seconds)
 
-    def remaining(self) -> Iterator[NumberedLine]:
-        """When following ends: the lines written since the last read, and the
-        last line even without its newline (taken: given once)."""
-        yield from self._drain()
-        yield from self._take_rest()
+    def remaining(self, most: int = DRAIN_BYTES) -> tuple[list[NumberedLine], int]:
+        """When following ends: the lines written before now and not yet read
+        (at most ``most`` bytes of them: a stop ends reading), then the last
+        line even without its newline; and how many bytes written before now
+        were left unread (then the held line is not whole, and is dropped)."""
+        size = os.fstat(self._file.fileno()).st_size
+        wanted = min(most, max(0, size - self._file.tell()))
+        lines: list[NumberedLine] = []
+        while wanted > 0 and (data := self._file.read(min(_CHUNK, wanted))):
+            wanted -= len(data)
+            lines += self._split(data)
+        unread = max(0, size - self._file.tell())
+        if not unread:
+            lines += self._take_rest()
+        return lines, unread
+
+    @property
+    def holding(self) -> bool:
+        """A line without its newline is held (until it ends, or following does)."""
+        return self._splitter.holding
 
     def close(self) -> None:
         self._file.close()
 
-    def _split(self, data: bytes) -> Iterator[NumberedLine]:
-        for block in self._splitter.push(data):
-            yield from self._numbers.lines(block)
+    def _split(self, data: bytes) -> list[NumberedLine]:
+        return [line for block in self._splitter.push(data) for line in self._numbers.lines(block)]
 
-    def _take_rest(self) -> Iterator[NumberedLine]:
-        for block in self._splitter.end():
-            yield from self._numbers.lines(block)
-
-    def _drain(self) -> Iterator[NumberedLine]:
-        while data := self._file.read(_CHUNK):
-            yield from self._split(data)
+    def _take_rest(self) -> list[NumberedLine]:
+        return [line for block in self._splitter.end() for line in self._numbers.lines(block)]
 
     def _restart(self) -> None:
         self._numbers.restart()

@@ -46,3 +46,8 @@ class MeteredStream:
     def lines(self) -> int:
         """Lines read so far (a last line without newline counts)."""
         return self._newlines + self._partial
+
+    @property
+    def ends_mid_line(self) -> bool:
+        """What was read so far ends without a newline."""
+        return self._partial

@@ -5,7 +5,8 @@ A stop (SIGINT, SIGTERM) must end a scan between two reads with what was read
 so far scanned, so every read here can be ended:
 
 * a pipe, a terminal or a FIFO is waited on in short slices (``select``), so
-  a read that would block returns end-of-input once ``stopped()`` says so;
+  a read that would block returns end-of-input once ``stopped()`` says so
+  (and opening a FIFO, which waits for a writer, can be interrupted);
 * a regular file never blocks: once stopped, its reader hands over the rest
   of the line in progress and then ends, so a stop never cuts a line in two
   (which could make a false hit of the half before the cut).
@@ -19,17 +20,15 @@ import os
 import select
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import IO, cast
+
+from .stopping import interruptible
 
 GZIP_MAGIC = b"\x1f\x8b"
 _POLL_SECONDS = 0.2
 
 Stopped = Callable[[], bool]
-
-
-def _never() -> bool:
-    return False
 
 
 def is_gzip(head: bytes) -> bool:
@@ -43,7 +42,7 @@ class InputStream:
     ``tell()`` is how many bytes were read; ``regular`` says whether it is a
     regular file (which has a size and an end of its own)."""
 
-    def __init__(self, fd: int, stopped: Stopped = _never, *, prefix: bytes = b"") -> None:
+    def __init__(self, fd: int, stopped: Stopped | None = None, *, prefix: bytes = b"") -> None:
         self._fd = fd
         self._stopped = stopped
         self._prefix = prefix  # bytes already read to tell the format
@@ -79,8 +78,11 @@ class InputStream:
     def fileno(self) -> int:
         return self._fd
 
+
     def _wait_for_data(self) -> bool:
         """Until the descriptor has data (or its end) to read: False once stopped."""
+        if self._stopped is None:
+            return True
         while not self._stopped():
             try:
                 ready, _, _ = select.select([self._fd], [], [], _POLL_SECONDS)
@@ -92,39 +94,43 @@ class InputStream:
         return False
 
 
+def read_to_end(stream: IO[bytes], raw: InputStream) -> bool:
+    """Whether a log opened by ``opened_log`` was read to its own end, not cut by a stop."""
+    return bool(getattr(stream, "ended", raw.ended))
+
+
 class _LineEndOnStop:
     """A regular file's decoded bytes; once stopped, the line in progress is
-    finished and then the stream ends."""
+    finished and then the stream ends. ``ended``: the file's own end was
+    reached (a stop that came with nothing left cuts nothing)."""
 
     def __init__(self, stream: IO[bytes], stopped: Stopped) -> None:
         self._read = getattr(stream, "read1", stream.read)
         self._stopped = stopped
         self._at_line_start = True
-        self._ended = False
+        self._done = False
+        self.ended = False
 
     def read1(self, size: int = -1) -> bytes:
-        if self._ended:
+        if self._done:
             return b""
-        if self._stopped():
-            if self._at_line_start:
-                self._ended = True
-                return b""
-            data: bytes = self._read(size)
-            cut = data.find(b"\n")
-            if cut >= 0 or not data:
-                self._ended = True
-                return data[: cut + 1] if cut >= 0 else data
+        data: bytes = self._read(size)
+        if not data:
+            self._done = self.ended = True
             return data
-        data = self._read(size)
-        if data:
-            self._at_line_start = data.endswith(b"\n")
+        if self._stopped():
+            cut = 0 if self._at_line_start else data.find(b"\n") + 1
+            if cut > 0 or self._at_line_start:
+                self._done = True  # what follows the line is left unread
+                return data[:cut]
+        self._at_line_start = data.endswith(b"\n")
         return data
 
     read = read1
 
 
 @contextmanager
-def open_log(path: str | os.PathLike[str], stopped: Stopped = _never) -> Iterator[IO[bytes]]:
+def open_log(path: str | os.PathLike[str], stopped: Stopped | None = None) -> Iterator[IO[bytes]]:
     """A binary stream of a log file's lines, decompressed when it is gzip.
     Raises OSError naming the file when it cannot be opened."""
     with opened_log(path, stopped) as (stream, _):
@@ -133,15 +139,17 @@ def open_log(path: str | os.PathLike[str], stopped: Stopped = _never) -> Iterato
 
 @contextmanager
 def opened_log(
-    source: str | os.PathLike[str] | int, stopped: Stopped = _never
+    source: str | os.PathLike[str] | int, stopped: Stopped | None = None
 ) -> Iterator[tuple[IO[bytes], InputStream]]:
     """A log's lines (a path, or an open descriptor such as stdin's), gzip
     told by content, and the stream beneath (how much of it was read, and
-    whether it is a regular file)."""
+    whether it is a regular file). With ``stopped``, reads end once it says
+    so (and ``stopping.Interrupted`` ends the wait to open a FIFO)."""
     if isinstance(source, int):
         descriptor, own = source, False
     else:
-        descriptor, own = os.open(source, os.O_RDONLY | getattr(os, "O_BINARY", 0)), True
+        with interruptible(stopped) if stopped is not None else nullcontext():
+            descriptor, own = os.open(source, os.O_RDONLY | getattr(os, "O_BINARY", 0)), True
     try:
         if stat.S_ISDIR(os.fstat(descriptor).st_mode):
             raise IsADirectoryError(errno.EISDIR, "Is a directory", str(source))
@@ -152,7 +160,7 @@ def opened_log(
         if is_gzip(head):
             # A gzip stream cut by a stop ends with EOFError: the caller knows it stopped.
             decoded = cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="rb"))
-        if raw.regular and stopped is not _never:
+        if raw.regular and stopped is not None:
             decoded = cast(IO[bytes], _LineEndOnStop(decoded, stopped))
         yield decoded, raw
     finally:

@@ -15,14 +15,19 @@ wholly inside it with the context its boundary rule reads:
 
 One line is one observation: an AND clause may be satisfied by values in
 different windows. A value that belongs to an AND clause not yet complete
-waits (up to ``MAX_WAITING`` occurrences a line) until the line ends, when the
-whole line's values are known; every other match is handed over with its
-window. Offsets are characters of the whole line, as for any line.
+waits until the line ends, when the whole line's values are known; every
+other match is handed over with its window. At most ``MAX_WAITING``
+occurrences wait a line (memory stays bounded): past that, an occurrence is
+decided with the values seen so far, reported when they already make an
+indicator fire and dropped otherwise, and counted in ``unresolved`` (the
+command then exits 2). Offsets are characters of the whole line, as for any
+line.
 """
 
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .blocks import LINE_WINDOW
@@ -38,6 +43,13 @@ CONTEXT = 512
 MAX_WAITING = 100_000
 # Bytes of a long line kept to show it (the outputs that print the line).
 HEAD_BYTES = 64 << 10
+# The windows a long line is scanned in, whatever the line window that made it
+# long: a window's matches are held until it is written, so a window dense
+# with hits costs its size many times over (16 million hits on a 200 MB line:
+# 460 MB peak with 4 MiB windows, 184 MB with 1 MiB ones), and the engines
+# scan 1 MiB as fast a byte as 4 MiB.
+SCAN_WINDOW = 1 << 20
+MIN_WINDOW = 4 * CONTEXT
 
 Ranked = tuple[int, int, int, Match]  # start, end, rank, match
 
@@ -48,13 +60,14 @@ class LongLine:
     ``feed`` takes the line's bytes as they arrive and returns the matches
     decided so far; ``finish`` returns the rest when the line ends.
     ``head`` holds its first ``HEAD_BYTES`` bytes; ``unresolved`` counts
-    AND-clause occurrences that could not wait for the line's end.
+    AND-clause occurrences that could not wait for the line's end (reported
+    with what was known, or dropped when nothing fired yet).
     """
 
     def __init__(self, matcher: Matcher, number: int, window: int = LINE_WINDOW) -> None:
         self._matcher = matcher
         self._number = number
-        self._window = max(window, 4 * CONTEXT)
+        self._window = min(max(window, MIN_WINDOW), SCAN_WINDOW)
         self._after = matcher.longest_key + CONTEXT
         self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
         self._text = ""  # context, then text not yet owned by a scanned window
@@ -66,37 +79,36 @@ class LongLine:
         self.unresolved = 0
         self.handed_over = 0  # hand-overs of its matches so far (the caller counts them)
 
-    def feed(self, data: bytes) -> list[Match]:
+    def feed(self, data: bytes) -> Iterator[list[Match]]:
+        """The matches decided by each window that ``data`` completes (a
+        window's at a time: a window dense with hits is written before the
+        next is scanned)."""
         if len(self.head) < HEAD_BYTES:
             self.head += data[: HEAD_BYTES - len(self.head)]
-        return _unranked(self._feed_text(self._decoder.decode(data)))
+        for found in self._feed_text(self._decoder.decode(data)):
+            yield _unranked(found)
 
-    def feed_text(self, text: str) -> list[Match]:
-        return _unranked(self._feed_text(text))
-
-    def finish(self) -> list[Match]:
-        """The line has ended: its last window, and the matches that waited for it."""
-        return _unranked(self._finish())
+    def finish(self) -> Iterator[list[Match]]:
+        """The line has ended: its last window, then the matches that waited for it."""
+        for found in self._finish():
+            yield _unranked(found)
 
     # -- windows
 
-    def _feed_text(self, text: str) -> list[Ranked]:
+    def _feed_text(self, text: str) -> Iterator[list[Ranked]]:
         self._text += text
-        found: list[Ranked] = []
         while len(self._text) - self._own_from >= self._window + self._after:
-            found += self._scan(self._own_from + self._window, final=False)
-        return found
+            yield self._scan(self._own_from + self._window, final=False)
 
-    def _finish(self) -> list[Ranked]:
+    def _finish(self) -> Iterator[list[Ranked]]:
         self._text += self._decoder.decode(b"", final=True)
         # A final newline, and a CR before it, are not part of the line.
         if self._text.endswith("\n"):
             self._text = self._text[:-1]
         if self._text.endswith("\r"):
             self._text = self._text[:-1]
-        found = self._scan(len(self._text), final=True)
-        found += self._resolve_waiting()
-        return found
+        yield self._scan(len(self._text), final=True)
+        yield self._resolve_waiting()
 
     def _scan(self, own_to: int, final: bool) -> list[Ranked]:
         """Scan the window owning ``_text[_own_from:own_to]``, then drop what no
@@ -159,9 +171,11 @@ def scan_long_text(matcher: Matcher, text: str, number: int, window: int = LINE_
     sorted as a line's matches are."""
     line = LongLine(matcher, number, window)
     found: list[Ranked] = []
-    for start in range(0, len(text), window):
-        found += line._feed_text(text[start : start + window])
-    found += line._finish()
+    for start in range(0, len(text), SCAN_WINDOW):
+        for ranked in line._feed_text(text[start : start + SCAN_WINDOW]):
+            found += ranked
+    for ranked in line._finish():
+        found += ranked
     found.sort(key=lambda entry: entry[:3])
     return _unranked(found)
 

@@ -9,6 +9,7 @@ on the line (an AND clause needs all of its atoms on that line).
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import os
 import re
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
 from functools import lru_cache
+from itertools import chain
 from typing import IO, TYPE_CHECKING, cast
 
 from . import boundaries as rules
@@ -261,7 +263,7 @@ class Matcher:
     def _found_in_folded(self, text: str) -> Found:
         """Any line: its folded text searched as UTF-8, offsets mapped back to characters."""
         folded = fold_case(text)
-        data = folded.encode("utf-8", "surrogateescape")
+        data = folded.encode("utf-8", _LINE_ERRORS)
         found: Found = {}
         key_needles = self._key_needles
         occurrences = [entry for entry in self._picker.occurrences(data) if key_needles[entry[2]]]
@@ -337,11 +339,10 @@ class Matcher:
             if isinstance(block, LinePiece):
                 if long_line is None:
                     long_line, line_offset = LongLine(self, lines_before + 1, line_window), offset
-                matches = long_line.feed(block.data)
-                if block.last:
-                    matches += long_line.finish()
-                if matches:
-                    yield lines_before + 1, line_offset, _without_line_end(long_line.head), matches
+                windows = chain(long_line.feed(block.data), long_line.finish() if block.last else ())
+                for matches in windows:
+                    if matches:
+                        yield lines_before + 1, line_offset, _without_line_end(long_line.head), matches
                 offset += len(block.data)
                 if block.last:
                     if stats is not None:
@@ -551,6 +552,23 @@ def _token_kind(needle: Needle) -> str:
     return _HEX if needle.rule == rules.HASH_RULE else _OTHER
 
 
+def _line_bytes(error: UnicodeError) -> tuple[bytes, int]:
+    """Encoding a line's text back to bytes: a surrogate-escaped byte (U+DC80 to
+    U+DCFF, from decoding bytes that are not UTF-8) is that byte again; any
+    other lone surrogate (text handed over as str, JSON's ``\\ud800``) is
+    written as surrogatepass does. Nothing a line holds can fail to encode."""
+    assert isinstance(error, UnicodeEncodeError)
+    out = bytearray()
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        out += bytes([code - 0xDC00]) if 0xDC80 <= code <= 0xDCFF else char.encode("utf-8", "surrogatepass")
+    return bytes(out), error.end
+
+
+_LINE_ERRORS = "iocmatch-line"
+codecs.register_error(_LINE_ERRORS, _line_bytes)
+
+
 def _without_line_end(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\n") else line
 
@@ -592,7 +610,7 @@ def _char_offsets(folded: str) -> dict[int, int]:
     position = 0
     for index, char in enumerate(folded):
         offsets[position] = index
-        position += len(char.encode("utf-8", "surrogateescape"))
+        position += len(char.encode("utf-8", _LINE_ERRORS))
     offsets[position] = len(folded)
     return offsets
 

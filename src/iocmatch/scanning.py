@@ -8,8 +8,10 @@ are read line by line. Every path cuts lines in ``blocks.LineSplitter``, so
 a line longer than the line window is scanned in windows on each of them.
 
 A stop request (``stopped()``) ends reading: a regular file after the line in
-progress, a pipe at once; what was read is scanned and written, and
-``interrupted`` names the input that was not read to its end.
+progress, a pipe at once, a followed file after what a writer adds between two
+polls; what was read is scanned and written. ``cut_short`` says which inputs
+a stop left unread in part (the command then exits 2), ``notes`` what else a
+user should know (a last line scanned without its newline).
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
+from itertools import chain
 from typing import IO, TextIO, cast
 
-from .blocks import LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, read_blocks
+from .blocks import BLOCK_SIZE, LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, count_newlines, read_blocks
+from .errors import IocmatchError
 from .events import EventScanner
 from .follow import Follower
 from .hits import FieldMatch, HitLine
 from .inputs import MeteredStream, line_text
-from .logfiles import InputStream, opened_log
+from .logfiles import InputStream, opened_log, read_to_end
 from .long_lines import LongLine
 from .matcher import LineHits, Matcher
 from .output import OutputFormat
@@ -37,8 +41,8 @@ from .timestamps import log_timestamp
 STDIN = "-"
 
 
-def _never() -> bool:
-    return False
+class OutputError(IocmatchError):
+    """Writing the output failed (a full disk): nothing more can be reported."""
 
 
 class Scan:
@@ -58,7 +62,7 @@ class Scan:
         jobs: int = 1,
         progress: bool = False,
         line_window: int = LINE_WINDOW,
-        stopped: Callable[[], bool] = _never,
+        stopped: Callable[[], bool] | None = None,
     ) -> None:
         self.matcher = matcher
         self.output = output
@@ -67,17 +71,20 @@ class Scan:
         self.jobs = jobs
         self.progress = progress
         self.line_window = line_window
-        self.stopped = stopped
+        self._stop = stopped
         self.stats = ScanStats()
-        self.interrupted: str | None = None  # the input a stop cut short, when it has an end of its own
+        self.cut_short: list[str] = []  # inputs a stop left unread in part, and how
+        self.notes: list[str] = []
         self._bar = Progress(None, "", False)
         self._long_line: LongLine | None = None  # the long line whose pieces are being read
 
     # -- inputs
 
+    def stopped(self) -> bool:
+        return self._stop is not None and self._stop()
+
     def scan_stdin(self, descriptor: int) -> None:
-        """Stdin (plain or gzip, by content). A stop ends a pipe as its end
-        would; stdin redirected from a file is a file, cut short by a stop."""
+        """Stdin (plain or gzip, by content)."""
         self._scan_input(STDIN, descriptor, year=None, streaming=True)
 
     def scan_file(self, path: str) -> None:
@@ -91,24 +98,29 @@ class Scan:
 
     def follow(self, path: str, poll_seconds: float) -> None:
         """Scan ``path`` and what is appended to it until ``stopped()``; what
-        was written by then, the last line even without its newline, is
-        scanned before returning."""
+        was written by then (up to what a writer adds between two polls), the
+        last line even without its newline, is scanned before returning."""
         follower = Follower(path, poll_seconds, self.line_window)
         try:
-            for item in follower.lines():
-                if item is not None:
-                    self._scan_lines(path, [item], year=None, streaming=True)
+            for lines in follower.reads():
+                if lines:
+                    self._scan_lines(path, lines, year=None, streaming=True)
                 if self.stopped():
                     break
-            self._scan_lines(path, follower.remaining(), year=None, streaming=True)
+            lines, unread = follower.remaining()
+            self._scan_lines(path, lines, year=None, streaming=True)
         finally:
             follower.close()
+        if unread:
+            self.cut_short.append(f"{path} was not read to its end ({unread:,} bytes written before the stop)")
+        elif lines and _without_newline(lines[-1][2]):
+            self.notes.append(f"{path}: its last line had no newline when following stopped; scanned as it stood")
 
     def finish(self) -> None:
         self._emit(self.output.end(datetime.now(timezone.utc)), flush=True)
 
     def _scan_input(self, name: str, source: str | int, year: int | None, streaming: bool) -> None:
-        with opened_log(source, self.stopped) as (stream, raw):
+        with opened_log(source, self._stop) as (stream, raw):
             metered = MeteredStream(stream, self._start_bar(name, raw))
             try:
                 if self.events is not None:
@@ -125,22 +137,31 @@ class Scan:
                     raise
                 # A compressed stream cut by the stop ends early, as the stop asked.
             finally:
-                self._stop_bar()
+                self._bar.close()
                 if self.events is None:  # JSON events are counted line by line
                     self.stats.lines_read += metered.lines
                     self.stats.lines_scanned += metered.lines
-            # A pipe has no end of its own: a stop is its end. A regular file
-            # stopped before its end was not searched whole.
-            if raw.regular and not raw.ended:
-                self.interrupted = self.interrupted or name
+            if not read_to_end(stream, raw):
+                self._cut_by_stop(name, raw.regular, metered.ends_mid_line)
+
+    def _cut_by_stop(self, name: str, regular: bool, mid_line: bool) -> None:
+        """A stop came before the input's own end: what was not read was not
+        searched, whether it was still on disk or still to come down a pipe."""
+        if regular:
+            self.cut_short.append(f"{name} was not read to its end")
+            return
+        cut = ": its last line came without its newline and was scanned as it stood" if mid_line else ""
+        self.cut_short.append(f"{name} was still open{cut}")
 
     def _scan_in_parallel(self, path: str) -> None:
         """A large plain file on ``jobs`` processes; the hit lines come with
         their text, so the file is read once."""
-        hits = hit_lines_parallel(self.matcher, path, self.jobs, self.line_window, self.stopped, self.stats)
+        stats = self.stats
+        lines_before = stats.lines_read
+        hits = hit_lines_parallel(self.matcher, path, self.jobs, self.line_window, self.stopped, stats)
         self._write_hit_lines(path, hits, _modified_year(path), streaming=False)
-        if self.stopped():
-            self.interrupted = self.interrupted or path
+        if self.stopped() and stats.lines_read - lines_before < _count_lines(path):
+            self.cut_short.append(f"{path} was not read to its end")
 
     # -- scanning
 
@@ -166,10 +187,9 @@ class Scan:
         event that long is not parsed), its hits written as they are found."""
         if long_line is None:
             long_line = LongLine(self.matcher, number, self.line_window)
-        matches = long_line.feed(piece.data)
-        if piece.last:
-            matches += long_line.finish()
-        if matches:
+        for matches in chain(long_line.feed(piece.data), long_line.finish() if piece.last else ()):
+            if not matches:
+                continue
             text = line_text(long_line.head) if self.output.needs_text else None
             found = tuple(FieldMatch(match) for match in matches)
             continues = long_line.handed_over > 0
@@ -180,6 +200,7 @@ class Scan:
         self.stats.lines_read += 1
         self.stats.lines_scanned += 1
         self.stats.long_lines += 1
+        self.stats.json_as_text += self.events is not None
         self.stats.unresolved += long_line.unresolved
         return None
 
@@ -201,10 +222,15 @@ class Scan:
     def _emit(self, lines: list[str], flush: bool) -> None:
         if not lines:
             return
-        with self._bar.writing():
-            self.out.write("\n".join(lines) + "\n")
-            if flush:
-                self.out.flush()
+        try:
+            with self._bar.writing():
+                self.out.write("\n".join(lines) + "\n")
+                if flush:
+                    self.out.flush()
+        except BrokenPipeError:
+            raise  # the reader went away: the command stops quietly
+        except OSError as exc:
+            raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
 
     # -- progress
 
@@ -215,8 +241,6 @@ class Scan:
         self._bar = Progress(size, os.path.basename(name), True)
         return lambda: self._bar.moved_to(raw.tell())
 
-    def _stop_bar(self) -> None:
-        self._bar.close()
 
 
 def _now() -> datetime:
@@ -225,6 +249,21 @@ def _now() -> datetime:
 
 def _logged(text: str | None, year: int | None) -> datetime | None:
     return log_timestamp(text, year) if text is not None else None
+
+
+def _without_newline(line: bytes | LinePiece) -> bool:
+    data = line.data if isinstance(line, LinePiece) else line
+    return not data.endswith(b"\n")
+
+
+def _count_lines(path: str) -> int:
+    """Lines of a plain file (the last may lack its newline)."""
+    newlines, last = 0, b"\n"
+    with open(path, "rb") as stream:
+        while block := stream.read(BLOCK_SIZE):
+            newlines += count_newlines(block)
+            last = block[-1:]
+    return newlines + (last != b"\n")
 
 
 def _modified_year(path: str) -> int | None:

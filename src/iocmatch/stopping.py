@@ -3,15 +3,20 @@ while scanning they end reading, and what was read is still scanned and
 written (the sightings bundle, the statistics).
 
 SIGINT and SIGTERM are both stops: Ctrl-C at a terminal, SIGTERM from a
-service manager or ``timeout``. A handler only records the signal; the
-readers look at it between reads (``logfiles.py``), so no output is torn.
+service manager or ``timeout``. While scanning, the first one only records
+the signal; the readers look at it between reads (``logfiles.py``), so no
+output is torn. A second one ends the run at once, as the first would
+without us: a write to a reader that never reads, or anything else that
+does not come back, cannot hold the process for ever. Opening a FIFO that no
+one writes to blocks in the kernel where no flag is looked at, so there the
+first signal ends the wait at once (``interruptible``).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -19,11 +24,13 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(BaseException):
-    """A stop signal arrived before scanning began (loading, compiling)."""
+    """A stop signal that ends the run where it is: before scanning began
+    (loading, compiling), or a second one while scanning."""
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, again: bool = False) -> None:
         super().__init__(signal.Signals(number).name)
         self.name = signal.Signals(number).name
+        self.again = again
 
 
 class StopRequest:
@@ -36,7 +43,13 @@ class StopRequest:
         return self.name is not None
 
     def receive(self, number: int, _frame: FrameType | None) -> None:
+        if self.name is not None:
+            raise Interrupted(number, again=True)
+        self.name = signal.Signals(number).name
+
+    def receive_and_raise(self, number: int, _frame: FrameType | None) -> None:
         self.name = self.name or signal.Signals(number).name
+        raise Interrupted(number)
 
 
 def _raise_interrupted(number: int, _frame: FrameType | None) -> None:
@@ -57,6 +70,19 @@ def stop_on_signals() -> Iterator[StopRequest]:
     request = StopRequest()
     with _handlers(request.receive):
         yield request
+
+
+@contextmanager
+def interruptible(stopped: Callable[[], bool]) -> Iterator[None]:
+    """Around a call that may block where no flag is looked at: a stop signal
+    is recorded in ``stopped`` (a ``StopRequest``) and raises ``Interrupted``."""
+    if not isinstance(stopped, StopRequest):
+        yield
+        return
+    if stopped():
+        raise Interrupted(signal.Signals[stopped.name or "SIGINT"])
+    with _handlers(stopped.receive_and_raise):
+        yield
 
 
 @contextmanager

@@ -209,7 +209,7 @@ def read_csv(data: bytes, label: str) -> SourceObjects:
     if layout is None:
         raise SourceError(f"{label}: CSV without a header naming a type column and a value column")
     collector = _Collector(label)
-    for record in records(lines, layout.delimiter, lambda cells: _takes_in_lines(cells, layout)):
+    for record in records(lines, layout.delimiter, lambda cells: _broken_record(cells, layout)):
         if record.line <= layout.header_line:
             continue
         if record.problem is not None:
@@ -289,6 +289,15 @@ def _damaged_row(row: list[str], layout: _Layout) -> str | None:
         # A delimiter inside a cell that is not quoted: no telling which cell it split.
         return f"row has {width} cells, the header {layout.width}: an unquoted {layout.delimiter!r} in some cell"
     return None
+
+
+def _broken_record(cells: list[str], layout: _Layout) -> str | None:
+    """Why a record over several lines is no row: its quote was a stray one,
+    or the lines it takes in make it unreadable."""
+    if _takes_in_lines(cells, layout):
+        return "unterminated quote: its field would take in the lines after it"
+    problem = _damaged_row(cells, layout)
+    return f"unterminated quote: the lines its field takes in make {problem}" if problem else None
 
 
 def _takes_in_lines(row: list[str], layout: _Layout) -> bool:

@@ -86,13 +86,17 @@ class Record:
     problem: str | None = None
 
 
-def records(lines: list[str], delimiter: str, stray: Callable[[list[str]], bool] | None = None) -> Iterator[Record]:
+def records(
+    lines: list[str], delimiter: str, broken: Callable[[list[str]], str | None] | None = None
+) -> Iterator[Record]:
     """Every record but blank ones and ``#`` comments, cells stripped.
 
     A record whose quote is not closed, within the file or within MAX_QUOTED
     characters of the lines after its first, is a Record with a problem, and
     reading resumes at its second line. So is a record over several lines
-    for whose cells ``stray`` is true: a quote closed by a later row's.
+    for whose cells ``broken`` gives a reason (a quote closed by a later
+    row's, a record the lines taken in make unreadable): the lines after its
+    first are then read as rows of their own, so none is lost uncounted.
     """
     extents = _Extents(lines, delimiter)
     start = 0
@@ -107,8 +111,9 @@ def records(lines: list[str], delimiter: str, stray: Callable[[list[str]], bool]
             yield Record(start + 1, [], str(exc))
             start += 1
             continue
-        if end > start + 1 and stray is not None and stray(cells):
-            yield Record(start + 1, [], "unterminated quote: its field would take in the lines after it")
+        reason = broken(cells) if end > start + 1 and broken is not None else None
+        if reason is not None:
+            yield Record(start + 1, [], reason)
             start += 1
             continue
         if any(cells) and not cells[0].startswith("#"):

@@ -70,6 +70,8 @@ def read_taxii(source: TaxiiSource) -> list[SourceObjects]:
         raise SourceError(f"{source.url}: the collection is not readable with these credentials") from None
     except TAXIIServiceException as exc:
         raise SourceError(f"{source.url}: not a TAXII 2.1 server: {_one_line(str(exc))}") from None
+    except RecursionError:
+        raise SourceError(f"{source.url}: a response nested too deeply to read") from None
     except (KeyError, TypeError, ValueError, AttributeError):
         raise SourceError(f"{source.url}: not a TAXII 2.1 server: unexpected response") from None
     finally:
@@ -110,7 +112,7 @@ def _refuse_plain_http(url: str) -> None:
 
 def _read_collection(collection: Collection, source: TaxiiSource) -> SourceObjects:
     objects: list[Any] = []
-    seen: set[tuple[str, int]] = set()
+    seen: set[int] = set()
     pages = as_pages(collection.get_objects, per_request=0, added_after=source.added_after)
     for number, envelope in enumerate(pages, start=1):
         page = envelope.get("objects", []) if isinstance(envelope, dict) else None
@@ -123,7 +125,7 @@ def _read_collection(collection: Collection, source: TaxiiSource) -> SourceObjec
 
 
 def _check_more(
-    url: str, envelope: dict[str, Any], page: list[Any], number: int, max_pages: int, seen: set[tuple[str, int]]
+    url: str, envelope: dict[str, Any], page: list[Any], number: int, max_pages: int, seen: set[int]
 ) -> None:
     """Before asking for the page after ``page``: paging that would never end,
     or end only past the limit, is an error rather than a loop or a cut."""
@@ -135,10 +137,11 @@ def _check_more(
     if number >= max_pages:
         raise SourceError(f"{url}: more than {max_pages} pages (max_pages)")
     # A server may send the same token on every page (medallion does: the token
-    # names its paging session); the loop is that token with a page seen before.
-    key = (token, _fingerprint(page))
+    # names its paging session), or a new token on every page. The loop is a
+    # page sent again, the same objects in the same versions, whatever its token.
+    key = _fingerprint(page)
     if key in seen:
-        raise SourceError(f"{url}: the server repeats next token {token[:40]!r} with a page it sent before")
+        raise SourceError(f"{url}: the server sends a page it sent before (next token {token[:40]!r}): paging loops")
     seen.add(key)
 
 
