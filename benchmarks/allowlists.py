@@ -52,14 +52,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 import re2
 
 import iocmatch
 import iocmatch.loader
-from iocmatch.allowlists import parse_allowlist, read_allowlist
+from iocmatch.allowlists import host_of, parse_allowlist, read_allowlist
 from iocmatch.model import DOMAIN, EMAIL, HASH_KINDS, IPV4, IPV6, URL, Atom
 
 REPO = Path(__file__).resolve().parent.parent
@@ -239,7 +238,7 @@ def _walk_hostnames(entries: list[str], atoms: list[Atom]) -> Iterator[tuple[Ato
     dotted = ["." + entry.lower().strip(".") for entry in entries]
     every = tuple(dotted)
     for atom in atoms:
-        host = _host_of(atom)
+        host = host_of(atom)
         if host and ("." + host).endswith(every):
             yield atom, next(entry for entry, name in zip(entries, dotted, strict=True) if ("." + host).endswith(name))
 
@@ -304,18 +303,8 @@ WALKS: dict[str, Callable[[list[str], list[Atom]], Iterator[tuple[Atom, str]]]] 
 
 
 def _split(entry: str) -> tuple[str, str]:
-    delimited = re.fullmatch(r"/(.*)/([a-z]*)", entry, re.DOTALL)
+    delimited = re.fullmatch(r"/(.*)/([gimsuxy]*)", entry, re.DOTALL)
     return (delimited.group(1), delimited.group(2)) if delimited else (entry, "")
-
-
-def _host_of(atom: Atom) -> str:
-    if atom.kind == DOMAIN:
-        return atom.value
-    if atom.kind == EMAIL:
-        return atom.value.rpartition("@")[2]
-    if atom.kind == URL:
-        return (urlsplit(atom.value if "//" in atom.value else "//" + atom.value).hostname or "").lower()
-    return ""
 
 
 # --- the previous implementation in the loader's place -------------------------------

@@ -11,14 +11,13 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch.allowlists import Allowlist, parse_allowlist, read_allowlist
+from iocmatch.allowlists import Allowlist, host_of, parse_allowlist, read_allowlist
 from iocmatch.errors import SourceError
 from iocmatch.model import DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, KINDS, MD5, MUTEX, SHA256, URL, Atom
 from tests.conftest import ROOT, bundle, indicator
@@ -59,19 +58,9 @@ def holds(kind: str, entry: str, atom: Atom) -> str | None:
         network, held = ipaddress.ip_network(atom.value), ipaddress.ip_network(entry, strict=False)
         inside = network.version == held.version and network.subnet_of(held)  # type: ignore[arg-type]
         return str(held) if inside else None
-    delimited = re.fullmatch(r"/(.*)/([a-z]*)", entry, re.DOTALL)
+    delimited = re.fullmatch(r"/(.*)/([gimsuxy]*)", entry, re.DOTALL)
     text, flags = delimited.groups() if delimited else (entry, "")
     return text if re.search(text, atom.value, re.IGNORECASE if "i" in flags else 0) else None
-
-
-def host_of(atom: Atom) -> str:
-    if atom.kind == DOMAIN:
-        return atom.value
-    if atom.kind == EMAIL:
-        return atom.value.rpartition("@")[2]
-    if atom.kind == URL:
-        return (urlsplit(atom.value if "//" in atom.value else "//" + atom.value).hostname or "").lower()
-    return ""
 
 
 def lookup(kind: str, entries: list[str], atom: Atom) -> str | None:

@@ -23,6 +23,7 @@ from iocmatch.output import JsonlFormat
 from iocmatch.scanning import Scan
 from iocmatch.stats import ScanStats
 from tests.conftest import bundle, indicator, matcher_for
+from tests.test_cli import run
 
 FEED = bundle(
     indicator("[domain-name:value = 'evil.example']", 1),
@@ -36,10 +37,6 @@ def feed(tmp_path: Path) -> Path:
     path = tmp_path / "feed.json"
     path.write_text(json.dumps(FEED))
     return path
-
-
-def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "iocmatch.cli", *args], input=stdin, capture_output=True, check=False)
 
 
 def error_lines(result: subprocess.CompletedProcess[bytes]) -> list[str]:

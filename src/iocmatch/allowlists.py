@@ -153,7 +153,7 @@ class _Hostnames:
         self._positions = _first_positions(entry.lower().strip(".") for entry in entries)
 
     def first(self, atom: Atom) -> str | None:
-        host = _host_of(atom)
+        host = host_of(atom)
         if not host:
             return None
         found = [self._positions[name] for name in _names_above(host) if name in self._positions]
@@ -281,7 +281,9 @@ def _first_positions(keys: Iterable[Key]) -> dict[Key, int]:
     return positions
 
 
-def _host_of(atom: Atom) -> str:
+def host_of(atom: Atom) -> str:
+    """The host a ``hostname`` entry is compared with: a domain itself, an
+    e-mail address's domain, a URL's host; "" for other kinds."""
     if atom.kind == DOMAIN:
         return atom.value
     if atom.kind == EMAIL:

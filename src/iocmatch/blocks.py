@@ -60,11 +60,6 @@ class LineSplitter:
         self._held_size = 0
         self._in_long_line = False
 
-    @property
-    def holding(self) -> bool:
-        """Part of a line was handed in and not yet handed over whole or ended."""
-        return bool(self._held) or self._in_long_line
-
     def push(self, data: bytes) -> list[Block]:
         """What ``data`` completes: blocks of whole lines, pieces of a long line."""
         out: list[Block] = []
@@ -162,10 +157,6 @@ class LineNumbers:
             yield self.number, self.offset, block[start:]
             self.offset += len(block) - start
         self._line_start = self.offset
-
-
-def line_count(block: bytes) -> int:
-    return count_newlines(block) + (0 if block.endswith(b"\n") else 1)
 
 
 Event = tuple[int, int, int]  # start, end, tag

@@ -85,11 +85,6 @@ class Follower:
             lines += self._take_rest()
         return lines, unread
 
-    @property
-    def holding(self) -> bool:
-        """A line without its newline is held (until it ends, or following does)."""
-        return self._splitter.holding
-
     def close(self) -> None:
         self._file.close()
 
