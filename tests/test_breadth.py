@@ -66,6 +66,8 @@ TOO_BROAD = [
     ("[directory:path = '/dev/shm']", "a system folder"),
     ("[directory:path = '/usr/local/bin']", "a system folder"),
     ("[directory:path = '/home/alice']", "a user's home folder"),
+    # A text list reads `svchost.exe` as a host name: still the name of a program everywhere.
+    ("[domain-name:value = 'svchost.exe']", "the name of a program on every Windows host"),
     ("[directory:path LIKE '/usr/bin/%']", "covers a system folder (/usr/bin)"),
 ]
 # Private, reserved and documentation ranges are what internal hunts and tests use.

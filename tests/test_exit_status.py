@@ -151,10 +151,17 @@ def test_a_source_that_gives_nothing_among_others_is_named(tmp_path: Path) -> No
     good.write_text("evil.example\n")
     empty.write_text("")
     same.write_text("evil.example\n")  # the same value: an indicator of its own, so not named
+    # The scan goes on with the others, and is not the scan asked for: exit 2 at the end.
     result = run("scan", "-i", str(good), "-i", str(empty), "-i", str(same), "-", stdin=b"evil.example\n")
-    assert result.returncode == 0
-    assert result.stderr.decode().splitlines() == [f"iocmatch: {empty}: no live indicator from this source "
-                                                   "(0 read, 0 skipped, 0 excluded)"]  # fmt: skip
+    assert result.returncode == 2
+    assert result.stdout.count(b"\n") == 1  # one line, with both indicators behind it
+    nothing = f"{empty}: no live indicator from this source (0 read, 0 skipped, 0 excluded)"
+    assert error_lines(result) == [f"iocmatch: error: {nothing} (--allow-empty to go on without it)"]
+    allowed = run("scan", "-i", str(good), "-i", str(empty), "--allow-empty", "-", stdin=b"evil.example\n")
+    assert allowed.returncode == 0
+    assert allowed.stderr.decode().splitlines() == [f"iocmatch: {nothing}"]
+    assert run("check", "-i", str(good), "-i", str(empty)).returncode == 2
+    assert run("compile", "-i", str(good), "-i", str(empty), "-o", str(tmp_path / "m")).returncode == 2
     strict = run("scan", "--strict", "-i", str(good), "-i", str(empty), "-", stdin=b"evil.example\n")
     assert strict.returncode == 2
     assert error_lines(strict) == [f"iocmatch: error: --strict: no live indicator from {empty}"]
@@ -253,8 +260,7 @@ def test_a_stopped_stdin_stream_still_writes_the_sightings_bundle_and_stats(feed
     # A stream stopped before its end was not searched whole: exit 2, and the cut last line is named.
     assert process.returncode == 2, err
     assert error_lines_of(err) == [
-        f"iocmatch: error: stopped by {stop.name}: - was still open: its last line came without its newline "
-        "and was scanned as it stood"
+        f"iocmatch: error: stopped by {stop.name}: - was still open: its last line, cut, was scanned as it stood"
     ]
 
 
@@ -396,3 +402,69 @@ def test_lone_surrogates_in_text_never_raise(feed: Path) -> None:
     result = run("scan", "-i", str(feed), "--json", "--format", "jsonl", "-", stdin=events)
     assert result.returncode == 0, result.stderr
     assert [(r["line"], r["field"]) for r in map(json.loads, result.stdout.splitlines())] == [(1, "a"), (2, "b")]
+
+
+def _in_own_group(*args: str) -> subprocess.Popen[bytes]:
+    """The command in a process group of its own: a terminal's Ctrl-C reaches the whole group."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "iocmatch.cli", *args],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("stops", [1, 2])
+def test_a_stop_ends_a_parallel_scan_at_once(feed: Path, tmp_path: Path, stops: int) -> None:
+    log = tmp_path / "hits.log"
+    log.write_bytes(b"GET evil.example 198.51.100.7\n" * 600_000)
+    with _in_own_group("scan", "-i", str(feed), "-j", "2", "--format", "jsonl", str(log)) as process:
+        assert process.stdout is not None
+        process.stdout.readline()  # scanning; each piece holds 75,000 hit lines
+        for _ in range(stops):
+            os.killpg(process.pid, signal.SIGINT)
+            time.sleep(0.3)
+        out, err = _outputs_once_ended(process)
+    assert process.returncode == 2
+    expected = (
+        f"stopped by SIGINT: {log} was not read to its end"
+        if stops == 1
+        else "stopped at once by a second SIGINT: the output may be incomplete"
+    )
+    assert error_lines_of(err) == [f"iocmatch: error: {expected}"]
+    assert out.count(b"\n") < 2 * 600_000
+
+
+def test_a_json_field_no_event_holds_is_no_clean_verdict(feed: Path, tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_text(json.dumps({"process": {"command_line": "ping evil.example"}}) + "\n")
+    typo = run("scan", "-i", str(feed), "--json-field", "proces.command_line", str(log))
+    assert typo.returncode == 2
+    assert "none of the 1 lines read held a JSON field selected (proces.command_line)" in typo.stderr.decode()
+    assert run("scan", "-i", str(feed), "--json-field", "process.command_line", str(log)).returncode == 0
+
+
+def test_failures_still_exit_2_when_stderr_is_a_closed_pipe(feed: Path, tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads stderr
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), str(tmp_path / "missing.log")],
+            stdout=subprocess.DEVNULL, stderr=write_end, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert result.returncode == 2
+
+
+def test_a_closed_stdout_is_an_error(feed: Path) -> None:
+    result = subprocess.run(
+        ["bash", "-c", f'{sys.executable} -m iocmatch.cli check -i {feed} >&-; echo "status $?"'],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert result.stdout.decode().strip() == "status 2"
+    assert "iocmatch: error: stdout is closed" in result.stderr.decode()
+
+
+def test_scan_line_refuses_what_is_no_line() -> None:
+    matcher = matcher_for("[domain-name:value = 'evil.example']")
+    with pytest.raises(TypeError, match="not int"):
+        matcher.scan_line(10**10)  # type: ignore[arg-type]

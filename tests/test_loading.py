@@ -48,6 +48,11 @@ def test_unreadable_sources_raise_a_source_error_naming_them(tmp_path: Path) -> 
     empty.mkdir()
     with pytest.raises(iocmatch.SourceError, match=r"holds no indicator file"):
         iocmatch.load(empty)
+    # A feed in a folder that cannot be read is no feed with nothing in it.
+    (empty / "feed.txt").write_text("evil.example\n")
+    (empty / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    with pytest.raises(iocmatch.SourceError, match=r"gone\.txt: cannot read"):
+        iocmatch.load(empty)
 
 
 def test_newest_modified_version_wins_and_older_ones_are_counted() -> None:

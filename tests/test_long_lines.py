@@ -5,6 +5,7 @@ by the window, on every path (files, gzip, stdin, --json, --follow, -j)."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import random
 import signal
@@ -261,3 +262,70 @@ def test_the_line_window_is_checked(feed: Path) -> None:
     result = scan("-i", str(feed), "--line-window", "12", "-", stdin=b"")
     assert result.returncode == 2
     assert "--line-window" in result.stderr.decode()
+
+
+def test_an_address_run_cut_by_a_window_edge_is_no_address() -> None:
+    """A run of hex digits, colons and dots longer than any address holds
+    none, even when a window sees only its tail or its head."""
+    scanner = matcher()
+    for padding in range(0, 6 * WINDOW, 97):
+        for text in (
+            "z " * padding + "ab:cd" + "." * 1500 + "2001:db8::1 tail " + "y " * 3000,
+            "z " * padding + "2001:db8::1" + "." * 1500 + ":1 tail " + "y " * 3000,
+            "z " * padding + " 2001:db8::1 " + "y " * 3000,
+        ):
+            assert scan_long_text(scanner, text, 1, WINDOW) == scanner.scan_line(text)
+
+
+def test_a_long_line_hit_in_many_windows_is_one_hit_line(feed: Path, tmp_path: Path) -> None:
+    log = tmp_path / "long.log"
+    log.write_bytes(b"evil.example " * 800_000 + b"\n")  # 10 MB, a hit in every window
+    result = subprocess.run(
+        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--stats", "--format", "jsonl", str(log)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert "800000 hits on 1 lines" in result.stderr.decode()
+
+
+def test_and_values_past_the_wait_cap_are_no_error_when_their_clause_never_completes(
+    feed: Path, tmp_path: Path
+) -> None:
+    and_feed = tmp_path / "and.json"
+    and_feed.write_text(json.dumps(bundle(indicator(PATTERNS[3], 4))))
+    log = tmp_path / "long.log"
+    log.write_bytes(b"a.example " * 120_000 + b"\n")  # the cap is 100,000; b.example never comes
+    result = scan("-i", str(and_feed), "--line-window", "64K", str(log))
+    assert (result.returncode, hits(result)) == (1, [])
+
+
+def test_a_long_line_that_is_no_json_event_is_text_under_json(feed: Path, tmp_path: Path) -> None:
+    log = tmp_path / "plain.log"
+    log.write_bytes(b"x" * (5 << 20) + b" 198.51.100.7\n")
+    result = scan("-i", str(feed), "--json", str(log))
+    assert result.returncode == 0, result.stderr
+    assert "JSON events" not in result.stderr.decode()
+
+
+def test_a_stop_inside_a_line_of_gigabytes_cuts_it_instead_of_reading_on(feed: Path, tmp_path: Path) -> None:
+    """After a stop, a regular file is read on to the end of its line only
+    within a bound: the rest of a huge line is left, and said to be."""
+    from iocmatch.output import JsonlFormat
+    from iocmatch.scanning import Scan
+
+    log = tmp_path / "one.log"
+    with log.open("wb") as out:
+        for _ in range(64):
+            out.write(b"x" * (1 << 20))
+        out.write(b" evil.example\n")
+    reads = 0
+
+    def stopped() -> bool:
+        nonlocal reads
+        reads += 1
+        return reads > 3
+
+    scan = Scan(matcher(), JsonlFormat(), io.StringIO(), stopped=stopped)
+    scan.scan_file(str(log))
+    assert scan.cut_short == [f"{log} was not read to its end: its last line, cut, was scanned as it stood"]
+    assert scan.stats.hits == 0

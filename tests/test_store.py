@@ -379,3 +379,37 @@ def test_compile_needs_o_and_will_not_write_over_a_source(tmp_path: Path, capsys
         capsys.readouterr().err == f"iocmatch: error: {feed}: is one of the sources (-i); write the matcher elsewhere\n"
     )
     assert json.loads(feed.read_text()) == FEED
+
+
+def test_compile_writes_only_a_regular_file_that_is_no_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The matcher is written beside its target and renamed over it, which
+    would replace a device or a FIFO, or a feed the next run reads."""
+    monkeypatch.setenv("IOCMATCH_KEY_FILE", str(tmp_path / "key"))
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    (folder / "feed.json").write_text(json.dumps(FEED))
+    allowlist = tmp_path / "allow.json"
+    allowlist.write_text(json.dumps({"name": "a", "type": "string", "list": ["x.example"]}))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    refused = {
+        str(fifo): "not a regular file",
+        str(folder / "feed.json"): "inside the source folder",
+        str(folder / "new.json"): "inside the source folder",
+        str(allowlist): "is one of the allowlists",
+    }
+    for target, reason in refused.items():
+        capsys.readouterr()
+        assert main(["compile", "-i", str(folder), "--allowlist", str(allowlist), "-o", target]) == 2
+        assert reason in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert json.loads((folder / "feed.json").read_text()) == FEED
+    # Through a link, to the file it names.
+    (tmp_path / "link.iocm").symlink_to(tmp_path / "real.iocm")
+    assert main(["compile", "-i", str(folder), "-o", str(tmp_path / "link.iocm")]) == 0
+    assert (tmp_path / "link.iocm").is_symlink()
+    assert iocmatch.load_matcher(tmp_path / "real.iocm").indicator_count == iocmatch.load_matcher(
+        tmp_path / "link.iocm"
+    ).indicator_count

@@ -4,12 +4,14 @@ line read goes unscanned."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import queue
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -297,3 +299,53 @@ def test_follow_refuses_other_files(feed: Path, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert b"--follow" in result.stderr
 
+
+
+@pytest.mark.parametrize("change", ["rotate", "truncate"])
+def test_a_stop_right_after_a_rotation_or_truncation_reads_the_file_as_it_now_is(
+    tmp_path: Path, change: str
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"one\ntwo\n")
+    follower = Follower(log, poll_seconds=0)
+    try:
+        assert collect(follower.reads()) == [(1, 0, b"one\n"), (2, 4, b"two\n")]
+        if change == "rotate":
+            log.rename(tmp_path / "app.log.1")
+        log.write_bytes(b"new\n")  # for truncate: shorter than what was read
+        assert follower.remaining() == ([(1, 0, b"new\n")], 0)
+    finally:
+        follower.close()
+
+
+def test_follow_refuses_gzip(feed: Path, tmp_path: Path) -> None:
+    log = tmp_path / "a.log.gz"
+    log.write_bytes(gzip.compress(b"GET evil.example\n"))
+    result = subprocess.run(
+        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--follow", str(log)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert b"gzip" in result.stderr
+
+
+def test_a_fault_while_following_still_writes_what_the_format_owes(feed: Path, tmp_path: Path) -> None:
+    log = tmp_path / "proxy.log"
+    log.write_bytes(b"GET evil.example\n")
+    command = [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--format", "sightings", "--stats",
+               "--follow", str(log)]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        time.sleep(2)  # the first line is scanned
+        log.rename(log.with_name("proxy.log.1"))
+        log.mkdir()  # "rotated" to something that cannot be read as a log
+        out, err = process.communicate(timeout=WAIT)
+    assert process.returncode == 2
+    assert [obj["count"] for obj in json.loads(out)["objects"] if obj["type"] == "sighting"] == [1]
+    assert b"1 lines read" in err
+    assert f"iocmatch: error: {log}: Is a directory".encode() in err
+
+
+def test_a_json_key_written_twice_hides_no_value() -> None:
+    matcher = matcher_for("[domain-name:value = 'evil.example']")
+    found, _ = EventScanner(matcher).scan('{"url": "http://evil.example/", "url": 1}', 1)
+    assert [(f.field, f.match.text) for f in found] == [("url", "evil.example")]

@@ -210,6 +210,8 @@ def too_broad(atom: Atom) -> str | None:
     elif kind == DOMAIN and atom.mode in (EQUALS, SUBDOMAINS_ONLY):
         if _public_suffixes().is_public(value):
             return f"too broad: {value} is a public suffix (a whole registry's names hit it)"
+        if value in UBIQUITOUS_FILE_NAMES:  # a text list's `svchost.exe` is read as a host name
+            return f"too broad: {value} is the name of a program on every Windows host"
     elif (kind, value) in EMPTY_FILE_HASHES:
         return f"too broad: {value} is the {kind.upper()} of an empty file"
     elif atom.mode == PREFIX:

@@ -20,6 +20,7 @@ import traceback
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from . import output, progress
@@ -29,11 +30,13 @@ from .catalog import Catalog, build_catalog
 from .errors import IocmatchError
 from .follow import POLL_SECONDS
 from .loader import load
+from .logfiles import is_gzip
 from .long_lines import MAX_WAITING
 from .matcher import ENGINES, Matcher
 from .model import IndicatorSet, LoadReport, Origin
 from .scanning import STDIN, OutputError, Scan
 from .sources import SourceObjects, read_source
+from .sources.reading import FOLDER_SUFFIXES
 from .sources.taxii import (
     DEADLINE_FACTOR,
     DEFAULT_TIMEOUT,
@@ -51,6 +54,9 @@ EXIT_MATCH, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if sys.stdout is None:  # closed (>&-): no report, no hit could be written
+        _fail("stdout is closed")
+        return EXIT_ERROR
     with interrupted_on_signals():
         try:
             return int(args.run(args))
@@ -79,7 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> None:
-    print(f"iocmatch: error: {_one_line(message)}", file=sys.stderr)
+    if sys.stderr is None:  # closed (2>&-): the exit status says it
+        return
+    try:
+        print(f"iocmatch: error: {_one_line(message)}", file=sys.stderr)
+    except OSError:  # stderr is a closed pipe: the exit status still says it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
 
 
 def _one_line(text: str) -> str:
@@ -337,17 +349,29 @@ def _read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceO
         allow_broad=args.allow_broad,
         allowlists=args.allowlist or (),
     )
-    empty = _empty_sources(loaded.report)
     if args.strict:
-        _refuse_problems(loaded, empty)
-    for label in empty:
-        counts = loaded.report.by_source[label]
-        print(
-            f"iocmatch: {label}: no live indicator from this source ({counts['read']} read, "
-            f"{counts['skipped']} skipped, {counts['excluded']} excluded)",
-            file=sys.stderr,
-        )
+        _refuse_problems(loaded, _empty_sources(loaded.report))
+    if args.allow_empty:
+        for label in _empty_sources(loaded.report):
+            print(f"iocmatch: {_nothing_from(loaded.report, label)}", file=sys.stderr)
     return loaded, read
+
+
+def _nothing_from(report: LoadReport, label: str) -> str:
+    counts = report.by_source[label]
+    return (
+        f"{label}: no live indicator from this source ({counts['read']} read, {counts['skipped']} skipped, "
+        f"{counts['excluded']} excluded)"
+    )
+
+
+def _empty_source_reason(args: argparse.Namespace, report: LoadReport) -> str | None:
+    """A source that gives nothing while others do (an empty download among
+    feeds): the scan asked for was not the scan made, unless --allow-empty."""
+    empty = [] if args.allow_empty else _empty_sources(report)
+    if not empty:
+        return None
+    return "; ".join(_nothing_from(report, label) for label in empty) + " (--allow-empty to go on without it)"
 
 
 def _empty_sources(report: LoadReport) -> list[str]:
@@ -417,6 +441,9 @@ def _check(args: argparse.Namespace) -> int:
     report = _load(args).report
     print(json.dumps(report.to_dict(), indent=2) if args.json else output.report_text(report))
     _refuse_empty(args, report)
+    reason = _empty_source_reason(args, report)
+    if reason:
+        raise IocmatchError(reason)
     return EXIT_MATCH
 
 
@@ -456,10 +483,13 @@ def _refuse_empty_matcher(args: argparse.Namespace, matcher: Matcher) -> None:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    _refuse_overwriting_a_source(args)
+    target = _matcher_target(args)
     indicators = _load(args)
+    reason = _empty_source_reason(args, indicators.report)
+    if reason:
+        raise IocmatchError(reason)
     matcher = _compiled(args, indicators)
-    save_matcher(matcher, args.output)
+    save_matcher(matcher, target)
     report = indicators.report
     print(
         f"{args.output}: {_size(os.path.getsize(args.output))}, {report.compiled} of {report.read} indicators "
@@ -472,12 +502,27 @@ def _size(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
 
 
-def _refuse_overwriting_a_source(args: argparse.Namespace) -> None:
-    if not os.path.exists(args.output):
-        return
+def _matcher_target(args: argparse.Namespace) -> Path:
+    """Where ``compile`` writes: through a symlink to the file it names, and
+    never over something that is not a regular file (the matcher is written
+    beside it and renamed over it: ``-o /dev/null`` would replace the
+    device), nor over a feed or allowlist this run reads, nor into a feed
+    folder as a file that folder's next read would take for a feed."""
+    target = Path(args.output).resolve()
+    if target.exists() and not target.is_file():
+        raise IocmatchError(f"{args.output}: not a regular file; write the matcher to a file")
     for source in args.indicators or []:
-        if os.path.exists(source) and os.path.samefile(source, args.output):
+        if is_taxii_url(source) or not os.path.exists(source):
+            continue
+        folder = Path(source).resolve()
+        if folder.is_dir() and target.is_relative_to(folder) and target.suffix.lower() in FOLDER_SUFFIXES:
+            raise IocmatchError(f"{args.output}: inside the source folder {source}, where it would be read as a feed")
+        if target.exists() and os.path.samefile(source, target):
             raise IocmatchError(f"{args.output}: is one of the sources (-i); write the matcher elsewhere")
+    for allowlist in args.allowlist or []:
+        if target.exists() and os.path.exists(allowlist) and os.path.samefile(allowlist, target):
+            raise IocmatchError(f"{args.output}: is one of the allowlists; write the matcher elsewhere")
+    return target
 
 
 def _check_matcher_usage(args: argparse.Namespace) -> None:
@@ -576,12 +621,14 @@ def _scan(args: argparse.Namespace) -> int:
     inputs = [] if args.follow else args.files or [STDIN]
     _refuse_unreadable(inputs, args.follow)
     catalog: Catalog = {}
+    empty_source: str | None = None
     if args.matcher:
         matcher = _matcher_file(args)
         _refuse_empty_matcher(args, matcher)
         _note_expired(args.matcher, matcher.origin, datetime.now(timezone.utc))
     else:
         indicators, read = _read_and_load(args)
+        empty_source = _empty_source_reason(args, indicators.report)
         if args.format == "ecs":
             catalog = build_catalog(indicators, read)
         # The objects as read and the indicators are gigabytes for a large
@@ -609,8 +656,8 @@ def _scan(args: argparse.Namespace) -> int:
             stopped=stopped,
         )
         try:
-            if args.follow:
-                scan.follow(args.follow, POLL_SECONDS)
+            if args.follow and _follow_one(scan, args.follow) == _FAILED:
+                failed.append(args.follow)
             for name in inputs:
                 outcome = _scan_one(scan, name) if not stopped() else _NOT_SEARCHED
                 if outcome == _FAILED:
@@ -629,7 +676,7 @@ def _scan(args: argparse.Namespace) -> int:
                 print("iocmatch: " + _origin_text(args.matcher, matcher, datetime.now(timezone.utc)), file=sys.stderr)
         for note in scan.notes:
             print(f"iocmatch: {note}", file=sys.stderr)
-        incomplete = _incomplete(scan, stopped.name, not_searched)
+        incomplete = ([empty_source] if empty_source else []) + _incomplete(scan, stopped.name, not_searched)
         for reason in incomplete:
             _fail(reason)
     if failed or incomplete:
@@ -646,6 +693,11 @@ def _incomplete(scan: Scan, signal_name: str | None, not_searched: list[str]) ->
     if cut:
         reasons.append(f"stopped by {signal_name or 'a signal'}: {'; '.join(cut)}")
     stats = scan.stats
+    if scan.events is not None and scan.events.fields and stats.lines_read and not stats.lines_scanned:
+        reasons.append(
+            f"none of the {stats.lines_read} lines read held a JSON field selected ({', '.join(scan.events.fields)}): "
+            "nothing was searched"
+        )
     if stats.json_as_text:
         reasons.append(
             f"{stats.json_as_text} JSON events were longer than the line window and were scanned as plain text: "
@@ -668,6 +720,9 @@ def _refuse_unreadable(inputs: list[str], follow: str | None) -> None:
         _must_be_a_file(follow)
         if not stat.S_ISREG(os.stat(follow).st_mode):
             raise IocmatchError(f"{follow}: --follow takes a regular file (a pipe is read as it comes with 'scan -')")
+        with open(follow, "rb") as head:
+            if is_gzip(head.read(2)):
+                raise IocmatchError(f"{follow}: gzip; --follow reads a log as it is written, in plain text")
         return
     files = [name for name in inputs if name != STDIN]
     if files and len(files) == len(inputs):
@@ -693,6 +748,19 @@ def _file_problem(name: str) -> str | None:
 
 
 _SCANNED, _FAILED, _NOT_SEARCHED = "scanned", "failed", "not searched"
+
+
+def _follow_one(scan: Scan, path: str) -> str:
+    """Follow a log until stopped; a fault (the log rotated to a file that
+    cannot be read) is named, and what the format owes is still written."""
+    try:
+        scan.follow(path, POLL_SECONDS)
+    except (BrokenPipeError, OutputError):
+        raise
+    except OSError as exc:
+        _fail(f"{exc.filename or path}: {exc.strerror or exc}")
+        return _FAILED
+    return _SCANNED
 
 
 def _scan_one(scan: Scan, name: str) -> str:

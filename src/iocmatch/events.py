@@ -22,7 +22,13 @@ from .matcher import Line, Matcher
 _SEPARATOR = "\n"
 
 
-def string_fields(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
+class JsonObject(list[tuple[str, Any]]):
+    """The members of one JSON object in document order, a key written twice
+    kept twice: ``json.loads`` would keep only the last, and a log line can
+    hide a value behind a repeated key (``{"url": "evil", "url": 1}``)."""
+
+
+def string_fields(event: dict[str, Any] | JsonObject) -> Iterator[tuple[str, str]]:
     """(dotted path, value) of every string in ``event``, in document order.
 
     Keys join with ``.``; a list element adds ``[index]`` (``process.args[1]``).
@@ -33,8 +39,9 @@ def string_fields(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
         path, value = stack.pop()
         if isinstance(value, str):
             yield path, value
-        elif isinstance(value, dict):
-            items = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
+        elif isinstance(value, (dict, JsonObject)):
+            members = value.items() if isinstance(value, dict) else value
+            items = [(f"{path}.{key}" if path else str(key), item) for key, item in members]
             stack.extend(reversed(items))
         elif isinstance(value, list):
             stack.extend(reversed([(f"{path}[{index}]", item) for index, item in enumerate(value)]))
@@ -61,16 +68,16 @@ def _without_indexes(path: str) -> str:
     return "".join(parts)
 
 
-def parse_event(line: Line) -> dict[str, Any] | None:
-    """The JSON object a line holds, else None."""
+def parse_event(line: Line) -> JsonObject | None:
+    """The JSON object a line holds (every member, repeated keys too), else None."""
     text = line if isinstance(line, str) else bytes(line).decode("utf-8", "surrogateescape")
     if not text.lstrip().startswith("{"):
         return None
     try:
-        event = json.loads(text)
+        event = json.loads(text, object_pairs_hook=JsonObject)
     except (ValueError, RecursionError):
         return None
-    return event if isinstance(event, dict) else None
+    return event if isinstance(event, JsonObject) else None
 
 
 class EventScanner:

@@ -57,9 +57,7 @@ class Follower:
                 while data := self._file.read(_CHUNK):
                     yield self._split(data)
                 yield self._take_rest()
-                self._file.close()
-                self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
-                self._restart()
+                self._reopen()
                 continue
             if os.fstat(self._file.fileno()).st_size < self._file.tell():
                 yield self._take_rest()
@@ -71,19 +69,50 @@ class Follower:
 
     def remaining(self, most: int = DRAIN_BYTES) -> tuple[list[NumberedLine], int]:
         """When following ends: the lines written before now and not yet read
-        (at most ``most`` bytes of them: a stop ends reading), then the last
-        line even without its newline; and how many bytes written before now
-        were left unread (then the held line is not whole, and is dropped)."""
-        size = os.fstat(self._file.fileno()).st_size
-        wanted = min(most, max(0, size - self._file.tell()))
+        (at most ``most`` bytes of them: a stop ends reading), in the file as
+        it is now (across a rotation or a truncation since the last poll),
+        then the last line even without its newline; and how many bytes
+        written before now were left unread (then the held line is not
+        whole, and is dropped)."""
         lines: list[NumberedLine] = []
+        budget = most
+        while True:
+            budget, left = self._read_within(budget, lines)
+            if left:
+                return lines, left + (self._new_file_size() if self._rotated() else 0)
+            if self._rotated():  # the old file is read to its end: on to the new one
+                lines += self._take_rest()
+                self._reopen()
+                continue
+            if os.fstat(self._file.fileno()).st_size < self._file.tell():  # truncated: read it again
+                lines += self._take_rest()
+                self._file.seek(0)
+                self._restart()
+                continue
+            lines += self._take_rest()
+            return lines, 0
+
+    def _read_within(self, budget: int, lines: list[NumberedLine]) -> tuple[int, int]:
+        """Read the current file towards its end, at most ``budget`` bytes;
+        the budget left, and the bytes left unread."""
+        size = os.fstat(self._file.fileno()).st_size
+        wanted = min(budget, max(0, size - self._file.tell()))
         while wanted > 0 and (data := self._file.read(min(_CHUNK, wanted))):
             wanted -= len(data)
+            budget -= len(data)
             lines += self._split(data)
-        unread = max(0, size - self._file.tell())
-        if not unread:
-            lines += self._take_rest()
-        return lines, unread
+        return budget, max(0, size - self._file.tell())
+
+    def _reopen(self) -> None:
+        self._file.close()
+        self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._restart()
+
+    def _new_file_size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
 
     def close(self) -> None:
         self._file.close()

@@ -26,6 +26,8 @@ from typing import IO, cast
 from .stopping import interruptible
 
 GZIP_MAGIC = b"\x1f\x8b"
+# After a stop, how far a regular file is still read to finish the line in progress.
+LINE_END_BUDGET = 1 << 20
 _POLL_SECONDS = 0.2
 
 Stopped = Callable[[], bool]
@@ -101,14 +103,16 @@ def read_to_end(stream: IO[bytes], raw: InputStream) -> bool:
 
 class _LineEndOnStop:
     """A regular file's decoded bytes; once stopped, the line in progress is
-    finished and then the stream ends. ``ended``: the file's own end was
-    reached (a stop that came with nothing left cuts nothing)."""
+    finished (within ``LINE_END_BUDGET`` bytes) and then the stream ends.
+    ``ended``: the file's own end was reached (a stop that came with nothing
+    left cuts nothing)."""
 
     def __init__(self, stream: IO[bytes], stopped: Stopped) -> None:
         self._read = getattr(stream, "read1", stream.read)
         self._stopped = stopped
         self._at_line_start = True
         self._done = False
+        self._after_stop = 0
         self.ended = False
 
     def read1(self, size: int = -1) -> bytes:
@@ -120,9 +124,12 @@ class _LineEndOnStop:
             return data
         if self._stopped():
             cut = 0 if self._at_line_start else data.find(b"\n") + 1
-            if cut > 0 or self._at_line_start:
-                self._done = True  # what follows the line is left unread
-                return data[:cut]
+            # A line of gigabytes is not read to its end after a stop: cut
+            # (and said so), since a stop ends reading.
+            self._after_stop += len(data)
+            if cut > 0 or self._at_line_start or self._after_stop > LINE_END_BUDGET:
+                self._done = True  # what follows is left unread
+                return data[:cut] if cut > 0 or self._at_line_start else data
         self._at_line_start = data.endswith(b"\n")
         return data
 

@@ -27,14 +27,15 @@ line.
 from __future__ import annotations
 
 import codecs
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .blocks import LINE_WINDOW
-from .model import Match
+from .model import IPV4, IPV6, Match
 
 if TYPE_CHECKING:
-    from .matcher import Matcher
+    from .matcher import Matcher, Verdict
 
 # Characters of context a window keeps on each side of what it owns.
 CONTEXT = 512
@@ -60,8 +61,9 @@ class LongLine:
     ``feed`` takes the line's bytes as they arrive and returns the matches
     decided so far; ``finish`` returns the rest when the line ends.
     ``head`` holds its first ``HEAD_BYTES`` bytes; ``unresolved`` counts
-    AND-clause occurrences that could not wait for the line's end (reported
-    with what was known, or dropped when nothing fired yet).
+    AND-clause occurrences that could not wait for the line's end and were
+    decided otherwise than the whole line decides (reported with fewer
+    indicators, or dropped).
     """
 
     def __init__(self, matcher: Matcher, number: int, window: int = LINE_WINDOW) -> None:
@@ -75,6 +77,7 @@ class LongLine:
         self._own_from = 0  # where in _text the next window's own part starts
         self._present: set[int] = set()
         self._waiting: list[tuple[int, int, int, str]] = []  # atom, start, end, text
+        self._decided_early: dict[int, Counter[Verdict | None]] = {}  # past MAX_WAITING: how each was decided
         self.head = b""
         self.unresolved = 0
         self.handed_over = 0  # hand-overs of its matches so far (the caller counts them)
@@ -118,8 +121,11 @@ class LongLine:
         own_from, base = self._own_from, self._base
         decided: list[Ranked] = []
         owned: list[tuple[int, list[tuple[int, int]]]] = []
+        cut_before, cut_after = base > 0, not final
         for atom, found in matcher.found_in(window).items():
             mine = [span for span in found if own_from <= span[0] < own_to]
+            if mine and cut_before | cut_after and matcher.atom_kind(atom) in (IPV4, IPV6):
+                mine = [span for span in mine if not _run_cut(window, span, cut_before, cut_after)]
             if mine:
                 owned.append((atom, mine))
                 self._present.add(atom)
@@ -148,14 +154,18 @@ class LongLine:
         if len(self._waiting) < MAX_WAITING:
             self._waiting.append((atom, start, end, text))
             return
-        # Bounded memory first: decided now, with the values seen so far.
-        self.unresolved += 1
+        # Bounded memory first: decided now, with the values seen so far; the
+        # line's end tells whether that was what the whole line decides.
         verdict = self._matcher.atom_verdict(atom, self._present)
+        self._decided_early.setdefault(atom, Counter())[verdict] += 1
         if verdict is not None:
             decided.append(self._matcher.ranked_match(atom, self._number, start, end, text, verdict))
 
     def _resolve_waiting(self) -> list[Ranked]:
         matcher = self._matcher
+        for atom, verdicts in self._decided_early.items():
+            final = matcher.atom_verdict(atom, self._present)
+            self.unresolved += sum(count for verdict, count in verdicts.items() if verdict != final)
         found = []
         for atom, start, end, text in self._waiting:
             verdict = matcher.atom_verdict(atom, self._present)
@@ -164,6 +174,24 @@ class LongLine:
         self._waiting = []
         found.sort(key=lambda entry: entry[:3])
         return found
+
+
+_ADDRESS_RUN = frozenset("0123456789abcdefABCDEF:.")
+
+
+def _run_cut(window: str, span: tuple[int, int], cut_before: bool, cut_after: bool) -> bool:
+    """An IPv6 address (or an IPv4 one written in IPv6 form) is found as a
+    whole run of hex digits, ``:`` and ``.``; a run that reaches an edge the
+    window cut was longer in the line, longer than any address (a window
+    keeps more context than an address is long), so it holds none."""
+    start, end = span
+    if ":" not in window[start:end]:
+        return False  # a dotted quad has rules of its own, which the context covers
+    while start > 0 and window[start - 1] in _ADDRESS_RUN:
+        start -= 1
+    while end < len(window) and window[end] in _ADDRESS_RUN:
+        end += 1
+    return (cut_before and start == 0) or (cut_after and end == len(window))
 
 
 def scan_long_text(matcher: Matcher, text: str, number: int, window: int = LINE_WINDOW) -> list[Match]:

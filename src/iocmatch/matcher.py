@@ -243,6 +243,9 @@ class Matcher:
         window is scanned in windows, in bounded memory beyond the line itself."""
         if line is None:
             return []
+        if not isinstance(line, (str, bytes, bytearray, memoryview)):
+            # bytes(5) would be five NUL bytes, bytes(10**10) ten gigabytes.
+            raise TypeError(f"scan_line takes a str or bytes line, not {type(line).__name__}")
         text = _as_text(line)
         if len(text) > LINE_WINDOW:
             from .long_lines import scan_long_text
@@ -254,10 +257,13 @@ class Matcher:
     def found_in(self, text: str) -> Found:
         """The verified atoms of ``text`` (one line, or one window of a long
         line) and their spans, before AND clauses are resolved."""
-        if text.isascii() and self._ipv6 is None:
+        if text.isascii():
             # ASCII lowering is the line's folding: the block path's own verification.
             candidates, _ = self._picker.pick(text.encode("ascii"))
-            return self._verified(text, 0, candidates)
+            found = self._verified(text, 0, candidates)
+            if self._ipv6 is not None:  # IPv6 ranges have no keys: their runs are read off the line
+                self._find_ipv6(text, found)
+            return found
         return self._found_in_folded(text)
 
     def _found_in_folded(self, text: str) -> Found:
@@ -420,6 +426,10 @@ class Matcher:
             for start, end, address in ipv4_in(text):
                 for atom_id in self._ipv4.lookup(address):
                     found.setdefault(atom_id, {})[(start, end)] = None
+        self._find_ipv6(text, found)
+
+    def _find_ipv6(self, text: str, found: Found) -> None:
+        """Addresses written in IPv6 form (an IPv4-mapped one counts as IPv4)."""
         for start, end, address, is_ipv4 in ipv6_in(text):
             index = self._ipv4 if is_ipv4 else self._ipv6
             if index is not None:
@@ -450,6 +460,9 @@ class Matcher:
             if satisfied:
                 verdict = self._verdict(self._single[atom_id] + tuple(satisfied))
         return verdict
+
+    def atom_kind(self, atom_id: int) -> str:
+        return self._atom_kinds[atom_id]
 
     def waits_for_line(self, atom_id: int, present: AbstractSet[int]) -> bool:
         """Whether more of the line could still change what ``atom_id``

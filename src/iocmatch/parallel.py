@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import signal
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from .blocks import BLOCK_SIZE, LINE_WINDOW
 from .inputs import MeteredStream
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .model import Match
     from .stats import ScanStats
 
+_POLL_SECONDS = 0.2
 # Below this, starting processes costs more than it saves.
 MIN_PARALLEL_BYTES = 8 << 20
 PIECES_PER_WORKER = 4
@@ -44,44 +46,80 @@ def can_split(path: str | os.PathLike[str]) -> bool:
     return os.path.getsize(path) >= MIN_PARALLEL_BYTES
 
 
-def hit_lines_parallel(
-    matcher: Matcher,
-    path: str | os.PathLike[str],
-    workers: int,
-    line_window: int = LINE_WINDOW,
-    stopped: Callable[[], bool] = lambda: False,
-    stats: ScanStats | None = None,
-) -> Iterator[LineHits]:
-    """Every hit line of the file, as ``Matcher.hit_lines`` gives them, in
-    order; the pieces not yet scanned are dropped once ``stopped()``. The
-    lines of the pieces scanned are added to ``stats``."""
+class ParallelScan:
+    """Every hit line of a file scanned by ``workers`` processes, as
+    ``Matcher.hit_lines`` gives them, in order (iterate it). Once
+    ``stopped()``, the pieces not yet scanned are dropped and the workers
+    ended at once; ``complete`` then says whether every piece was scanned.
+    The lines of the pieces scanned are added to ``stats``."""
+
+    def __init__(
+        self,
+        matcher: Matcher,
+        path: str | os.PathLike[str],
+        workers: int,
+        line_window: int = LINE_WINDOW,
+        stopped: Callable[[], bool] = lambda: False,
+        stats: ScanStats | None = None,
+    ) -> None:
+        self._matcher, self._path, self._workers = matcher, os.fspath(path), workers
+        self._line_window, self._stopped, self._stats = line_window, stopped, stats
+        self.complete = False
+
+    def __iter__(self) -> Iterator[LineHits]:
+        import multiprocessing
+
+        import numpy  # noqa: F401 - imported once here, not once in every worker (blocks.count_newlines)
+
+        pieces = _pieces(self._path, self._workers * PIECES_PER_WORKER)
+        context = multiprocessing.get_context("fork")
+        pool = context.Pool(self._workers, initializer=_adopt, initargs=(self._matcher, self._line_window))
+        try:
+            lines_before = 0
+            done = 0
+            results = pool.imap(_scan_piece, [(self._path, start, end) for start, end in pieces])
+            for hits, piece_stats in _until_stopped(results, len(pieces), self._stopped):
+                for number, offset, line, matches in hits:
+                    if self._stopped():  # a piece dense with hits takes long to write
+                        return
+                    yield number + lines_before, offset, line, _renumbered(matches, lines_before)
+                lines_before += piece_stats.lines_read
+                self._count(piece_stats)
+                done += 1
+                if self._stopped():
+                    return
+            self.complete = done == len(pieces)
+        finally:
+            # Workers still scanning a piece no one will read are ended, not waited for.
+            pool.terminate()
+            pool.join()
+
+    def _count(self, piece: ScanStats) -> None:
+        if self._stats is not None:
+            self._stats.lines_read += piece.lines_read
+            self._stats.lines_scanned += piece.lines_scanned
+            self._stats.long_lines += piece.long_lines
+            self._stats.unresolved += piece.unresolved
+
+
+def _until_stopped(results: Any, count: int, stopped: Callable[[], bool]) -> Iterator[Any]:
+    """The ``count`` results of an ``imap``, waited for in short slices so a
+    stop does not wait for a piece still being scanned."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    import numpy  # noqa: F401 - imported once here, not once in every worker (blocks.count_newlines)
-
-    pieces = _pieces(path, workers * PIECES_PER_WORKER)
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(matcher, line_window))
-    try:
-        lines_before = 0
-        for hits, piece_stats in pool.map(_scan_piece, [(os.fspath(path), start, end) for start, end in pieces]):
-            for number, offset, line, matches in hits:
-                yield number + lines_before, offset, line, _renumbered(matches, lines_before)
-            lines_before += piece_stats.lines_read
-            if stats is not None:
-                stats.lines_read += piece_stats.lines_read
-                stats.lines_scanned += piece_stats.lines_scanned
-                stats.long_lines += piece_stats.long_lines
-                stats.unresolved += piece_stats.unresolved
+    for _ in range(count):
+        while True:
             if stopped():
+                return
+            try:
+                yield results.next(timeout=_POLL_SECONDS)
                 break
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+            except multiprocessing.TimeoutError:
+                continue
 
 
 def scan_file_parallel(matcher: Matcher, path: str | os.PathLike[str], workers: int) -> Iterator[Match]:
-    for _, _, _, matches in hit_lines_parallel(matcher, path, workers):
+    for _, _, _, matches in ParallelScan(matcher, path, workers):
         yield from matches
 
 
@@ -138,6 +176,11 @@ def _adopt(matcher: Matcher, line_window: int) -> None:
     global _worker_matcher, _worker_line_window
     _worker_matcher = matcher
     _worker_line_window = line_window
+    # A stop is the parent's to decide: Ctrl-C reaches the whole process
+    # group, and the handler forked with us only records it. SIGTERM keeps
+    # its default, so that ending the pool ends the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _scan_piece(piece: tuple[str, int, int]) -> tuple[list[LineHits], ScanStats]:

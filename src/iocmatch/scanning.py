@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from itertools import chain
 from typing import IO, TextIO, cast
 
-from .blocks import BLOCK_SIZE, LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, count_newlines, read_blocks
+from .blocks import LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, read_blocks
 from .errors import IocmatchError
 from .events import EventScanner
 from .follow import Follower
@@ -33,7 +33,7 @@ from .logfiles import InputStream, opened_log, read_to_end
 from .long_lines import LongLine
 from .matcher import LineHits, Matcher
 from .output import OutputFormat
-from .parallel import can_split, hit_lines_parallel
+from .parallel import ParallelScan, can_split
 from .progress import Progress
 from .stats import ScanStats
 from .timestamps import log_timestamp
@@ -147,20 +147,16 @@ class Scan:
     def _cut_by_stop(self, name: str, regular: bool, mid_line: bool) -> None:
         """A stop came before the input's own end: what was not read was not
         searched, whether it was still on disk or still to come down a pipe."""
-        if regular:
-            self.cut_short.append(f"{name} was not read to its end")
-            return
-        cut = ": its last line came without its newline and was scanned as it stood" if mid_line else ""
-        self.cut_short.append(f"{name} was still open{cut}")
+        where = f"{name} was not read to its end" if regular else f"{name} was still open"
+        cut = ": its last line, cut, was scanned as it stood" if mid_line else ""
+        self.cut_short.append(where + cut)
 
     def _scan_in_parallel(self, path: str) -> None:
         """A large plain file on ``jobs`` processes; the hit lines come with
         their text, so the file is read once."""
-        stats = self.stats
-        lines_before = stats.lines_read
-        hits = hit_lines_parallel(self.matcher, path, self.jobs, self.line_window, self.stopped, stats)
-        self._write_hit_lines(path, hits, _modified_year(path), streaming=False)
-        if self.stopped() and stats.lines_read - lines_before < _count_lines(path):
+        scan = ParallelScan(self.matcher, path, self.jobs, self.line_window, self.stopped, self.stats)
+        self._write_hit_lines(path, scan, _modified_year(path), streaming=False)
+        if not scan.complete:
             self.cut_short.append(f"{path} was not read to its end")
 
     # -- scanning
@@ -200,7 +196,8 @@ class Scan:
         self.stats.lines_read += 1
         self.stats.lines_scanned += 1
         self.stats.long_lines += 1
-        self.stats.json_as_text += self.events is not None
+        # A long line that is no JSON object is text anyway: only an event loses its fields.
+        self.stats.json_as_text += self.events is not None and long_line.head.lstrip()[:1] == b"{"
         self.stats.unresolved += long_line.unresolved
         return None
 
@@ -216,7 +213,7 @@ class Scan:
 
     def _hit(self, hit: HitLine, streaming: bool) -> None:
         self.stats.hits += len(hit.matches)
-        self.stats.hit_lines += 1
+        self.stats.hit_lines += not hit.continues  # a long line's later windows are the same line
         self._emit(self.output.lines(hit), flush=streaming)
 
     def _emit(self, lines: list[str], flush: bool) -> None:
@@ -254,16 +251,6 @@ def _logged(text: str | None, year: int | None) -> datetime | None:
 def _without_newline(line: bytes | LinePiece) -> bool:
     data = line.data if isinstance(line, LinePiece) else line
     return not data.endswith(b"\n")
-
-
-def _count_lines(path: str) -> int:
-    """Lines of a plain file (the last may lack its newline)."""
-    newlines, last = 0, b"\n"
-    with open(path, "rb") as stream:
-        while block := stream.read(BLOCK_SIZE):
-            newlines += count_newlines(block)
-            last = block[-1:]
-    return newlines + (last != b"\n")
 
 
 def _modified_year(path: str) -> int | None:

@@ -29,8 +29,13 @@ class Interrupted(BaseException):
 
     def __init__(self, number: int, again: bool = False) -> None:
         super().__init__(signal.Signals(number).name)
+        self.number = int(number)
         self.name = signal.Signals(number).name
         self.again = again
+
+    def __reduce__(self) -> tuple[type[Interrupted], tuple[int, bool]]:
+        # Raised inside a worker pool's machinery, it may be pickled.
+        return Interrupted, (self.number, self.again)
 
 
 class StopRequest:

@@ -47,11 +47,31 @@ def read_source(source: Any) -> list[SourceObjects]:
 
 def _read_path(path: Path) -> list[SourceObjects]:
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES)
+        files = _feed_files(path)
         if not files:
             raise SourceError(f"{path}: folder holds no indicator file ({', '.join(sorted(FOLDER_SUFFIXES))})")
         return [read_file(file) for file in files]
     return [read_file(path)]
+
+
+def _feed_files(folder: Path) -> list[Path]:
+    """The feed files under ``folder``, sorted. A subfolder that cannot be
+    listed, or a feed file that is a broken link, is an error naming it: a
+    feed left out unseen would read as a feed with nothing in it."""
+
+    def refuse(error: OSError) -> None:
+        raise SourceError(f"{error.filename}: cannot read: {error.strerror or error}") from None
+
+    files = []
+    for root, _, names in os.walk(folder, onerror=refuse):
+        for name in names:
+            candidate = Path(root, name)
+            if candidate.suffix.lower() not in FOLDER_SUFFIXES:
+                continue
+            if not candidate.is_file():
+                raise SourceError(f"{candidate}: cannot read: a link to nothing, or not a file")
+            files.append(candidate)
+    return sorted(files)
 
 
 def read_file(path: Path) -> SourceObjects:
