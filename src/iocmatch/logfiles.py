@@ -44,11 +44,11 @@ class InputStream:
     ``tell()`` is how many bytes were read; ``regular`` says whether it is a
     regular file (which has a size and an end of its own)."""
 
-    def __init__(self, fd: int, stopped: Stopped | None = None, *, prefix: bytes = b"") -> None:
+    def __init__(self, fd: int, stopped: Stopped | None = None) -> None:
         self._fd = fd
         self._stopped = stopped
-        self._prefix = prefix  # bytes already read to tell the format
-        self._read = len(prefix)
+        self._prefix = b""  # bytes peeked at, handed over first
+        self._read = 0
         mode = os.fstat(fd).st_mode
         self.regular = stat.S_ISREG(mode)
         self.ended = False  # the input's own end was reached (not a stop)
@@ -65,6 +65,17 @@ class InputStream:
         self._read += len(data)
         self.ended = not data
         return data
+
+    def peek(self, count: int) -> bytes:
+        """The first ``count`` bytes still to be read (fewer at the end of
+        input, or when stopped), handed over again by the next read."""
+        while len(self._prefix) < count:
+            held, self._prefix = self._prefix, b""
+            data = self.read1(count - len(held))
+            self._prefix = held + data
+            if not data:
+                break
+        return self._prefix[:count]
 
     def read(self, size: int = -1) -> bytes:
         if size >= 0:
@@ -160,11 +171,9 @@ def opened_log(
     try:
         if stat.S_ISDIR(os.fstat(descriptor).st_mode):
             raise IsADirectoryError(errno.EISDIR, "Is a directory", str(source))
-        probe = InputStream(descriptor, stopped)
-        head = _first_bytes(probe, len(GZIP_MAGIC))
-        raw = InputStream(descriptor, stopped, prefix=head)
+        raw = InputStream(descriptor, stopped)
         decoded = cast(IO[bytes], raw)  # reads as a binary stream
-        if is_gzip(head):
+        if is_gzip(raw.peek(len(GZIP_MAGIC))):
             # A gzip stream cut by a stop ends with EOFError: the caller knows it stopped.
             decoded = cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="rb"))
         if raw.regular and stopped is not None:
@@ -173,14 +182,3 @@ def opened_log(
     finally:
         if own:
             os.close(descriptor)
-
-
-def _first_bytes(stream: InputStream, count: int) -> bytes:
-    """The first ``count`` bytes (fewer at the end of input, or when stopped)."""
-    head = b""
-    while len(head) < count:
-        data = stream.read1(count - len(head))
-        if not data:
-            break
-        head += data
-    return head

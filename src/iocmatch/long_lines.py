@@ -29,10 +29,12 @@ from __future__ import annotations
 import codecs
 from collections import Counter
 from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
 
-from .blocks import LINE_WINDOW
+from .blocks import LINE_WINDOW, LinePiece
 from .model import IPV4, IPV6, Match
+from .stats import ScanStats
 
 if TYPE_CHECKING:
     from .matcher import Matcher, Verdict
@@ -80,7 +82,22 @@ class LongLine:
         self._decided_early: dict[int, Counter[Verdict | None]] = {}  # past MAX_WAITING: how each was decided
         self.head = b""
         self.unresolved = 0
-        self.handed_over = 0  # hand-overs of its matches so far (the caller counts them)
+        self._handed_over = 0
+
+    def take(self, piece: LinePiece) -> Iterator[tuple[list[Match], bool]]:
+        """The matches of each window a piece completes (and of the line's
+        end, with its last piece), each list with whether an earlier one of
+        this line was handed over already (a continuation of the same line)."""
+        windows = chain(self.feed(piece.data), self.finish() if piece.last else ())
+        for matches in windows:
+            if matches:
+                yield matches, self._handed_over > 0
+                self._handed_over += 1
+
+    def count_into(self, stats: ScanStats) -> None:
+        """Once the line has ended: what it adds to a scan's counts."""
+        stats.long_lines += 1
+        stats.unresolved += self.unresolved
 
     def feed(self, data: bytes) -> Iterator[list[Match]]:
         """The matches decided by each window that ``data`` completes (a

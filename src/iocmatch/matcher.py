@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
 from functools import lru_cache
-from itertools import chain
 from typing import IO, TYPE_CHECKING, cast
 
 from . import boundaries as rules
@@ -31,6 +30,7 @@ from .engine.hyperscan_engine import AVAILABLE as HYPERSCAN_AVAILABLE
 from .engine.hyperscan_engine import HyperscanEngine
 from .engine.intervals import IntervalIndex
 from .logfiles import open_log
+from .long_lines import LongLine, scan_long_text
 from .model import (
     DIRECTORY,
     DOMAIN,
@@ -248,8 +248,6 @@ class Matcher:
             raise TypeError(f"scan_line takes a str or bytes line, not {type(line).__name__}")
         text = _as_text(line)
         if len(text) > LINE_WINDOW:
-            from .long_lines import scan_long_text
-
             return scan_long_text(self, text, number)
         found = self.found_in(text)
         return self._resolve(text, number, found) if found else []
@@ -335,8 +333,6 @@ class Matcher:
         A line longer than ``line_window`` is scanned in windows as it is
         read: its matches come window by window, each time with the line's
         first 64 KiB standing for the line (``long_lines.py``)."""
-        from .long_lines import LongLine
-
         lines_before = 0
         offset = 0
         long_line: LongLine | None = None
@@ -345,15 +341,12 @@ class Matcher:
             if isinstance(block, LinePiece):
                 if long_line is None:
                     long_line, line_offset = LongLine(self, lines_before + 1, line_window), offset
-                windows = chain(long_line.feed(block.data), long_line.finish() if block.last else ())
-                for matches in windows:
-                    if matches:
-                        yield lines_before + 1, line_offset, _without_line_end(long_line.head), matches
+                for matches, _ in long_line.take(block):
+                    yield lines_before + 1, line_offset, long_line.head, matches
                 offset += len(block.data)
                 if block.last:
                     if stats is not None:
-                        stats.long_lines += 1
-                        stats.unresolved += long_line.unresolved
+                        long_line.count_into(stats)
                     lines_before += 1
                     long_line = None
                 continue
@@ -580,10 +573,6 @@ def _line_bytes(error: UnicodeError) -> tuple[bytes, int]:
 
 _LINE_ERRORS = "iocmatch-line"
 codecs.register_error(_LINE_ERRORS, _line_bytes)
-
-
-def _without_line_end(line: bytes) -> bytes:
-    return line[:-1] if line.endswith(b"\n") else line
 
 
 def _as_text(line: Line) -> str:

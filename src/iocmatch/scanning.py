@@ -20,7 +20,6 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from itertools import chain
 from typing import IO, TextIO, cast
 
 from .blocks import LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, read_blocks
@@ -183,22 +182,17 @@ class Scan:
         event that long is not parsed), its hits written as they are found."""
         if long_line is None:
             long_line = LongLine(self.matcher, number, self.line_window)
-        for matches in chain(long_line.feed(piece.data), long_line.finish() if piece.last else ()):
-            if not matches:
-                continue
+        for matches, continues in long_line.take(piece):
             text = line_text(long_line.head) if self.output.needs_text else None
             found = tuple(FieldMatch(match) for match in matches)
-            continues = long_line.handed_over > 0
             self._hit(HitLine(name, number, found, _now(), text, offset, _logged(text, None), continues), streaming)
-            long_line.handed_over += 1
         if not piece.last:
             return long_line
         self.stats.lines_read += 1
         self.stats.lines_scanned += 1
-        self.stats.long_lines += 1
+        long_line.count_into(self.stats)
         # A long line that is no JSON object is text anyway: only an event loses its fields.
         self.stats.json_as_text += self.events is not None and long_line.head.lstrip()[:1] == b"{"
-        self.stats.unresolved += long_line.unresolved
         return None
 
     def _write_hit_lines(self, name: str, hits: Iterable[LineHits], year: int | None, streaming: bool) -> None:
