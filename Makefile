@@ -19,6 +19,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests tools examples benchmarks fuzz
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # Fuzzing, outside `make test`: each libFuzzer harness for FUZZ_SECONDS (see fuzz/README.md).

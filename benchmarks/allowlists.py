@@ -57,9 +57,9 @@ import numpy as np
 import re2
 
 import iocmatch
-import iocmatch.loader
-from iocmatch.allowlists import host_of, parse_allowlist, read_allowlist
-from iocmatch.model import DOMAIN, EMAIL, HASH_KINDS, IPV4, IPV6, URL, Atom
+import iocmatch._indicators.loader
+from iocmatch._common.model import DOMAIN, EMAIL, HASH_KINDS, IPV4, IPV6, URL, Atom
+from iocmatch._indicators.allowlists import host_of, parse_allowlist, read_allowlist
 
 REPO = Path(__file__).resolve().parent.parent
 FEEDS = REPO.parent / "shared" / "corpus" / "feeds"
@@ -323,14 +323,14 @@ def _previous_module(path: Path) -> ModuleType:
 @contextmanager
 def _in_the_loaders_place(module: ModuleType) -> Iterator[None]:
     names = ("Allowlist", "parse_allowlist", "read_allowlist")
-    current = {name: getattr(iocmatch.loader, name) for name in names}
+    current = {name: getattr(iocmatch._indicators.loader, name) for name in names}
     for name in names:
-        setattr(iocmatch.loader, name, getattr(module, name))
+        setattr(iocmatch._indicators.loader, name, getattr(module, name))
     try:
         yield
     finally:
         for name, value in current.items():
-            setattr(iocmatch.loader, name, value)
+            setattr(iocmatch._indicators.loader, name, value)
 
 
 # --- each list alone, and RE2's set against a loop of searches -----------------------

@@ -382,7 +382,7 @@ def plan(bench: Bench, args: argparse.Namespace) -> None:
 
 def _plan_iocmatch(bench: Bench, revision: str, args: argparse.Namespace) -> None:
     label, env = iocmatch_env(revision, args.cache)
-    cli = [sys.executable, "-m", "iocmatch.cli"]
+    cli = [sys.executable, "-m", "iocmatch"]
     feed, truth = str(bench.corpus.feed), bench.truth
     for engine in args.engines:
         for jobs in args.jobs:

@@ -51,7 +51,7 @@ PEAK = """
 import runpy, sys
 sys.argv = ["iocmatch", *sys.argv[1:]]
 try:
-    runpy.run_module("iocmatch.cli", run_name="__main__")
+    runpy.run_module("iocmatch", run_name="__main__")
 finally:
     peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
     print("peak", peak, file=sys.stderr)

@@ -38,7 +38,7 @@ def main() -> int:
         block = _one_mib_of_lines(made.log.read_bytes())
         per_block = _planted_in(made, block)
         blocks = int(args.gib * 1024)
-        command = [sys.executable, "-m", "iocmatch.cli", "scan", "--format", "jsonl", "--engine", args.engine]
+        command = [sys.executable, "-m", "iocmatch", "scan", "--format", "jsonl", "--engine", args.engine]
         child = subprocess.Popen([*command, "-i", str(made.feed), "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         samples: list[tuple[float, int]] = []
         written = [0.0]

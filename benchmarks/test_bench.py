@@ -20,8 +20,8 @@ import pytest
 
 import iocmatch
 from corpus import Corpus, build
-from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
-from iocmatch.engine.intervals import IntervalIndex
+from iocmatch._engines.hyperscan import AVAILABLE as HYPERSCAN
+from iocmatch._engines.intervals import IntervalIndex
 
 INDICATORS = 10_000
 LINES = 10_000

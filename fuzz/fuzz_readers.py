@@ -15,8 +15,8 @@ import atheris
 
 with atheris.instrument_imports():
     import iocmatch
-    from iocmatch.errors import SourceError
-    from iocmatch.sources.reading import read_bytes
+    from iocmatch._common.errors import SourceError
+    from iocmatch._feeds.reading import read_bytes
 
 
 def test_one_input(data: bytes) -> None:

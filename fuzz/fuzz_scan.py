@@ -18,7 +18,7 @@ import atheris
 
 with atheris.instrument_imports():
     import iocmatch
-    from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
+    from iocmatch._engines.hyperscan import AVAILABLE as HYPERSCAN
 
 PATTERNS = [
     "[domain-name:value = 'evil.example']",

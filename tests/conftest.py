@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import iocmatch
-from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
+from iocmatch._engines.hyperscan import AVAILABLE as HYPERSCAN
 
 # Every candidate engine, each held to the same tables.
 ENGINES = [

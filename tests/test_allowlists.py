@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch.allowlists import Allowlist, host_of, parse_allowlist, read_allowlist
-from iocmatch.errors import SourceError
-from iocmatch.model import DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, KINDS, MD5, MUTEX, SHA256, URL, Atom
+from iocmatch._common.errors import SourceError
+from iocmatch._common.model import DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, KINDS, MD5, MUTEX, SHA256, URL, Atom
+from iocmatch._indicators.allowlists import Allowlist, host_of, parse_allowlist, read_allowlist
 from tests.conftest import ROOT, bundle, indicator
 
 FEEDS = ROOT.parent / "shared" / "corpus" / "feeds"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import iocmatch
-from iocmatch.errors import SourceError
+from iocmatch._common.errors import SourceError
 from tests.conftest import bundle, indicator
 from tests.test_cli import run
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch.model import IndicatorSet
-from iocmatch.sources import read_source
+from iocmatch._common.model import IndicatorSet
+from iocmatch._feeds import read_source
 
 IOCMATCH = Path(sys.executable).with_name("iocmatch")
 LONG_VALUE = b"a" * 70_000 + b".example"

@@ -34,7 +34,7 @@ LOG = (
 
 def run(*args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    return subprocess.run([sys.executable, "-m", "iocmatch.cli", *args], input=data, capture_output=True, check=False)
+    return subprocess.run([sys.executable, "-m", "iocmatch", *args], input=data, capture_output=True, check=False)
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_no_subdomains_switch(feed: Path) -> None:
 def test_a_reader_closing_the_pipe_early_is_not_an_error(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_text("GET evil.example\n" * 50_000)
-    command = f"{sys.executable} -m iocmatch.cli scan -i {feed} {log} | head -n 1"
+    command = f"{sys.executable} -m iocmatch scan -i {feed} {log} | head -n 1"
     result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True, check=False)
     assert result.stdout.count(b"\n") == 1
     assert b"Traceback" not in result.stderr
@@ -165,7 +165,7 @@ def test_damaged_gzip_reports_the_readable_hits_then_exits_2(feed: Path, tmp_pat
 
 
 def test_a_pipe_path_is_a_log_file(feed: Path) -> None:
-    command = f"{sys.executable} -m iocmatch.cli scan -i {feed} <(printf 'GET evil.example\\n')"
+    command = f"{sys.executable} -m iocmatch scan -i {feed} <(printf 'GET evil.example\\n')"
     result = subprocess.run(["bash", "-c", command], capture_output=True, check=False)
     assert result.returncode == 0, result.stderr
     assert b"evil.example" in result.stdout

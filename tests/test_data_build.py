@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 import iocmatch
-from iocmatch.patterns import compile_pattern
-from iocmatch.sources.reading import read_file
+from iocmatch._feeds.reading import read_file
+from iocmatch._patterns.clauses import compile_pattern
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "apt10"

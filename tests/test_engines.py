@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
+from iocmatch._engines.hyperscan import AVAILABLE as HYPERSCAN
 from tests.conftest import ENGINES, bundle, indicator
 from tests.test_oracle_agreement import PATHS, lines_with_plants, stix_string
 
@@ -117,7 +117,7 @@ def test_random_lines_block_scan_equals_line_scan(planted: list[tuple[list, str]
 
 
 def test_workers_split_a_file_and_keep_order_and_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import iocmatch.parallel as parallel
+    import iocmatch._scanning.parallel as parallel
 
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     log = tmp_path / "big.log"

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 import iocmatch
-from iocmatch import cli
-from iocmatch.output import JsonlFormat
-from iocmatch.scanning import Scan
-from iocmatch.stats import ScanStats
+from iocmatch._cli import command as cli
+from iocmatch._cli.scan_run import Scan
+from iocmatch._common.stats import ScanStats
+from iocmatch._outputs.formats import JsonlFormat
 from tests.conftest import bundle, indicator, matcher_for
 from tests.test_cli import run
 
@@ -61,11 +61,11 @@ def _out_of_memory(*_args: object, **_kwargs: object) -> None:
 @pytest.mark.parametrize(
     ("command", "target", "failure"),
     [
-        ("scan", "iocmatch.scanning.Scan.scan_file", _boom),
-        ("scan", "iocmatch.cli.Matcher", _out_of_memory),
-        ("check", "iocmatch.cli.load", _boom),
-        ("compile", "iocmatch.cli.save_matcher", _out_of_memory),
-        ("check-m", "iocmatch.cli.load_matcher", _boom),
+        ("scan", "iocmatch._cli.scan_run.Scan.scan_file", _boom),
+        ("scan", "iocmatch._cli.command.Matcher", _out_of_memory),
+        ("check", "iocmatch._cli.command.load", _boom),
+        ("compile", "iocmatch._cli.command.save_matcher", _out_of_memory),
+        ("check-m", "iocmatch._cli.command.load_matcher", _boom),
     ],
 )
 def test_an_internal_error_in_each_command_is_exit_2_and_one_line(
@@ -101,7 +101,7 @@ def test_a_stop_while_loading_is_exit_2_with_one_line(feed: Path, tmp_path: Path
     """SIGTERM before scanning began (a large feed loading) ends with a line, not a silent death."""
     slow = tmp_path / "slow.py"
     slow.write_text(
-        "import time, sys\nimport iocmatch.cli as cli\n"
+        "import time, sys\nimport iocmatch._cli.command as cli\n"
         "def load(*a, **k):\n    print('loading', flush=True)\n    time.sleep(60)\n"
         "cli.load = load\nsys.exit(cli.main(sys.argv[1:]))\n"
     )
@@ -225,7 +225,7 @@ def test_gzip_on_stdin_is_detected_by_content(feed: Path) -> None:
 
 def _started(*args: str, stdin: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "iocmatch.cli", *args], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-m", "iocmatch", *args], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
 
 
@@ -338,7 +338,7 @@ def test_an_output_that_cannot_be_written_is_one_error_not_one_per_log(feed: Pat
         logs[-1].write_text("GET evil.example\n" * 5000)
     with open("/dev/full", "w") as full:
         result = subprocess.run(
-            [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), *map(str, logs)],
+            [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), *map(str, logs)],
             stdout=full, stderr=subprocess.PIPE, check=False,
         )  # fmt: skip
     assert result.returncode == 2
@@ -369,7 +369,7 @@ def test_a_regular_file_stopped_midway_is_cut_at_a_line_end(feed: Path, tmp_path
 def test_a_closed_output_pipe_stops_quietly_with_the_hits_status(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_text("GET evil.example\n" * 100_000)
-    command = f"{sys.executable} -m iocmatch.cli scan --stats -i {feed} {log} - < /dev/null | head -n 1"
+    command = f"{sys.executable} -m iocmatch scan --stats -i {feed} {log} - < /dev/null | head -n 1"
     result = subprocess.run(["bash", "-c", f"{command}; echo ${{PIPESTATUS[0]}}"], capture_output=True, check=False)
     first, status = result.stdout.decode().splitlines()
     assert "evil.example" in first
@@ -407,7 +407,7 @@ def test_lone_surrogates_in_text_never_raise(feed: Path) -> None:
 def _in_own_group(*args: str) -> subprocess.Popen[bytes]:
     """The command in a process group of its own: a terminal's Ctrl-C reaches the whole group."""
     return subprocess.Popen(
-        [sys.executable, "-m", "iocmatch.cli", *args],
+        [sys.executable, "-m", "iocmatch", *args],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
 
@@ -447,7 +447,7 @@ def test_failures_still_exit_2_when_stderr_is_a_closed_pipe(feed: Path, tmp_path
     os.close(read_end)  # nobody reads stderr
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), str(tmp_path / "missing.log")],
+            [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), str(tmp_path / "missing.log")],
             stdout=subprocess.DEVNULL, stderr=write_end, check=False,
         )  # fmt: skip
     finally:
@@ -457,7 +457,7 @@ def test_failures_still_exit_2_when_stderr_is_a_closed_pipe(feed: Path, tmp_path
 
 def test_a_closed_stdout_is_an_error(feed: Path) -> None:
     result = subprocess.run(
-        ["bash", "-c", f'{sys.executable} -m iocmatch.cli check -i {feed} >&-; echo "status $?"'],
+        ["bash", "-c", f'{sys.executable} -m iocmatch check -i {feed} >&-; echo "status $?"'],
         capture_output=True, check=False,
     )  # fmt: skip
     assert result.stdout.decode().strip() == "status 2"

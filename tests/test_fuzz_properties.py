@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch.errors import SourceError
-from iocmatch.sources.reading import read_bytes
+from iocmatch._common.errors import SourceError
+from iocmatch._feeds.reading import read_bytes
 from tests.conftest import bundle, indicator
 
 SEEDS = [

@@ -33,7 +33,7 @@ PEAK = """
 import resource, runpy, sys
 sys.argv = ["iocmatch", *sys.argv[1:]]
 try:
-    runpy.run_module("iocmatch.cli", run_name="__main__")
+    runpy.run_module("iocmatch", run_name="__main__")
 finally:
     print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 """

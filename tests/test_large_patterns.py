@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 import iocmatch
 from iocmatch import PatternError
-from iocmatch.model import DOMAIN, FILE_NAME, MD5, PREFIX, Atom, Clause
-from iocmatch.pattern_tree import clauses_of
-from iocmatch.patterns import compile_pattern
+from iocmatch._common.model import DOMAIN, FILE_NAME, MD5, PREFIX, Atom, Clause
+from iocmatch._patterns.clauses import compile_pattern
+from iocmatch._patterns.tree import clauses_of
 from tests.conftest import bundle, indicator
 
 N = 10_000

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 import iocmatch
-from iocmatch.model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, SHA1, SHA256, SHA512, URL
-from iocmatch.normalize import canonical_value
-from iocmatch.sources.lists import EPOCH, infer_kind, looks_like_csv, read_csv, read_text_list
-from iocmatch.sources.objects import SourceObjects
-from iocmatch.sources.stix2_build import OBJECT_PATHS
+from iocmatch._common.model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, SHA1, SHA256, SHA512, URL
+from iocmatch._feeds.lists import EPOCH, infer_kind, looks_like_csv, read_csv, read_text_list
+from iocmatch._feeds.objects import SourceObjects
+from iocmatch._feeds.stix2_build import OBJECT_PATHS
+from iocmatch._patterns.canonical import canonical_value
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "apt10"
 PWC_CSV = "janhenrikdotcom_iocs/Operation Cloud Hopper - Indicators of Compromise v3.csv"

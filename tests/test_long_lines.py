@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch.long_lines import LongLine, scan_long_text
+from iocmatch._compiling.compiled import CompiledSet
+from iocmatch._scanning.long_lines import scan_long_text
 from tests.conftest import ENGINES, bundle, indicator
 
 PATTERNS = [
@@ -50,6 +51,11 @@ def matcher(engine: str = "auto") -> iocmatch.Matcher:
     return iocmatch.compile(loaded, engine=engine)
 
 
+def compiled(matcher: iocmatch.Matcher) -> CompiledSet:
+    """The compiled set behind a Matcher (what it pickles as): windows of any size are scanned over it."""
+    return matcher.__getstate__()
+
+
 def random_text(rng: random.Random, length: int) -> str:
     parts: list[str] = []
     size = 0
@@ -69,7 +75,7 @@ def test_windows_give_the_whole_lines_matches_in_its_order(engine: str) -> None:
         text = random_text(rng, rng.randint(3 * WINDOW, 6 * WINDOW))
         whole = scanner.scan_line(text, 5)
         assert whole, "the random text holds values"
-        assert scan_long_text(scanner, text, 5, WINDOW) == whole
+        assert scan_long_text(compiled(scanner), text, 5, WINDOW) == whole
         windows_seen += len(text) // WINDOW
     assert windows_seen > 100
 
@@ -82,7 +88,7 @@ def test_windows_give_the_whole_lines_matches_in_its_order(engine: str) -> None:
 def test_values_anywhere_around_a_window_edge_are_found_once(parts: list[str], padding: int) -> None:
     scanner = matcher("aho-corasick")
     text = "q" * padding + "".join(parts)
-    assert scan_long_text(scanner, text, 1, WINDOW) == scanner.scan_line(text, 1)
+    assert scan_long_text(compiled(scanner), text, 1, WINDOW) == scanner.scan_line(text, 1)
 
 
 def test_pieces_of_any_size_give_the_same_matches_with_line_offsets_in_characters() -> None:
@@ -92,7 +98,7 @@ def test_pieces_of_any_size_give_the_same_matches_with_line_offsets_in_character
     data = text.encode("utf-8", "surrogateescape") + b"\n"
     whole = scanner.scan_line(text, 9)
     for size in (1, 7, 1000, 4096, len(data)):
-        line = LongLine(scanner, 9, WINDOW)
+        line = scanner.long_line(9, WINDOW)
         found = []
         for start in range(0, len(data), size):
             for window in line.feed(data[start : start + size]):
@@ -109,12 +115,12 @@ def test_pieces_of_any_size_give_the_same_matches_with_line_offsets_in_character
 def test_an_and_clause_split_across_windows_hits_with_both_parts() -> None:
     scanner = matcher()
     text = "a.example " + "z" * (10 * WINDOW) + " b.example"
-    found = scan_long_text(scanner, text, 1, WINDOW)
+    found = scan_long_text(compiled(scanner), text, 1, WINDOW)
     assert [(m.text, m.indicators) for m in found] == [
         ("a.example", (indicator(PATTERNS[3], 4)["id"],)),
         ("b.example", (indicator(PATTERNS[3], 4)["id"],)),
     ]
-    assert scan_long_text(scanner, "a.example " + "z" * (10 * WINDOW), 1, WINDOW) == []
+    assert scan_long_text(compiled(scanner), "a.example " + "z" * (10 * WINDOW), 1, WINDOW) == []
 
 
 def test_scan_line_takes_windows_for_a_line_longer_than_the_default_window() -> None:
@@ -137,7 +143,7 @@ PEAK = """
 import runpy, sys
 sys.argv = ["iocmatch", *sys.argv[1:]]
 try:
-    runpy.run_module("iocmatch.cli", run_name="__main__")
+    runpy.run_module("iocmatch", run_name="__main__")
 finally:
     peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
     print("peak", peak, file=sys.stderr)
@@ -238,7 +244,7 @@ def test_sightings_count_a_long_line_once(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "long.log"
     log.write_bytes(b"evil.example " + b"y" * (8 << 20) + b" evil.example\nevil.example\n")
     result = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--format", "sightings", str(log)],
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--format", "sightings", str(log)],
         capture_output=True,
         check=False,
     )
@@ -274,14 +280,14 @@ def test_an_address_run_cut_by_a_window_edge_is_no_address() -> None:
             "z " * padding + "2001:db8::1" + "." * 1500 + ":1 tail " + "y " * 3000,
             "z " * padding + " 2001:db8::1 " + "y " * 3000,
         ):
-            assert scan_long_text(scanner, text, 1, WINDOW) == scanner.scan_line(text)
+            assert scan_long_text(compiled(scanner), text, 1, WINDOW) == scanner.scan_line(text)
 
 
 def test_a_long_line_hit_in_many_windows_is_one_hit_line(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "long.log"
     log.write_bytes(b"evil.example " * 800_000 + b"\n")  # 10 MB, a hit in every window
     result = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--stats", "--format", "jsonl", str(log)],
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--stats", "--format", "jsonl", str(log)],
         capture_output=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0
@@ -310,8 +316,8 @@ def test_a_long_line_that_is_no_json_event_is_text_under_json(feed: Path, tmp_pa
 def test_a_stop_inside_a_line_of_gigabytes_cuts_it_instead_of_reading_on(feed: Path, tmp_path: Path) -> None:
     """After a stop, a regular file is read on to the end of its line only
     within a bound: the rest of a huge line is left, and said to be."""
-    from iocmatch.output import JsonlFormat
-    from iocmatch.scanning import Scan
+    from iocmatch._cli.scan_run import Scan
+    from iocmatch._outputs.formats import JsonlFormat
 
     log = tmp_path / "one.log"
     with log.open("wb") as out:

@@ -30,7 +30,7 @@ def key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "iocmatch.cli", *args], input=stdin, capture_output=True, check=False)
+    return subprocess.run([sys.executable, "-m", "iocmatch", *args], input=stdin, capture_output=True, check=False)
 
 
 def compiled(tmp_path: Path, *sources: Path, options: tuple[str, ...] = ()) -> Path:

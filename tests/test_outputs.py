@@ -17,9 +17,9 @@ import pytest
 import stix2
 
 import iocmatch
-from iocmatch.output import SightingsFormat
-from iocmatch.scanning import Scan
-from iocmatch.timestamps import log_timestamp
+from iocmatch._cli.scan_run import Scan
+from iocmatch._common.timestamps import log_timestamp
+from iocmatch._outputs.formats import SightingsFormat
 from tests.conftest import bundle, indicator
 
 CAMPAIGN = {
@@ -62,7 +62,7 @@ def feed(tmp_path: Path) -> Path:
 
 
 def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "iocmatch.cli", *args], input=stdin, capture_output=True, check=False)
+    return subprocess.run([sys.executable, "-m", "iocmatch", *args], input=stdin, capture_output=True, check=False)
 
 
 def on_terminal(args: list[str], *, tty: str, env: dict[str, str] | None = None) -> tuple[bytes, bytes]:
@@ -72,7 +72,7 @@ def on_terminal(args: list[str], *, tty: str, env: dict[str, str] | None = None)
     if tty == "stderr":
         streams["stderr"] = slave
     result = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", *args],
+        [sys.executable, "-m", "iocmatch", *args],
         stdin=subprocess.DEVNULL,
         check=False,
         env={**os.environ, **(env or {})},

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iocmatch import PatternError
-from iocmatch.patterns import compile_pattern
+from iocmatch._patterns.clauses import compile_pattern
 from tests import strategies as gen
 
 PATHS = {

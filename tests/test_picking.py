@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iocmatch import picking
-from iocmatch.addresses import ipv4_pick_keys, network_range
-from iocmatch.engine.automaton import StringEngine
-from iocmatch.engine.hyperscan_engine import AVAILABLE as HYPERSCAN
-from iocmatch.engine.hyperscan_engine import HyperscanEngine
-from iocmatch.normalize import network_value
+from iocmatch._common.addresses import ipv4_pick_keys, network_range
+from iocmatch._engines import picking
+from iocmatch._engines.automaton import StringEngine
+from iocmatch._engines.hyperscan import AVAILABLE as HYPERSCAN
+from iocmatch._engines.hyperscan import HyperscanEngine
+from iocmatch._patterns.canonical import network_value
 
 KEYS = ["8.125.", "203.0.113.", ":ffff:", "evil.example"]
 CHECKS = [picking.AFTER_NON_DIGIT, picking.AFTER_NON_DIGIT, picking.MAPPED_IPV4_HEX, picking.ANYWHERE]

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch.engine.intervals import IntervalIndex
-from iocmatch.normalize import canonical_value
+from iocmatch._engines.intervals import IntervalIndex
+from iocmatch._patterns.canonical import canonical_value
 from tests import strategies as gen
 from tests.conftest import PATTERN_PATHS as PATHS
 from tests.conftest import matcher_for

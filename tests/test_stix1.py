@@ -188,7 +188,7 @@ def test_us_cert_package_accounts_for_all_603_indicators(corpus: Path) -> None:
 
 
 def test_us_cert_metadata_is_kept(corpus: Path) -> None:
-    from iocmatch.sources.reading import read_file
+    from iocmatch._feeds.reading import read_file
 
     objects = read_file(corpus / US_CERT).objects
     domain = next(o for o in objects if o["id"] == "indicator--f8c293b0-34f6-11e7-8e8e-0050569a115c")
@@ -201,7 +201,7 @@ def test_us_cert_metadata_is_kept(corpus: Path) -> None:
 
 
 def _planted_values(corpus: Path) -> tuple[list[str], list[str]]:
-    objects = __import__("iocmatch.sources.reading", fromlist=["read_file"]).read_file(corpus / US_CERT).objects
+    objects = __import__("iocmatch._feeds.reading", fromlist=["read_file"]).read_file(corpus / US_CERT).objects
     domains, addresses = [], []
     for obj in objects:
         value = obj["pattern"].split("'")[1]
@@ -231,7 +231,7 @@ def test_every_us_cert_domain_and_address_is_found_between_real_log_lines(corpus
     log = tmp_path / "mixed.log"
     log.write_text("\n".join(lines) + "\n")
     result = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(corpus / US_CERT), "--format", "jsonl", str(log)],
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(corpus / US_CERT), "--format", "jsonl", str(log)],
         capture_output=True,
         check=False,
     )

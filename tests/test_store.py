@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import iocmatch
-from iocmatch import store  # key_path only: the layout is checked here as documented
-from iocmatch.cli import main
+from iocmatch._cli.command import main
+from iocmatch._matcher import file as store  # key_path only: the layout is checked here as documented
 from tests.conftest import ROOT, bundle, indicator
 
 SAMPLES = ROOT / "data" / "samples"
@@ -64,7 +64,7 @@ def empty_log(tmp_path: Path) -> Path:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "iocmatch.cli", *args], capture_output=True, check=False)
+    return subprocess.run([sys.executable, "-m", "iocmatch", *args], capture_output=True, check=False)
 
 
 # -- the layout, as documented in store.py -------------------------------------

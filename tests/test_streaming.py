@@ -18,9 +18,9 @@ from typing import IO
 
 import pytest
 
-from iocmatch.blocks import NumberedLine
-from iocmatch.events import EventScanner, string_fields
-from iocmatch.follow import Follower
+from iocmatch._scanning.blocks import NumberedLine
+from iocmatch._scanning.events import EventScanner, string_fields
+from iocmatch._scanning.follow import Follower
 from tests.conftest import bundle, indicator, matcher_for
 
 WAIT = 30  # seconds to wait for output that must come; a failure, never a measurement
@@ -39,7 +39,7 @@ def feed(tmp_path: Path) -> Path:
 
 def start(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "iocmatch.cli", *args],
+        [sys.executable, "-m", "iocmatch", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -86,7 +86,7 @@ def test_a_stdin_hit_is_written_while_stdin_stays_open(feed: Path) -> None:
 def test_a_last_line_without_newline_and_crlf_lines_are_scanned(feed: Path) -> None:
     data = b"x evil.example\r\nGET evil.example\r\nno hit\r\nlast evil.example"
     result = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--format", "jsonl", "--stats", "-"],
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--format", "jsonl", "--stats", "-"],
         input=data,
         capture_output=True,
         check=False,
@@ -104,12 +104,12 @@ def test_files_give_the_same_hits_and_counts_as_stdin(feed: Path, tmp_path: Path
     log = tmp_path / "a.log"
     log.write_bytes(b"evil.example\r\n" * 3 + b"none\n" + b"tail evil.example")
     from_file = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--format", "jsonl", "--stats", str(log)],
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--format", "jsonl", "--stats", str(log)],
         capture_output=True,
         check=False,
     )
     from_stdin = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--format", "jsonl", "--stats", "-"],
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--format", "jsonl", "--stats", "-"],
         input=log.read_bytes(),
         capture_output=True,
         check=False,
@@ -194,7 +194,7 @@ def test_the_command_reports_json_fields_and_counts_lines(feed: Path) -> None:
     ]
     data = "\n".join(e if isinstance(e, str) else json.dumps(e) for e in events)
     result = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--format", "jsonl", "--stats",
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--format", "jsonl", "--stats",
          "--json-field", "process.command_line", "-"],
         input=data.encode(), capture_output=True, check=False,
     )  # fmt: skip
@@ -255,7 +255,7 @@ def test_the_command_follows_a_file_across_rotation_until_interrupted(feed: Path
     log = tmp_path / "proxy.log"
     log.write_bytes(b"GET evil.example\n")
     with subprocess.Popen(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--format", "jsonl", "--stats",
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--format", "jsonl", "--stats",
          "--follow", str(log)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     ) as process:  # fmt: skip
@@ -292,7 +292,7 @@ def test_follow_refuses_other_files(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("x\n")
     result = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--follow", str(log), str(log)],
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--follow", str(log), str(log)],
         capture_output=True,
         check=False,
     )
@@ -322,7 +322,7 @@ def test_follow_refuses_gzip(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "a.log.gz"
     log.write_bytes(gzip.compress(b"GET evil.example\n"))
     result = subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--follow", str(log)],
+        [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--follow", str(log)],
         capture_output=True, check=False,
     )  # fmt: skip
     assert result.returncode == 2
@@ -332,7 +332,7 @@ def test_follow_refuses_gzip(feed: Path, tmp_path: Path) -> None:
 def test_a_fault_while_following_still_writes_what_the_format_owes(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "proxy.log"
     log.write_bytes(b"GET evil.example\n")
-    command = [sys.executable, "-m", "iocmatch.cli", "scan", "-i", str(feed), "--format", "sightings", "--stats",
+    command = [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), "--format", "sightings", "--stats",
                "--follow", str(log)]  # fmt: skip
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         time.sleep(2)  # the first line is scanned

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 import iocmatch
-from iocmatch.sources.taxii import TaxiiSource
+from iocmatch._feeds.taxii import TaxiiSource
 from tests.conftest import ROOT, indicator
 
 USER, PASSWORD = "analyst", "s3cret-pass"
@@ -191,7 +191,7 @@ def test_added_after_asks_only_for_newer_objects(server: str) -> None:
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "iocmatch.cli", *args],
+        [sys.executable, "-m", "iocmatch", *args],
         input="\n".join(LINES).encode(),
         capture_output=True,
         check=False,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import iocmatch
-from iocmatch.sources.taxii import TaxiiSource
+from iocmatch._feeds.taxii import TaxiiSource
 from tests.hostile_taxii import (
     COLLECTION,
     HOLD,
@@ -378,7 +378,7 @@ def test_a_limit_out_of_range_is_an_error_naming_it(values: dict[str, Any]) -> N
 
 def _run(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
     """The command in a fresh process, after ``prelude`` (Python) has run."""
-    code = f"import sys\n{prelude}\nfrom iocmatch.cli import main\nsys.exit(main(sys.argv[1:]))"
+    code = f"import sys\n{prelude}\nfrom iocmatch._cli.command import main\nsys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False, timeout=60)
 
 

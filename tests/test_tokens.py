@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch import matcher as matcher_module
-from iocmatch.addresses import ipv4_in
-from iocmatch.engine.intervals import IntervalIndex
-from iocmatch.engine.ipv4_sieve import IPv4Sieve
-from iocmatch.engine.tokens import SMALL_INPUT, TokenEngine
+from iocmatch._common.addresses import ipv4_in
+from iocmatch._compiling import engine_choice
+from iocmatch._engines.intervals import IntervalIndex
+from iocmatch._engines.ipv4_sieve import IPv4Sieve
+from iocmatch._engines.tokens import SMALL_INPUT, TokenEngine
 from tests.conftest import bundle, indicator
 
 DOTTED = ["evil.example", "a.b.c.example", "gothic.dat", "x-y_z.test", "localhost"]
@@ -126,7 +126,7 @@ def test_auto_takes_the_token_engine_for_a_large_set(monkeypatch: pytest.MonkeyP
     patterns = ["[domain-name:value = 'evil.example']", "[ipv4-addr:value = '203.0.113.0/24']"]
     loaded = iocmatch.load(bundle(*(indicator(p, n) for n, p in enumerate(patterns, 1))))
     assert iocmatch.compile(loaded).engine != "tokens"
-    monkeypatch.setattr(matcher_module, "LARGE_SET_ATOMS", 2)
+    monkeypatch.setattr(engine_choice, "LARGE_SET_ATOMS", 2)
     matcher = iocmatch.compile(loaded)
     assert matcher.engine == "tokens"
     found = matcher.scan_line("GET http://a.EVIL.example/ from 203.0.113.9")

@@ -11,7 +11,7 @@ Inputs (read-only, from the corpus directory), with their publishers:
   Neo23x0_signature-base/hash-iocs.APT10-extract.txt        signature-base (AlienVault OTX), hashes
   mitre_cti/menuPass_G0045_extract.json                     ATT&CK G0045 names and aliases (no indicators)
 
-Each file is read with iocmatch's own readers (iocmatch.sources.reading.read_file);
+Each file is read with iocmatch's own readers (iocmatch._feeds.reading.read_file);
 rows a reader cannot turn into an indicator are printed with the reason and left
 out. The result is one indicator per (publisher, value) as that publisher
 published it, with created_by_ref, external_references and the publication's
@@ -42,9 +42,9 @@ from typing import Any
 from urllib.parse import quote
 
 import iocmatch
-from iocmatch.model import Problem
-from iocmatch.patterns import compile_pattern
-from iocmatch.sources.reading import read_file
+from iocmatch._common.model import Problem
+from iocmatch._feeds.reading import read_file
+from iocmatch._patterns.clauses import compile_pattern
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "apt10"

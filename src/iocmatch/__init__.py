@@ -5,13 +5,13 @@
 >>> for match in matcher.scan_file("proxy.log"): ...
 """
 
-from ._bundled import campaign_data_path
-from .errors import IocmatchError, MatcherFileError, PatternError, SourceError
-from .loader import load
-from .matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
-from .model import Indicator, IndicatorSet, LoadReport, Match, Origin, Problem
-from .stats import ScanStats
-from .store import load_matcher, save_matcher
+from ._common.errors import IocmatchError, MatcherFileError, PatternError, SourceError
+from ._common.model import Indicator, IndicatorSet, LoadReport, Match, Origin, Problem
+from ._common.stats import ScanStats
+from ._feeds.bundled import campaign_data_path
+from ._indicators.loader import load
+from ._matcher.file import load_matcher, save_matcher
+from ._matcher.matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
 
 
 def __getattr__(name: str) -> str:

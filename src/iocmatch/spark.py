@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 
-from .matcher import Matcher
-from .store import load_matcher
+from ._matcher.file import load_matcher
+from ._matcher.matcher import Matcher
 
 try:
     from pyspark import Broadcast

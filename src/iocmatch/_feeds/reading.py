@@ -1,0 +1,92 @@
+"""Read any source of indicators: a path (file or folder) or an object in memory.
+
+Files are told apart by content, not by name: STIX 2 JSON, STIX 1 XML, a
+``Type,Value`` CSV, or a one-value-per-line text list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._common.errors import SourceError
+from .detect import detect_format
+from .lists import read_csv, read_text_list
+from .objects import SourceObjects
+from .stix1_xml import read_stix1
+from .stix2_json import looks_like_json, read_json, read_objects
+from .taxii import TaxiiSource, is_taxii_url
+
+READERS: dict[str, Callable[[bytes, str], SourceObjects]] = {
+    "stix2-json": read_json,
+    "stix1-xml": read_stix1,
+    "csv": read_csv,
+    "text": read_text_list,
+}
+# In a folder, only files with these endings are read (a README is not a feed).
+FOLDER_SUFFIXES = {".json", ".xml", ".csv", ".txt", ".md5", ".sha1", ".sha256"}
+
+
+def read_source(source: Any) -> list[SourceObjects]:
+    """A path (file or folder), a TAXII 2.1 URL or TaxiiSource, JSON text, a
+    dict, a list, stix2 objects, or objects already read (SourceObjects)."""
+    if isinstance(source, SourceObjects):
+        return [source]
+    if isinstance(source, str) and is_taxii_url(source):
+        source = TaxiiSource(source)
+    if isinstance(source, TaxiiSource):
+        # requests and taxii2client take a noticeable part of a second to import.
+        from .taxii_client import read_taxii
+
+        return read_taxii(source)
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and not looks_like_json(source)):
+        return _read_path(Path(source))
+    return [read_objects(source)]
+
+
+def _read_path(path: Path) -> list[SourceObjects]:
+    if path.is_dir():
+        files = _feed_files(path)
+        if not files:
+            raise SourceError(f"{path}: folder holds no indicator file ({', '.join(sorted(FOLDER_SUFFIXES))})")
+        return [read_file(file) for file in files]
+    return [read_file(path)]
+
+
+def _feed_files(folder: Path) -> list[Path]:
+    """The feed files under ``folder``, sorted. A subfolder that cannot be
+    listed, or a feed file that is a broken link, is an error naming it: a
+    feed left out unseen would read as a feed with nothing in it."""
+
+    def refuse(error: OSError) -> None:
+        raise SourceError(f"{error.filename}: cannot read: {error.strerror or error}") from None
+
+    files = []
+    for root, _, names in os.walk(folder, onerror=refuse):
+        for name in names:
+            candidate = Path(root, name)
+            if candidate.suffix.lower() not in FOLDER_SUFFIXES:
+                continue
+            if not candidate.is_file():
+                raise SourceError(f"{candidate}: cannot read: a link to nothing, or not a file")
+            files.append(candidate)
+    return sorted(files)
+
+
+def read_file(path: Path) -> SourceObjects:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return read_bytes(data, str(path))
+
+
+def read_bytes(data: bytes, label: str) -> SourceObjects:
+    """The objects of a file's content, its format told by the content;
+    SourceError naming ``label`` when it cannot be read at all."""
+    read = READERS[detect_format(data, label)](data, label)
+    return dataclasses.replace(read, digest=hashlib.sha256(data).hexdigest())

@@ -1,0 +1,1 @@
+"""Indicators: live versions, compiled patterns, attribution, breadth and allowlists -> an IndicatorSet."""

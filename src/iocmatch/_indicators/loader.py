@@ -1,0 +1,325 @@
+"""Load indicators: pick live versions, compile patterns, follow attribution.
+
+Every indicator object read ends up compiled, skipped (with the reason) or
+excluded (revoked, expired, not yet valid, superseded, too broad,
+allowlisted): the report counts them so that
+``read == compiled + skipped + excluded``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import Counter
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .._common.bulk import collector_paused
+from .._common.errors import PatternError
+from .._common.model import Atom, Clause, Indicator, IndicatorSet, LoadReport, Problem
+from .._common.timestamps import parse_timestamp
+from .._feeds import SourceObjects, read_source
+from .._patterns.clauses import compile_pattern
+from .allowlists import Allowlist, parse_allowlist, read_allowlist
+from .breadth import too_broad
+from .context import Context
+
+# Feeds repeat a handful of timestamps across thousands of objects.
+_cached_timestamp = lru_cache(maxsize=4096)(parse_timestamp)
+
+
+def _timestamp(text: Any) -> datetime:
+    return _cached_timestamp(text) if isinstance(text, str) else parse_timestamp(text)
+
+
+def load(
+    *sources: Any,
+    as_of: datetime | str | None = None,
+    ignore_validity: bool = False,
+    allow_broad: bool = False,
+    allowlists: Any = (),
+) -> IndicatorSet:
+    """Load STIX 2.0/2.1 indicators from every source, together.
+
+    ``as_of`` is the reference time for validity (default: now);
+    ``ignore_validity`` keeps expired and not-yet-valid indicators (revoked
+    ones stay out). Values that would hit ordinary traffic everywhere (see
+    ``breadth.py``) are excluded unless ``allow_broad``; so are values an
+    allowlist holds (``allowlists``: MISP warninglist files, parsed
+    documents or ``Allowlist`` objects). An indicator loses only the parts
+    of its pattern that are excluded, with a warning, and is excluded when
+    nothing is left. Raises SourceError only for a source or an allowlist
+    that cannot be read at all; problems with single objects go to the report.
+    """
+    reference = parse_timestamp(as_of) if isinstance(as_of, str) else as_of
+    given = reference is not None
+    if reference is None:
+        reference = datetime.now(timezone.utc)
+    elif reference.tzinfo is None:
+        reference = reference.replace(tzinfo=timezone.utc)
+    lists = tuple(_allowlist(entry) for entry in allowlists)
+    with collector_paused():
+        read = [objects for source in sources for objects in read_source(source)]
+        loaded = _Loader(reference, ignore_validity, allow_broad, lists).run(read)
+    report = dataclasses.replace(loaded.report, as_of=reference if given else None, ignore_validity=ignore_validity)
+    return IndicatorSet(loaded.indicators, report)
+
+
+def _allowlist(entry: Any) -> Allowlist:
+    if isinstance(entry, Allowlist):
+        return entry
+    if isinstance(entry, (str, Path)):
+        return read_allowlist(entry)
+    return parse_allowlist(entry, "<allowlist>")
+
+
+class _Loader:
+    def __init__(
+        self, reference: datetime, ignore_validity: bool, allow_broad: bool, allowlists: tuple[Allowlist, ...]
+    ) -> None:
+        self.reference = reference
+        self.ignore_validity = ignore_validity
+        self.allow_broad = allow_broad
+        self.allowlists = allowlists
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.read = 0
+
+    def run(self, sources: list[SourceObjects]) -> IndicatorSet:
+        candidates: dict[str, list[tuple[dict[str, Any], str, str]]] = {}
+        context: list[dict[str, Any]] = []
+        context_counts: Counter[str] = Counter()
+        for source in sources:
+            self.read += len(source.problems)
+            self.problems.extend(source.problems)
+            self.warnings.extend(source.warnings)
+            for position, obj in enumerate(source.objects):
+                kind = obj.get("type") if isinstance(obj, dict) else None
+                # Indicators, and entries that may have been one, are read;
+                # every other object is context for attribution.
+                if kind == "indicator" or not isinstance(kind, str):
+                    self.read += 1
+                    if self._well_formed(obj, source.label, position):
+                        candidates.setdefault(obj["id"], []).append((obj, source.label, source.spec_version))
+                else:
+                    context.append(obj)
+                    context_counts[kind] += 1
+        attribution = Context(context)
+        compiled: list[Indicator] = []
+        for versions in candidates.values():
+            indicator = self._compile_newest(versions, attribution)
+            if indicator is not None:
+                compiled.append(indicator)
+        kinds: dict[str, set[str]] = {}
+        for indicator in compiled:
+            for clause in indicator.clauses:
+                for atom in clause:
+                    kinds.setdefault(atom.kind, set()).add(atom.display)
+        skipped = sum(1 for p in self.problems if p.status == "skipped")
+        labels = list(dict.fromkeys(source.label for source in sources))
+        report = LoadReport(
+            read=self.read,
+            compiled=len(compiled),
+            skipped=skipped,
+            excluded=len(self.problems) - skipped,
+            kinds={kind: len(values) for kind, values in sorted(kinds.items())},
+            problems=tuple(self.problems),
+            warnings=tuple(self.warnings),
+            context=dict(sorted(context_counts.items())),
+            sources=tuple(labels),
+            by_source=_counts_by_source(labels, compiled, self.problems),
+            digests={source.label: source.digest or _digest_of(source.objects) for source in sources},
+        )
+        return IndicatorSet(tuple(compiled), report)
+
+    def _well_formed(self, obj: Any, label: str, position: int) -> bool:
+        if not isinstance(obj, dict):
+            self._skip(f"{label}#{position}", f"not a JSON object (a {type(obj).__name__})", label)
+            return False
+        if not isinstance(obj.get("type"), str):
+            self._skip(str(obj.get("id", f"{label}#{position}")), "object has no 'type'", label)
+            return False
+        if not isinstance(obj.get("id"), str):
+            self._skip(f"{label}#{position}", f"{obj['type']} object has no 'id'", label)
+            return False
+        return True
+
+    def _compile_newest(
+        self, versions: list[tuple[dict[str, Any], str, str]], attribution: Context
+    ) -> Indicator | None:
+        if len(versions) == 1:
+            # One version (most feeds): nothing to choose between.
+            obj, label, spec = versions[0]
+            if self._stamp(obj, label) is None or not self._live(obj, label):
+                return None
+            return self._compile_guarded(obj, label, spec, attribution, ())
+        dated = []
+        for obj, label, spec in versions:
+            stamp = self._stamp(obj, label)
+            if stamp is not None:
+                dated.append((stamp, obj, label, spec))
+        if not dated:
+            return None
+        # Newest wins; among equals a revoked one, then any, the same whatever the load order.
+        if len(dated) > 1:
+            dated.sort(key=lambda entry: (entry[0], entry[1].get("revoked") is True, _fingerprint(entry[1])))
+        modified, obj, label, spec = dated[-1]
+        also_in: list[str] = []
+        for older, older_obj, older_label, _ in dated[:-1]:
+            if older == modified and _fingerprint(older_obj) == _fingerprint(obj):
+                self._exclude(obj["id"], "duplicate of the version loaded", older_label)
+                if older_label != label:
+                    also_in.append(older_label)
+            elif older == modified:
+                self._exclude(obj["id"], "another version with the same 'modified' was kept", older_label)
+            else:
+                self._exclude(obj["id"], f"superseded by the version modified {modified.isoformat()}", older_label)
+        if not self._live(obj, label):
+            return None
+        return self._compile_guarded(obj, label, spec, attribution, tuple(also_in))
+
+    def _stamp(self, obj: dict[str, Any], label: str) -> datetime | None:
+        """The version's time, or None (reported) when it is no timestamp."""
+        try:
+            return _timestamp(obj.get("modified") or obj.get("created") or "1970-01-01")
+        except ValueError:
+            self._skip(obj["id"], f"invalid 'modified' timestamp {obj.get('modified')!r}", label)
+            return None
+
+    def _compile_guarded(
+        self, obj: dict[str, Any], label: str, spec: str, attribution: Context, also_in: tuple[str, ...]
+    ) -> Indicator | None:
+        try:
+            return self._compile(obj, label, spec, attribution, also_in)
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+            # A malformed object must not stop the load: report it and go on.
+            self._skip(obj["id"], f"could not be read: {type(exc).__name__}: {exc}", label)
+            return None
+
+    def _live(self, obj: dict[str, Any], label: str) -> bool:
+        if obj.get("revoked") is True:
+            self._exclude(obj["id"], "revoked", label)
+            return False
+        if self.ignore_validity:
+            return True
+        try:
+            valid_from = obj.get("valid_from")
+            if valid_from is not None and _timestamp(valid_from) > self.reference:
+                self._exclude(obj["id"], f"not yet valid (valid_from {valid_from})", label)
+                return False
+            valid_until = obj.get("valid_until")
+            if valid_until is not None and _timestamp(valid_until) <= self.reference:
+                self._exclude(obj["id"], f"expired (valid_until {valid_until})", label)
+                return False
+        except ValueError as exc:
+            self._skip(obj["id"], f"invalid validity timestamp: {exc}", label)
+            return False
+        return True
+
+    def _compile(
+        self, obj: dict[str, Any], label: str, spec: str, attribution: Context, also_in: tuple[str, ...] = ()
+    ) -> Indicator | None:
+        ident = obj["id"]
+        pattern_type = obj.get("pattern_type", "stix")
+        if pattern_type != "stix":
+            self._skip(ident, f"pattern_type {pattern_type!r} is not supported", label)
+            return None
+        pattern = obj.get("pattern")
+        if not isinstance(pattern, str) or not pattern.strip():
+            self._skip(ident, "indicator has no pattern", label)
+            return None
+        version = str(obj.get("spec_version") or spec or "2.1")
+        try:
+            compiled = compile_pattern(pattern, "2.0" if version.startswith("2.0") else "2.1")
+        except PatternError as exc:
+            self._skip(ident, str(exc), label)
+            return None
+        clauses = self._screened(ident, label, compiled.clauses)
+        if clauses is None:
+            return None
+        for warning in compiled.warnings:
+            self.warnings.append(Problem(ident, warning, "warning", label))
+        return Indicator(
+            id=ident,
+            name=str(obj.get("name", "")),
+            pattern=pattern,
+            clauses=clauses,
+            attribution=attribution.names_for(ident),
+            source=label,
+            also_in=also_in,
+            publisher=attribution.identity_name(obj.get("created_by_ref")),
+            valid_until=_valid_until(obj),
+        )
+
+    def _screened(self, ident: str, label: str, clauses: tuple[Clause, ...]) -> tuple[Clause, ...] | None:
+        """The clauses left once the unwanted are out, or None (excluded, reported)
+        when none is. A clause is unwanted when every atom of it is: one
+        specific part of an AND keeps it specific."""
+        if self.allow_broad and not self.allowlists:
+            return clauses
+        kept, dropped = [], []
+        for clause in clauses:
+            reasons = [self._unwanted(atom) for atom in clause]
+            if all(reasons):
+                dropped.append(str(reasons[0]))
+            else:
+                kept.append(clause)
+        if not dropped:
+            return clauses
+        if not kept:
+            self._exclude(ident, "; ".join(dict.fromkeys(dropped)), label)
+            return None
+        for reason in dropped:
+            self.warnings.append(Problem(ident, f"{reason}: that part of the pattern is left out", "warning", label))
+        return tuple(kept)
+
+    def _unwanted(self, atom: Atom) -> str | None:
+        if not self.allow_broad:
+            reason = too_broad(atom)
+            if reason is not None:
+                return reason
+        for allowlist in self.allowlists:
+            entry = allowlist.suppresses(atom)
+            if entry is not None:
+                return f"allowlisted: {atom.display} by {allowlist.name!r} ({allowlist.type} {entry!r})"
+        return None
+
+    def _skip(self, ident: str, reason: str, label: str) -> None:
+        self.problems.append(Problem(ident, reason, "skipped", label))
+
+    def _exclude(self, ident: str, reason: str, label: str) -> None:
+        self.problems.append(Problem(ident, reason, "excluded", label))
+
+
+def _valid_until(obj: dict[str, Any]) -> datetime | None:
+    """When the indicator stops being valid, if it says and says it well."""
+    try:
+        return _timestamp(obj["valid_until"]) if obj.get("valid_until") is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _digest_of(objects: list[Any]) -> str:
+    """SHA-256 of objects handed over in memory (a dict, a TAXII collection):
+    their JSON with sorted keys, the same whatever their order of keys."""
+    return hashlib.sha256(json.dumps(objects, sort_keys=True, default=str).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _fingerprint(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def _counts_by_source(
+    labels: list[str], compiled: list[Indicator], problems: list[Problem]
+) -> dict[str, dict[str, int]]:
+    counts = {label: {"read": 0, "compiled": 0, "skipped": 0, "excluded": 0} for label in labels}
+    for indicator in compiled:
+        counts[indicator.source]["compiled"] += 1
+    for problem in problems:
+        counts[problem.source][problem.status] += 1
+    for entry in counts.values():
+        entry["read"] = entry["compiled"] + entry["skipped"] + entry["excluded"]
+    return counts

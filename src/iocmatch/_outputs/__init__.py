@@ -1,0 +1,1 @@
+"""Writing what a scan found: text, JSON lines, ECS records, STIX sightings."""
