@@ -2,25 +2,38 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The demo needs the package and its runtime dependencies only; the tests add the `test` extra.
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint data clean
+.PHONY: demo test check lint data clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/iocmatch scan --registry-aliases $(addprefix data/samples/,proxy.log dns.log firewall.log mail.log sysmon.jsonl); \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests tools examples benchmarks fuzz
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# The inner loop, well under 30 s: the same checks, and the tests not marked slow, spark or network.
+check: $(TEST_STAMP)
+	$(BIN)/ruff check src tests tools examples benchmarks fuzz
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -m "not slow and not spark and not network"
 
 # Fuzzing, outside `make test`: each libFuzzer harness for FUZZ_SECONDS (see fuzz/README.md).
 .PHONY: fuzz
@@ -43,6 +56,6 @@ clean:
 # the micro-benchmarks.
 .PHONY: bench
 BENCH_ARGS ?=
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 	$(BIN)/python -m pytest benchmarks/ --benchmark-only

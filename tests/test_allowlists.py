@@ -110,6 +110,7 @@ PATTERN = st.sampled_from(
 REGEX_VALUE = st.text(alphabet="abcAB1.", max_size=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(TEXT, min_size=1, max_size=8), KIND, VALUE, st.sampled_from(["string", "substring"]))
 def test_string_and_substring_name_what_a_walk_names(entries: list[str], kind: str, value: str, how: str) -> None:
@@ -119,18 +120,21 @@ def test_string_and_substring_name_what_a_walk_names(entries: list[str], kind: s
         assert lookup(how, entries, atom) == walk(how, entries, atom)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(HOST_ENTRY, min_size=1, max_size=8), HOST_ATOM)
 def test_hostname_names_what_a_walk_names(entries: list[str], atom: Atom) -> None:
     assert lookup("hostname", entries, atom) == walk("hostname", entries, atom)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(CIDR_ENTRY, min_size=1, max_size=10), CIDR_ATOM)
 def test_cidr_names_what_a_walk_names(entries: list[str], atom: Atom) -> None:
     assert lookup("cidr", entries, atom) == walk("cidr", entries, atom)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(PATTERN, min_size=1, max_size=6), st.sampled_from([DOMAIN, FILE_NAME, URL]), REGEX_VALUE)
 def test_regex_names_what_a_walk_under_pythons_re_names(entries: list[str], kind: str, value: str) -> None:
@@ -289,6 +293,7 @@ def _atom(value: str) -> Atom:
     return Atom(IPV6 if parsed.version == 6 else IPV4, str(parsed))
 
 
+@pytest.mark.slow
 def test_every_real_warninglist_reads(warninglists: Path) -> None:
     paths = sorted(warninglists.glob("*/list.json"))
     assert len(paths) > 100
@@ -310,6 +315,7 @@ REAL = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REAL)
 def test_a_real_warninglist_names_what_a_walk_names(name: str, warninglists: Path, feed_atoms: list[Atom]) -> None:
     document = json.loads((warninglists / name / "list.json").read_text(encoding="utf-8"))

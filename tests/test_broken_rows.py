@@ -227,6 +227,7 @@ def _accounts_for_every_row(loaded: IndicatorSet, values: list[str], broken: lis
     json.dumps(report.to_dict(), ensure_ascii=False).encode()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mix=_feeds(_GOOD_CSV, _BROKEN_CSV), end=st.sampled_from([b"\n", b"\r\n"]))
 def test_any_mix_of_csv_rows_loads_the_good_and_skips_the_broken(
@@ -239,6 +240,7 @@ def test_any_mix_of_csv_rows_loads_the_good_and_skips_the_broken(
     _accounts_for_every_row(loaded, values, [f"{path}:{line + 1}" for line in broken_lines])
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mix=_feeds(_GOOD_TEXT, _BROKEN_TEXT), end=st.sampled_from([b"\n", b"\r\n", b"\r"]))
 def test_any_mix_of_text_lines_loads_the_good_and_skips_the_broken(

@@ -44,6 +44,7 @@ def feed(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_scan_jsonl_reports_every_field_and_exits_0(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "proxy.log"
     log.write_text(LOG)
@@ -65,6 +66,7 @@ def test_scan_jsonl_reports_every_field_and_exits_0(feed: Path, tmp_path: Path) 
     assert "FOLLOWEDBY" in result.stderr.decode()
 
 
+@pytest.mark.slow
 def test_scan_reads_stdin_and_gzip_alike(feed: Path, tmp_path: Path) -> None:
     packed = tmp_path / "proxy.log.gz"
     packed.write_bytes(gzip.compress(LOG.encode()))
@@ -78,11 +80,13 @@ def test_scan_reads_stdin_and_gzip_alike(feed: Path, tmp_path: Path) -> None:
     assert len(strip_file(from_gzip.stdout)) == 3
 
 
+@pytest.mark.slow
 def test_scan_exits_1_when_nothing_matches(feed: Path) -> None:
     result = run("scan", "-i", str(feed), "-", stdin="nothing to see\n")
     assert (result.returncode, result.stdout) == (1, b"")
 
 
+@pytest.mark.slow
 def test_text_format_names_file_line_and_value(feed: Path) -> None:
     result = run("scan", "-i", str(feed), stdin=LOG)
     first = result.stdout.decode().splitlines()[0]
@@ -109,6 +113,7 @@ def test_errors_exit_2_with_one_clear_line(feed: Path, tmp_path: Path, args: tup
     assert len(stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_check_json_accounts_for_every_indicator(feed: Path) -> None:
     result = run("check", "-i", str(feed), "--json")
     report = json.loads(result.stdout)
@@ -118,6 +123,7 @@ def test_check_json_accounts_for_every_indicator(feed: Path) -> None:
     assert all(isinstance(p["reason"], str) and p["reason"] for p in report["problems"])
 
 
+@pytest.mark.slow
 def test_as_of_and_ignore_validity_reach_the_loader(tmp_path: Path) -> None:
     feed = tmp_path / "feed.json"
     feed.write_text(
@@ -130,11 +136,13 @@ def test_as_of_and_ignore_validity_reach_the_loader(tmp_path: Path) -> None:
     assert run("scan", "-i", str(feed), "--ignore-validity", stdin="old.example").returncode == 0
 
 
+@pytest.mark.slow
 def test_no_subdomains_switch(feed: Path) -> None:
     assert run("scan", "-i", str(feed), "--no-subdomains", stdin="www.evil.example").returncode == 1
     assert run("scan", "-i", str(feed), stdin="www.evil.example").returncode == 0
 
 
+@pytest.mark.slow
 def test_a_reader_closing_the_pipe_early_is_not_an_error(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_text("GET evil.example\n" * 50_000)
@@ -145,6 +153,7 @@ def test_a_reader_closing_the_pipe_early_is_not_an_error(feed: Path, tmp_path: P
     assert b"BrokenPipe" not in result.stderr
 
 
+@pytest.mark.slow
 def test_default_source_is_the_bundled_campaign_data() -> None:
     result = run("check", "--json")
     assert result.returncode == 0, result.stderr
@@ -153,6 +162,7 @@ def test_default_source_is_the_bundled_campaign_data() -> None:
     assert report["kinds"]["domain-name"] >= 12
 
 
+@pytest.mark.slow
 def test_damaged_gzip_reports_the_readable_hits_then_exits_2(feed: Path, tmp_path: Path) -> None:
     packed = gzip.compress(("GET evil.example\n" * 2000).encode())
     damaged = tmp_path / "cut.log.gz"
@@ -164,6 +174,7 @@ def test_damaged_gzip_reports_the_readable_hits_then_exits_2(feed: Path, tmp_pat
     assert b"damaged" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_pipe_path_is_a_log_file(feed: Path) -> None:
     command = f"{sys.executable} -m iocmatch scan -i {feed} <(printf 'GET evil.example\\n')"
     result = subprocess.run(["bash", "-c", command], capture_output=True, check=False)
@@ -171,6 +182,7 @@ def test_a_pipe_path_is_a_log_file(feed: Path) -> None:
     assert b"evil.example" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [("--engine", "aho-corasick"), ("--engine", "auto"), ("--jobs", "2")])
 def test_engines_and_jobs_change_nothing_in_the_output(feed: Path, tmp_path: Path, options: tuple[str, str]) -> None:
     log = tmp_path / "proxy.log"

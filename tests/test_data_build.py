@@ -103,6 +103,7 @@ def expected_hits() -> list[dict[str, Any]]:
 # --- reproducibility ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_reproduces_the_bundle_byte_for_byte(tmp_path: Path) -> None:
     needs_corpus()
     out = tmp_path / "apt10.stix21.json"
@@ -110,6 +111,7 @@ def test_build_reproduces_the_bundle_byte_for_byte(tmp_path: Path) -> None:
     assert out.read_bytes() == BUNDLE.read_bytes()
 
 
+@pytest.mark.slow
 def test_sample_writer_reproduces_the_samples_byte_for_byte(tmp_path: Path) -> None:
     run_tool("write_sample_logs.py", "--bundle", BUNDLE, "--out", tmp_path)
     written = sorted(path.name for path in tmp_path.iterdir())
@@ -132,6 +134,7 @@ def test_bundle_is_one_object_per_line_sorted_by_type_and_id() -> None:
 # --- the bundle: validity and provenance -------------------------------------
 
 
+@pytest.mark.slow
 def test_bundle_objects_parse_as_stix_21() -> None:
     stix2 = pytest.importorskip("stix2")
     pattern_visitor = pytest.importorskip("stix2.pattern_visitor")
@@ -205,6 +208,7 @@ def test_signature_base_confidence_is_marked() -> None:
 # --- the bundle: counts against what the readers give ------------------------
 
 
+@pytest.mark.slow
 def test_us_cert_pwc_and_signature_base_are_what_the_readers_give() -> None:
     needs_corpus()
     published = ids_by_publisher()

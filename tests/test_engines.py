@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
+from iocmatch._common.model import Atom
 from iocmatch._engines.hyperscan import AVAILABLE as HYPERSCAN
 from tests.conftest import ENGINES, bundle, indicator
-from tests.test_oracle_agreement import PATHS, lines_with_plants, stix_string
+from tests.conftest import PATTERN_PATHS as PATHS
+from tests.test_oracle_agreement import lines_with_plants, stix_string
 
 PATTERNS = [
     "[domain-name:value = 'evil.example']",
@@ -77,6 +79,7 @@ def test_hit_lines_hand_over_each_hit_line_with_its_offset(engine: str, block_si
         assert data[offset : offset + len(line)] == line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_scan_file_takes_the_block_path(engine: str, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
@@ -105,9 +108,10 @@ def test_unknown_engine_is_refused() -> None:
         _matcher("grep")
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(lines_with_plants(), min_size=1, max_size=6), st.integers(1, 200))
-def test_random_lines_block_scan_equals_line_scan(planted: list[tuple[list, str]], block_size: int) -> None:
+def test_random_lines_block_scan_equals_line_scan(planted: list[tuple[list[Atom], str]], block_size: int) -> None:
     atoms = sorted({atom for atoms, _ in planted for atom in atoms}, key=repr)
     patterns = [f"[{PATHS[a.kind]} = {stix_string(a.value)}]" for a in atoms]
     data = "\n".join(line for _, line in planted).encode()

@@ -62,10 +62,10 @@ def _out_of_memory(*_args: object, **_kwargs: object) -> None:
     ("command", "target", "failure"),
     [
         ("scan", "iocmatch._cli.scan_run.Scan.scan_file", _boom),
-        ("scan", "iocmatch._cli.command.Matcher", _out_of_memory),
-        ("check", "iocmatch._cli.command.load", _boom),
-        ("compile", "iocmatch._cli.command.save_matcher", _out_of_memory),
-        ("check-m", "iocmatch._cli.command.load_matcher", _boom),
+        ("scan", "iocmatch._cli.sources.Matcher", _out_of_memory),
+        ("check", "iocmatch._cli.sources.load", _boom),
+        ("compile", "iocmatch._cli.compile_command.save_matcher", _out_of_memory),
+        ("check-m", "iocmatch._cli.matcher_files.load_matcher", _boom),
     ],
 )
 def test_an_internal_error_in_each_command_is_exit_2_and_one_line(
@@ -101,9 +101,9 @@ def test_a_stop_while_loading_is_exit_2_with_one_line(feed: Path, tmp_path: Path
     """SIGTERM before scanning began (a large feed loading) ends with a line, not a silent death."""
     slow = tmp_path / "slow.py"
     slow.write_text(
-        "import time, sys\nimport iocmatch._cli.command as cli\n"
+        "import time, sys\nimport iocmatch._cli.command as cli, iocmatch._cli.sources as sources\n"
         "def load(*a, **k):\n    print('loading', flush=True)\n    time.sleep(60)\n"
-        "cli.load = load\nsys.exit(cli.main(sys.argv[1:]))\n"
+        "sources.load = load\nsys.exit(cli.main(sys.argv[1:]))\n"
     )
     with subprocess.Popen(
         [sys.executable, str(slow), "scan", "-i", str(feed), "-"],
@@ -120,6 +120,7 @@ def test_a_stop_while_loading_is_exit_2_with_one_line(feed: Path, tmp_path: Path
 # -- no indicators, no verdict
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "content",
     [
@@ -146,6 +147,7 @@ def test_sources_with_no_live_indicator_are_an_error_not_a_clean_log(tmp_path: P
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_a_source_that_gives_nothing_among_others_is_named(tmp_path: Path) -> None:
     good, empty, same = tmp_path / "good.txt", tmp_path / "download.txt", tmp_path / "copy.txt"
     good.write_text("evil.example\n")
@@ -167,6 +169,7 @@ def test_a_source_that_gives_nothing_among_others_is_named(tmp_path: Path) -> No
     assert error_lines(strict) == [f"iocmatch: error: --strict: no live indicator from {empty}"]
 
 
+@pytest.mark.slow
 def test_a_matcher_file_with_no_live_indicator_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IOCMATCH_KEY_FILE", str(tmp_path / "key"))
     source = tmp_path / "empty.txt"
@@ -182,6 +185,7 @@ def test_a_matcher_file_with_no_live_indicator_is_refused(tmp_path: Path, monkey
 # -- many logs, one bad
 
 
+@pytest.mark.slow
 def test_one_bad_log_among_several_loses_nothing_else(feed: Path, tmp_path: Path) -> None:
     first, last = tmp_path / "first.log", tmp_path / "last.log.gz"
     first.write_text("GET evil.example\n")
@@ -212,6 +216,7 @@ def test_all_logs_missing_fails_before_loading(feed: Path, tmp_path: Path) -> No
     assert len(error_lines(result)) == 2
 
 
+@pytest.mark.slow
 def test_gzip_on_stdin_is_detected_by_content(feed: Path) -> None:
     result = run("scan", "-i", str(feed), "--format", "jsonl", "-", stdin=gzip.compress(b"a\nGET evil.example\n"))
     assert result.returncode == 0, result.stderr
@@ -245,6 +250,7 @@ def _outputs_once_ended(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]
 FILLER = b"quiet line\n" * 20_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_stdin_stream_still_writes_the_sightings_bundle_and_stats(feed: Path, stop: signal.Signals) -> None:
     with _started("scan", "-i", str(feed), "--format", "sightings", "--stats", "-") as process:
@@ -264,6 +270,7 @@ def test_a_stopped_stdin_stream_still_writes_the_sightings_bundle_and_stats(feed
     ]
 
 
+@pytest.mark.slow
 def test_a_stopped_file_scan_writes_what_was_found_and_exits_2(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     # Only stdin is a pipe here: the file is scanned, then the stop comes while stdin waits.
@@ -282,6 +289,7 @@ def test_a_stopped_file_scan_writes_what_was_found_and_exits_2(feed: Path, tmp_p
     assert "21001 lines read" in err.decode()
 
 
+@pytest.mark.slow
 def test_a_stopped_follow_loses_no_line_and_names_what_it_left(feed: Path, tmp_path: Path) -> None:
     """Lines already read when the stop came are all scanned, with their own
     numbers; a backlog the stop left is named, exit 2."""
@@ -300,6 +308,7 @@ def test_a_stopped_follow_loses_no_line_and_names_what_it_left(feed: Path, tmp_p
     assert f"stopped by SIGINT: {log} was not read to its end" in err.decode()
 
 
+@pytest.mark.slow
 def test_a_fifo_no_one_writes_to_does_not_hold_a_stop(feed: Path, tmp_path: Path) -> None:
     log, fifo = tmp_path / "a.log", tmp_path / "pipe"
     log.write_text("GET evil.example\n")
@@ -314,6 +323,7 @@ def test_a_fifo_no_one_writes_to_does_not_hold_a_stop(feed: Path, tmp_path: Path
     assert error_lines_of(err) == [f"iocmatch: error: stopped by SIGTERM: not searched: {fifo}"]
 
 
+@pytest.mark.slow
 def test_a_second_stop_ends_a_scan_blocked_on_its_output(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_text("GET evil.example\n" * 200_000)
@@ -366,6 +376,7 @@ def test_a_regular_file_stopped_midway_is_cut_at_a_line_end(feed: Path, tmp_path
     assert scan.cut_short == [f"{log} was not read to its end"]
 
 
+@pytest.mark.slow
 def test_a_closed_output_pipe_stops_quietly_with_the_hits_status(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_text("GET evil.example\n" * 100_000)
@@ -412,6 +423,7 @@ def _in_own_group(*args: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stops", [1, 2])
 def test_a_stop_ends_a_parallel_scan_at_once(feed: Path, tmp_path: Path, stops: int) -> None:
     log = tmp_path / "hits.log"
@@ -424,15 +436,16 @@ def test_a_stop_ends_a_parallel_scan_at_once(feed: Path, tmp_path: Path, stops: 
             time.sleep(0.3)
         out, err = _outputs_once_ended(process)
     assert process.returncode == 2
-    expected = (
-        f"stopped by SIGINT: {log} was not read to its end"
-        if stops == 1
-        else "stopped at once by a second SIGINT: the output may be incomplete"
-    )
-    assert error_lines_of(err) == [f"iocmatch: error: {expected}"]
+    first = f"iocmatch: error: stopped by SIGINT: {log} was not read to its end"
+    second = "iocmatch: error: stopped at once by a second SIGINT: the output may be incomplete"
+    # The first stop may end the scan before the second arrives: either way it
+    # ends, with one line (a second stop once hung the workers' pool).
+    allowed = [[first]] if stops == 1 else [[first], [second]]
+    assert error_lines_of(err) in allowed
     assert out.count(b"\n") < 2 * 600_000
 
 
+@pytest.mark.slow
 def test_a_json_field_no_event_holds_is_no_clean_verdict(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     log.write_text(json.dumps({"process": {"command_line": "ping evil.example"}}) + "\n")

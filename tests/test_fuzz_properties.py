@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +57,7 @@ def _load_or_refuse(data: bytes) -> None:
     assert report.read == report.compiled + report.skipped + report.excluded
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.binary(max_size=400), mutated()))
 def test_readers_and_loader_refuse_clearly_or_account_for_everything(data: bytes) -> None:
@@ -92,6 +94,7 @@ HOSTILE_TEXT = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(HOSTILE_TEXT.map(b"".join), st.integers(1, 64))
 def test_any_bytes_scan_alike_on_every_engine_and_path(data: bytes, block_size: int) -> None:

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import bundle, indicator
 from tests.test_cli import run
 
+YEAR_ONE = "0001-01-01T00:00:00+01:00"
 GOOD = indicator("[domain-name:value = 'evil.example']", 1)
 BAD_OBJECTS: list[tuple[Any, str]] = [
     (5, "not a JSON object"),
@@ -31,9 +32,13 @@ BAD_OBJECTS: list[tuple[Any, str]] = [
     # JSON can spell lone surrogates; once they made every engine's compile fail, losing the whole feed.
     (indicator("[file:name = 'a\udcffb.exe']", 11), "lone surrogate"),
     (indicator("[mutex:name = 'x\ud800y'] OR [mutex:name LIKE 'z\udc80%']", 12), "lone surrogate"),
+    # Year 1 in a zone ahead of UTC is before datetime's first day: it once stopped the load.
+    ({**indicator("[domain-name:value = 'g.example']", 13), "modified": YEAR_ONE}, "'modified'"),
+    ({**indicator("[domain-name:value = 'h.example']", 14), "valid_until": YEAR_ONE}, "range of dates"),
 ]
 
 
+@pytest.mark.slow
 def test_bad_objects_are_reported_and_the_good_one_scans(tmp_path: Path) -> None:
     feed = tmp_path / "feed.json"
     feed.write_text(json.dumps(bundle(GOOD, *(obj for obj, _ in BAD_OBJECTS))))
@@ -67,6 +72,7 @@ EXTERNAL = """<?xml version="1.0"?>
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -101,6 +107,7 @@ def test_a_missing_source_names_itself(tmp_path: Path) -> None:
     assert "nowhere.json" in line
 
 
+@pytest.mark.slow
 def test_an_object_nested_too_deeply_is_skipped_and_the_others_load(tmp_path: Path) -> None:
     first, last = (
         indicator("[domain-name:value = 'evil.example']", 1),

@@ -4,6 +4,7 @@ line, not the file."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from iocmatch._scanning.blocks import BLOCK_SIZE
 from tests.conftest import ENGINES, bundle, indicator
 
 FEED = bundle(
@@ -60,6 +62,7 @@ def feed(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_hostile_bytes_lose_no_hit(feed: Path, tmp_path: Path, engine: str) -> None:
     log = tmp_path / "hostile.log"
@@ -75,6 +78,7 @@ def test_hostile_bytes_lose_no_hit(feed: Path, tmp_path: Path, engine: str) -> N
         assert hits(result) == expected
 
 
+@pytest.mark.slow
 def test_empty_input_is_no_match_and_no_error(feed: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
@@ -87,6 +91,7 @@ def test_empty_input_is_no_match_and_no_error(feed: Path, tmp_path: Path) -> Non
 LONG_LINE = 64 << 20
 
 
+@pytest.mark.slow
 def test_a_64_mb_line_without_newline_is_scanned_in_bounded_memory(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "long.log"
     with log.open("wb") as out:
@@ -98,3 +103,22 @@ def test_a_64_mb_line_without_newline_is_scanned_in_bounded_memory(feed: Path, t
     baseline = peak_kib(scan("-i", str(feed), "-", stdin=b"evil.example\n"))
     # Measured: 3.3x the line with Hyperscan, 6.3x with the token engine, 8.3x with Aho-Corasick.
     assert (peak_kib(result) - baseline) * 1024 < 10 * LONG_LINE
+
+
+@pytest.mark.slow
+def test_a_crlf_line_is_shown_without_its_line_end_on_every_path(feed: Path, tmp_path: Path) -> None:
+    hit_lines = [b"GET evil.example", b'{"url": "evil.example"}']
+    filler = [b"nothing here"] * ((BLOCK_SIZE - 8000) // 14)
+    # Starts 8000 bytes before the first read ends: past a 4 KiB window, it comes in pieces.
+    long_line = b"x" * 10_000 + b" evil.example"
+    lines = [*hit_lines, *filler, long_line]
+    log = tmp_path / "crlf.log"
+    log.write_bytes(b"".join(line + b"\r\n" for line in lines))
+    offsets = itertools.accumulate((len(line) + 2 for line in lines[:-1]), initial=0)
+    expected = [(line.decode(), offset) for line, offset in zip(lines, offsets, strict=True) if b"evil" in line]
+    for options in ([], ["--json"], ["--line-window", "4096"]):
+        command = [sys.executable, "-m", "iocmatch", "scan", "--format", "ecs", "--stats", "-i", str(feed), *options]
+        result = subprocess.run([*command, str(log)], capture_output=True, check=False)
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [(r["event"]["original"], r["log"]["offset"]) for r in records] == expected, options
+    assert b"1 lines longer than the line window scanned in windows" in result.stderr

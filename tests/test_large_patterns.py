@@ -82,6 +82,7 @@ LINES = [
 HITS = [["c2-9997.example"], ["dropper0%"], ["x9998.exe", "0000000000000000000000000000270e"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda shape: shape.__name__)
 def test_ten_thousand_ors_compile_to_every_branch_in_order(shape: Callable[[list[str]], str]) -> None:
     texts, clauses = zip(*(branch(number) for number in range(N)), strict=True)
@@ -94,6 +95,7 @@ def test_ten_thousand_ors_compile_to_every_branch_in_order(shape: Callable[[list
     assert [[match.value for match in matcher.scan_line(line)] for line in LINES] == HITS
 
 
+@pytest.mark.slow
 def test_ten_thousand_likes_compile_on_the_fast_path_as_the_grammar_reads_them() -> None:
     pattern = comparisons([f"file:name LIKE 'dropper{number}%'" for number in range(N)])
     fast = compile_pattern(pattern)
@@ -120,6 +122,7 @@ def deep_and() -> str:
     return "[" + "file:name = 'a.exe' AND (" * depth + "file:name = 'b.exe'" + ")" * depth + "]"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("pattern", "reason"),
     [
@@ -137,6 +140,7 @@ def test_past_a_limit_the_indicator_is_skipped_naming_it(pattern: Callable[[], s
     assert (problem.status, problem.reason) == ("skipped", reason)
 
 
+@pytest.mark.slow
 def test_a_part_nested_deeper_than_the_stack_but_within_the_limit_compiles() -> None:
     depth = 2_000  # far past what the grammar reads on an ordinary stack
     names = [f"part{number}.exe" for number in range(depth + 1)]
@@ -147,6 +151,7 @@ def test_a_part_nested_deeper_than_the_stack_but_within_the_limit_compiles() -> 
     assert loaded.indicators[0].clauses == (frozenset(Atom(FILE_NAME, name) for name in names),)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", [0, N // 2, N - 1])
 @pytest.mark.parametrize(
     ("broken", "complaint"),
@@ -237,6 +242,7 @@ def outcome(pattern: str, version: str, cut: bool) -> object:
     return list(dict.fromkeys(clauses)), reasons
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(patterns(), st.sampled_from(["2.0", "2.1"]))
 def test_cutting_at_ors_gives_what_the_grammar_gives(pattern: str, version: str) -> None:

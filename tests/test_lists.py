@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import iocmatch
 from iocmatch._common.model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, SHA1, SHA256, SHA512, URL
+from iocmatch._feeds.detect import detect_format
 from iocmatch._feeds.lists import EPOCH, infer_kind, looks_like_csv, read_csv, read_text_list
 from iocmatch._feeds.objects import SourceObjects
+from iocmatch._feeds.reading import read_file
 from iocmatch._feeds.stix2_build import OBJECT_PATHS
+from iocmatch._indicators import loader
 from iocmatch._patterns.canonical import canonical_value
+from iocmatch._patterns.clauses import compile_pattern
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "apt10"
+FEEDS = CORPUS.parent / "feeds"
 PWC_CSV = "janhenrikdotcom_iocs/Operation Cloud Hopper - Indicators of Compromise v3.csv"
 
 _KIND_OF_PATH = {path: kind for kind, path in OBJECT_PATHS.items()}
@@ -457,6 +466,105 @@ def test_csv_loads_through_the_loader(tmp_path: Path) -> None:
     report = loaded.report
     assert (report.read, report.compiled, report.skipped, report.excluded) == (3, 1, 1, 1)
     assert iocmatch.compile(loaded).scan_line("GET http://a.evil.example/")[0].value == "evil.example"
+
+
+# ------------------------------------- what a list's indicator matches is what its pattern says
+
+
+def _assert_clauses_are_what_the_patterns_say(read: SourceObjects) -> None:
+    """The loader takes the clauses a list's reader built, not its patterns: they must agree."""
+    assert sorted(read.clauses) == list(range(len(read.objects)))
+    for position, obj in enumerate(read.objects):
+        compiled = compile_pattern(obj["pattern"])
+        assert (read.clauses[position], compiled.warnings) == (compiled.clauses, ()), obj["pattern"]
+
+
+def _corpus_lists() -> list[Path]:
+    files = [path for folder in (CORPUS, FEEDS) if folder.is_dir() for path in sorted(folder.rglob("*"))]
+    return [path for path in files if path.is_file() and _list_format(path)]
+
+
+def _list_format(path: Path) -> bool:
+    try:
+        return detect_format(path.read_bytes(), str(path)) in ("csv", "text")
+    except iocmatch.SourceError:
+        return False
+
+
+@pytest.mark.slow
+def test_corpus_lists_build_the_clauses_their_patterns_say() -> None:
+    paths = _corpus_lists()
+    if not paths:
+        pytest.skip(f"the corpus is not at {CORPUS.parent}")
+    for path in paths:
+        _assert_clauses_are_what_the_patterns_say(read_file(path))
+
+
+TRICKY_ROWS = [
+    ("filename", "it's.exe"),
+    ("filename", "a\\b'c\\"),
+    ("filepath", "C:\\Users\\o'brien\\a.exe"),
+    ("filepath", "C:\\x.exe"),
+    ("filepath", "/x.sh"),
+    ("filepath", "\\\\host\\C$\\a.dll"),
+    ("filepath", "/tmp/a b/ c.sh "),
+    ("filepath", "C:\\ProgramData\\SxS"),
+    ("regkey", "HKCU\\Software\\a'b\\"),
+    ("mutex", "Global\\m'x"),
+    ("url", "http://evil.example/a'b\\c?d='e'"),
+    ("url", "HTTP://[::FFFF:192.0.2.1]:80/x"),
+    ("ip", "::ffff:192.0.2.1"),
+    ("ip-dst", "2001:DB8::/32"),
+    ("email", "O'Brien@Evil.Example"),
+    ("domain", "Bücher.example."),
+]
+
+
+def test_quotes_backslashes_and_odd_values_build_the_clauses_their_patterns_say() -> None:
+    read = read_csv(_csv(TRICKY_ROWS), "tricky.csv")
+    assert not read.problems
+    assert len(read.objects) == len(TRICKY_ROWS)
+    _assert_clauses_are_what_the_patterns_say(read)
+
+
+def _csv(rows: list[tuple[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["type", "value"])
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+_ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+
+
+_TYPES = st.sampled_from(["filename", "filepath", "regkey", "mutex", "directory", "url", "domain"])
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_TYPES, _ANY_TEXT), min_size=1, max_size=8))
+def test_any_values_build_the_clauses_their_patterns_say(rows: list[tuple[str, str]]) -> None:
+    _assert_clauses_are_what_the_patterns_say(read_csv(_csv(rows), "any.csv"))
+
+
+def test_a_lists_patterns_are_shown_not_parsed_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parsing a path's name-AND-folder pattern takes the full STIX grammar: lists no longer pay for it.
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a list's pattern was parsed")
+
+    monkeypatch.setattr(loader, "compile_pattern", refuse)
+    csv_feed, text_feed = tmp_path / "feed.csv", tmp_path / "feed.txt"
+    csv_feed.write_bytes(_csv([("filepath", "C:\\Users\\x\\evil.exe"), ("domain", "evil.example")]))
+    text_feed.write_bytes(b"198.51.100.7\n")
+    loaded = iocmatch.load(csv_feed, text_feed)
+    assert [indicator.pattern for indicator in loaded.indicators] == [
+        r"[file:name = 'evil.exe' AND file:parent_directory_ref.path = 'C:\\Users\\x']",
+        "[domain-name:value = 'evil.example']",
+        "[ipv4-addr:value = '198.51.100.7']",
+    ]
+    hits = iocmatch.compile(loaded).scan_line(r"C:\Users\x\evil.exe from 198.51.100.7")
+    assert {hit.value for hit in hits} == {"evil.exe", r"C:\Users\x", "198.51.100.7"}
 
 
 @pytest.mark.parametrize(

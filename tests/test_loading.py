@@ -216,3 +216,10 @@ def test_the_same_list_in_two_folders_keeps_both_sources(tmp_path: Path) -> None
     loaded = iocmatch.load(tmp_path / "a" / "iocs.txt", tmp_path / "b" / "iocs.txt")
     [match] = iocmatch.compile(loaded).scan_line("evil.example")
     assert match.sources == (str(tmp_path / "b" / "iocs.txt"), str(tmp_path / "a" / "iocs.txt"))
+
+
+def test_a_valid_until_out_of_range_is_no_end_when_validity_is_ignored() -> None:
+    # Year 1 in a zone ahead of UTC is before datetime's first day: it once stopped the load.
+    obj = {**indicator(EVIL), "valid_until": "0001-01-01T00:00:00+01:00"}
+    loaded = iocmatch.load(bundle(obj), ignore_validity=True)
+    assert [(i.id, i.valid_until) for i in loaded.indicators] == [(obj["id"], None)]

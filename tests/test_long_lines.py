@@ -66,6 +66,7 @@ def random_text(rng: random.Random, length: int) -> str:
     return "".join(parts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_windows_give_the_whole_lines_matches_in_its_order(engine: str) -> None:
     scanner = matcher(engine)
@@ -174,6 +175,7 @@ def peak_mib(result: subprocess.CompletedProcess[bytes]) -> float:
 GIB = 1 << 30
 
 
+@pytest.mark.slow
 def test_a_2_gib_line_in_a_2_mb_gzip_between_two_hits(feed: Path, tmp_path: Path) -> None:
     """Both hits around it are found with their true line numbers, in the
     memory of a small scan plus a bounded margin."""
@@ -196,6 +198,7 @@ def test_a_2_gib_line_in_a_2_mb_gzip_between_two_hits(feed: Path, tmp_path: Path
     assert peak_mib(result) - peak_mib(small) < 256
 
 
+@pytest.mark.slow
 def test_a_long_line_under_follow_is_read_once_in_bounded_memory(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     size = 200 << 20
@@ -218,6 +221,7 @@ def test_a_long_line_under_follow_is_read_once_in_bounded_memory(feed: Path, tmp
     assert peak - peak_mib(small) < 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [("--json",), ("--jobs", "2"), ("--line-window", "64K")])
 def test_long_lines_on_the_json_and_parallel_paths(feed: Path, tmp_path: Path, mode: tuple[str, ...]) -> None:
     log = tmp_path / "events.log"
@@ -240,6 +244,7 @@ def test_long_lines_on_the_json_and_parallel_paths(feed: Path, tmp_path: Path, m
     assert peak_mib(result) - peak_mib(small) < 150
 
 
+@pytest.mark.slow
 def test_sightings_count_a_long_line_once(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "long.log"
     log.write_bytes(b"evil.example " + b"y" * (8 << 20) + b" evil.example\nevil.example\n")
@@ -252,6 +257,7 @@ def test_sightings_count_a_long_line_once(feed: Path, tmp_path: Path) -> None:
     assert [s["count"] for s in sightings] == [2]
 
 
+@pytest.mark.slow
 def test_a_damaged_gzip_in_a_long_line_reports_what_came_before(feed: Path, tmp_path: Path) -> None:
     packed = gzip.compress(b"evil.example\n" + b"z" * (12 << 20) + b" 198.51.100.7 " + b"z" * (4 << 20))
     log = tmp_path / "cut.gz"
@@ -283,6 +289,7 @@ def test_an_address_run_cut_by_a_window_edge_is_no_address() -> None:
             assert scan_long_text(compiled(scanner), text, 1, WINDOW) == scanner.scan_line(text)
 
 
+@pytest.mark.slow
 def test_a_long_line_hit_in_many_windows_is_one_hit_line(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "long.log"
     log.write_bytes(b"evil.example " * 800_000 + b"\n")  # 10 MB, a hit in every window
@@ -294,6 +301,7 @@ def test_a_long_line_hit_in_many_windows_is_one_hit_line(feed: Path, tmp_path: P
     assert "800000 hits on 1 lines" in result.stderr.decode()
 
 
+@pytest.mark.slow
 def test_and_values_past_the_wait_cap_are_no_error_when_their_clause_never_completes(
     feed: Path, tmp_path: Path
 ) -> None:
@@ -305,6 +313,7 @@ def test_and_values_past_the_wait_cap_are_no_error_when_their_clause_never_compl
     assert (result.returncode, hits(result)) == (1, [])
 
 
+@pytest.mark.slow
 def test_a_long_line_that_is_no_json_event_is_text_under_json(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "plain.log"
     log.write_bytes(b"x" * (5 << 20) + b" 198.51.100.7\n")

@@ -41,6 +41,7 @@ def compiled(tmp_path: Path, *sources: Path, options: tuple[str, ...] = ()) -> P
     return target
 
 
+@pytest.mark.slow
 def test_a_matcher_records_when_and_from_what_it_was_compiled(tmp_path: Path) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.txt"
     first.write_text(json.dumps(FEED))
@@ -65,6 +66,7 @@ def test_a_matcher_records_when_and_from_what_it_was_compiled(tmp_path: Path) ->
     assert again["digest"] != origin["digest"]
 
 
+@pytest.mark.slow
 def test_scan_stats_show_the_matchers_origin(tmp_path: Path) -> None:
     feed = tmp_path / "feed.json"
     feed.write_text(json.dumps(FEED))
@@ -77,6 +79,7 @@ def test_scan_stats_show_the_matchers_origin(tmp_path: Path) -> None:
     assert hashlib.sha256(feed.read_bytes()).hexdigest() in err
 
 
+@pytest.mark.slow
 def test_max_age_refuses_an_older_file(tmp_path: Path) -> None:
     feed = tmp_path / "feed.json"
     feed.write_text(json.dumps(FEED))
@@ -94,6 +97,7 @@ def test_max_age_refuses_an_older_file(tmp_path: Path) -> None:
     assert run("scan", "-i", str(feed), "--max-age", "7d", "-", stdin=b"x\n").returncode == 2  # -m only
 
 
+@pytest.mark.slow
 def test_indicators_expired_since_compiling_are_named(tmp_path: Path) -> None:
     expiry = datetime.now(timezone.utc) + timedelta(seconds=3)
     feed = tmp_path / "feed.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,7 @@ def lines_with_plants(draw: st.DrawFn) -> tuple[list[Atom], str]:
     return atoms, "".join(pieces)
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(lines_with_plants(), st.booleans(), st.sampled_from(["aho-corasick", "tokens"]))
 def test_library_equals_oracle(planted: tuple[list[Atom], str], subdomains: bool, engine: str) -> None:

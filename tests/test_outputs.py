@@ -96,6 +96,7 @@ def on_terminal(args: list[str], *, tty: str, env: dict[str, str] | None = None)
 # -- text
 
 
+@pytest.mark.slow
 def test_text_is_coloured_on_a_terminal_unless_no_color(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("GET evil.example\n")
@@ -152,6 +153,7 @@ def test_ecs_record_per_hit_line_with_enrichments(feed: Path) -> None:
     assert enrichment["matched"]["field"] == "process.command_line"
 
 
+@pytest.mark.slow
 def test_ecs_from_a_file_locates_each_line(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     content = b"quiet\r\n" * 3 + b"GET evil.example\r\n" + b"x" * 5000 + b"\nlast evil.example"
@@ -280,6 +282,7 @@ def test_syslog_without_a_year_is_never_in_the_future() -> None:
 # -- progress
 
 
+@pytest.mark.slow
 def test_a_progress_bar_only_on_a_terminal(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_text("GET evil.example\n" + "quiet line\n" * 20_000)

@@ -61,6 +61,7 @@ def outcome(pattern: str, fast: bool) -> object:
         return str(exc)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(simple_patterns())
 def test_fast_path_equals_the_full_grammar(pattern: str) -> None:

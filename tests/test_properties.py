@@ -3,10 +3,12 @@ canonical forms are fixed points, and a pickled matcher scans the same."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import pickle
 from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,9 +19,14 @@ from tests import strategies as gen
 from tests.conftest import PATTERN_PATHS as PATHS
 from tests.conftest import matcher_for
 
+
+def _tagged(kind: str, value: str) -> tuple[str, str]:
+    return kind, value
+
+
 VALUES = st.one_of(
     *(
-        strategy.map(lambda v, k=kind: (k, v))
+        strategy.map(functools.partial(_tagged, kind))
         for kind, strategy in [
             ("domain-name", gen.domains),
             ("md5", gen.md5s),
@@ -32,6 +39,7 @@ VALUES = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(VALUES, gen.filler, gen.separators, gen.separators, gen.filler, gen.case_changes)
 def test_a_planted_value_is_always_found(
@@ -59,6 +67,7 @@ def test_interval_index_equals_brute_force(ranges: list[tuple[int, int]], points
         assert list(index.lookup(point)) == [number for _, number in expected]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(VALUES, gen.case_changes)
 def test_canonical_forms_are_fixed_points(planted: tuple[str, str], case: Callable[[str], str]) -> None:
@@ -71,6 +80,7 @@ def test_canonical_forms_are_fixed_points(planted: tuple[str, str], case: Callab
         assert once == value.lower()
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.lists(VALUES, min_size=1, max_size=8), gen.filler)
 def test_a_pickled_matcher_scans_the_same(planted: list[tuple[str, str]], filler: str) -> None:

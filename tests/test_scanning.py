@@ -6,6 +6,7 @@ import gzip
 from itertools import count, islice
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +44,7 @@ def test_scan_is_lazy_over_an_endless_stream() -> None:
     assert first_three == [1, 2, 3]
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300)))
 def test_no_line_content_raises(line: str | bytes) -> None:

@@ -24,6 +24,8 @@ import iocmatch
 from iocmatch.spark import match_dataframe, output_columns
 from tests.conftest import ROOT, bundle, indicator
 
+pytestmark = pytest.mark.spark  # Spark local[2]
+
 SAMPLES = ROOT / "data" / "samples"
 LOGS = ["dns.log", "firewall.log", "mail.log", "proxy.log", "sysmon.jsonl"]
 EXAMPLE = ROOT / "examples" / "spark_scan.py"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import iocmatch
+from iocmatch._feeds.reading import read_file
 
 US_CERT = "clinthart2003_Selenium/IR-ALERT-MED-17-093-01-C.XML"
 LOGHUB_CARRIERS = ("OpenSSH_2k.log", "Proxifier_2k.log", "Linux_2k.log")
@@ -212,6 +213,7 @@ def _planted_values(corpus: Path) -> tuple[list[str], list[str]]:
     return domains, addresses
 
 
+@pytest.mark.slow
 def test_every_us_cert_domain_and_address_is_found_between_real_log_lines(corpus: Path, tmp_path: Path) -> None:
     loghub = corpus.parent / "logs" / "loghub"
     carriers = [line for name in LOGHUB_CARRIERS for line in (loghub / name).read_text().splitlines()]
@@ -335,3 +337,16 @@ def test_malformed_observables_are_reported_not_raised(tmp_path: Path) -> None:
     matcher = iocmatch.compile(loaded)
     assert [m.kind for m in matcher.scan_line("SRC=198.51.100.1")] == ["ipv4-addr"]
     assert matcher.scan_line("only a.example here") == []
+
+
+def test_a_timestamp_before_the_first_day_is_read_as_none(tmp_path: Path) -> None:
+    # Year 1 in a zone ahead of UTC falls before datetime's range: it once stopped the whole read.
+    domain = (
+        '<cybox:Properties xsi:type="DomainNameObj:DomainNameObjectType">'
+        "<DomainNameObj:Value>evil.example</DomainNameObj:Value></cybox:Properties>"
+    )
+    path = package(tmp_path, xml_indicator(1, domain))
+    path.write_text(path.read_text().replace("2017-05-10T20:54:41+00:00", "0001-01-01T00:00:00+01:00"))
+    (obj,) = read_file(path).objects
+    assert obj["created"] == "1970-01-01T00:00:00.000Z"
+    assert iocmatch.compile(iocmatch.load(path)).scan_line("GET evil.example")[0].value == "evil.example"

@@ -134,6 +134,7 @@ def test_a_loaded_matcher_scans_every_sample_log_as_a_fresh_one(
     assert total > 100
 
 
+@pytest.mark.slow
 def test_compile_then_scan_m_prints_what_a_fresh_scan_prints(tmp_path: Path) -> None:
     path = tmp_path / "apt10.matcher"
     compiled = run("compile", "--registry-aliases", "-o", str(path))
@@ -206,6 +207,7 @@ def test_a_changed_or_foreign_file_is_refused_with_one_line(
     assert capsys.readouterr().err == f"iocmatch: error: {raised.value}\n"
 
 
+@pytest.mark.slow
 def test_a_foreign_pickle_is_never_unpickled(saved: Path, key_file: Path, tmp_path: Path, empty_log: Path) -> None:
     marker = tmp_path / "unpickled"
     evil = pickle.dumps(Marker(marker), protocol=5)

@@ -62,6 +62,7 @@ def records(lines: queue.Queue[bytes], count: int) -> list[dict[str, object]]:
     return [json.loads(lines.get(timeout=WAIT)) for _ in range(count)]
 
 
+@pytest.mark.slow
 def test_a_stdin_hit_is_written_while_stdin_stays_open(feed: Path) -> None:
     with start("scan", "-i", str(feed), "--format", "jsonl", "-") as process:
         assert process.stdin is not None
@@ -83,6 +84,7 @@ def test_a_stdin_hit_is_written_while_stdin_stays_open(feed: Path) -> None:
         assert process.wait(timeout=WAIT) == 0
 
 
+@pytest.mark.slow
 def test_a_last_line_without_newline_and_crlf_lines_are_scanned(feed: Path) -> None:
     data = b"x evil.example\r\nGET evil.example\r\nno hit\r\nlast evil.example"
     result = subprocess.run(
@@ -100,6 +102,7 @@ def test_a_last_line_without_newline_and_crlf_lines_are_scanned(feed: Path) -> N
     assert "4 lines read, 4 scanned, 3 hits on 3 lines" in result.stderr.decode()
 
 
+@pytest.mark.slow
 def test_files_give_the_same_hits_and_counts_as_stdin(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(b"evil.example\r\n" * 3 + b"none\n" + b"tail evil.example")
@@ -186,6 +189,7 @@ def test_a_json_object_without_the_field_is_read_but_not_scanned() -> None:
     assert (found, scanned) == ([], False)
 
 
+@pytest.mark.slow
 def test_the_command_reports_json_fields_and_counts_lines(feed: Path) -> None:
     events = [
         {"process": {"command_line": "ping evil.example"}, "user": "evil.example"},
@@ -251,6 +255,7 @@ def test_follower_reads_appends_holds_a_partial_line_and_survives_rotation_and_t
         follower.close()
 
 
+@pytest.mark.slow
 def test_the_command_follows_a_file_across_rotation_until_interrupted(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "proxy.log"
     log.write_bytes(b"GET evil.example\n")
@@ -329,6 +334,7 @@ def test_follow_refuses_gzip(feed: Path, tmp_path: Path) -> None:
     assert b"gzip" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_fault_while_following_still_writes_what_the_format_owes(feed: Path, tmp_path: Path) -> None:
     log = tmp_path / "proxy.log"
     log.write_bytes(b"GET evil.example\n")

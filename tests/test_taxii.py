@@ -21,6 +21,8 @@ import iocmatch
 from iocmatch._feeds.taxii import TaxiiSource
 from tests.conftest import ROOT, indicator
 
+pytestmark = pytest.mark.network  # a TAXII server (medallion) on loopback
+
 USER, PASSWORD = "analyst", "s3cret-pass"
 PAGE_SIZE = 4  # small, so every load goes through several pages
 OLD, NEW = "2024-01-01T00:00:00.000000Z", "2024-06-01T00:00:00.000000Z"

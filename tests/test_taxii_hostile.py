@@ -34,6 +34,8 @@ from tests.hostile_taxii import (
     serving,
 )
 
+pytestmark = pytest.mark.network  # hostile servers on loopback
+
 QUICK = 0.25  # the timeout these tests give; one response then has 1 s in all
 # A failure that comes before this came from a limit: without one, the server
 # holds on for HOLD seconds. A bound on a hang, not a measurement of speed.

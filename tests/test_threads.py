@@ -49,6 +49,7 @@ def _scan_everywhere(matcher: iocmatch.Matcher) -> tuple[list[iocmatch.Match], l
     return blocks, lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_matcher_shared_by_threads_finds_what_one_thread_does(engine: str) -> None:
     matcher = iocmatch.compile(iocmatch.load(FEED), engine=engine)

@@ -63,6 +63,7 @@ def _block_of(many: list[str]) -> tuple[str, list[int]]:
     return text, offsets
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(lines)
 def test_tokens_on_a_line_are_the_plain_search(line: str) -> None:
@@ -93,6 +94,7 @@ def _held(text: str, networks: list[ipaddress.IPv4Network]) -> set[tuple[int, in
     }
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(lines, min_size=1, max_size=5))
 def test_sieve_finds_the_addresses_a_range_holds_on_lines_and_blocks(many: list[str]) -> None:
@@ -122,6 +124,7 @@ def test_sieve_keeps_the_address_rule(line: str, found: list[str]) -> None:
         assert [text[start:end] for start, end in sieve.spans(text.encode())] == found
 
 
+@pytest.mark.slow
 def test_auto_takes_the_token_engine_for_a_large_set(monkeypatch: pytest.MonkeyPatch) -> None:
     patterns = ["[domain-name:value = 'evil.example']", "[ipv4-addr:value = '203.0.113.0/24']"]
     loaded = iocmatch.load(bundle(*(indicator(p, n) for n, p in enumerate(patterns, 1))))

@@ -3,12 +3,17 @@
 >>> import iocmatch
 >>> matcher = iocmatch.compile(iocmatch.load("campaign.stix.json"))
 >>> for match in matcher.scan_file("proxy.log"): ...
+
+Everything a caller uses is here (``__all__``); the ``_``-named packages
+behind it are free to change. ``iocmatch.spark`` is the one other public module.
 """
 
 from ._common.errors import IocmatchError, MatcherFileError, PatternError, SourceError
 from ._common.model import Indicator, IndicatorSet, LoadReport, Match, Origin, Problem
 from ._common.stats import ScanStats
 from ._feeds.bundled import campaign_data_path
+from ._feeds.taxii import TaxiiSource
+from ._indicators.allowlists import Allowlist, parse_allowlist, read_allowlist
 from ._indicators.loader import load
 from ._matcher.file import load_matcher, save_matcher
 from ._matcher.matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
@@ -27,6 +32,7 @@ def __getattr__(name: str) -> str:
 
 
 __all__ = [
+    "Allowlist",
     "Indicator",
     "IndicatorSet",
     "IocmatchError",
@@ -39,10 +45,13 @@ __all__ = [
     "Problem",
     "ScanStats",
     "SourceError",
+    "TaxiiSource",
     "__version__",
     "campaign_data_path",
     "compile",
     "load",
     "load_matcher",
+    "parse_allowlist",
+    "read_allowlist",
     "save_matcher",
 ]

@@ -18,5 +18,13 @@ class PatternError(IocmatchError):
     """
 
 
+class ObjectError(IocmatchError):
+    """An indicator object whose fields say nothing iocmatch can compile: no
+    pattern, a pattern_type other than STIX.
+
+    The message is the reason reported in the load report.
+    """
+
+
 class MatcherFileError(IocmatchError):
     """A compiled matcher file that cannot be written, or is refused on loading (names the file)."""

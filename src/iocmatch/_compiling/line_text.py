@@ -26,6 +26,8 @@ codecs.register_error(LINE_ERRORS, _line_bytes)
 
 
 def as_text(line: Line) -> str:
+    """A line's text without its line end (a final "\\n", then a final "\\r"):
+    the one rule for every path, bytes or text, so offsets and shown lines agree."""
     if not isinstance(line, str):
         line = bytes(line).decode("utf-8", "surrogateescape")
     if line.endswith("\n"):

@@ -1,7 +1,9 @@
 """Read indicator lists: ``Type,Value`` CSV files and one-value-per-line text.
 
-Every row or line that holds an indicator becomes one STIX 2.1 indicator dict;
-every other data row or line becomes a skipped ``Problem`` with the reason, so
+Every row or line that holds an indicator becomes one STIX 2.1 indicator dict,
+with the clause its value compiles to built beside it (the dict's pattern is
+for people and for bundles, and is not parsed back); every other data row or
+line becomes a skipped ``Problem`` with the reason, so
 nothing read is lost silently. Blank lines, ``#`` comments and header lines are
 not data. A row broken beyond reading (a quote left open, a NUL, a field of
 megabytes, a value that is not UTF-8: see ``rows.py``) is one such problem,
@@ -37,11 +39,13 @@ from .._common.model import (
     SHA256,
     SHA512,
     URL,
+    Clause,
     Problem,
 )
 from .._patterns.canonical import HASH_DIGITS, expand_hive, typed_value
+from .._patterns.values import atom
 from .objects import SourceObjects
-from .paths import name_in_folder, refuse_variables, split_path
+from .paths import name_in_folder, name_in_folder_clause, refuse_variables, split_path
 from .rows import damage, decode, not_utf8, physical_lines, records, repaired
 from .stix2_build import indicator, pattern_for, stable_id
 
@@ -137,11 +141,13 @@ _HEADER_WORDS = {
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    """What one row or line becomes: the kind part of its id, its value and pattern."""
+    """What one row or line becomes: the kind part of its id, its value, its
+    pattern (shown), and the clause the loader takes instead of parsing the pattern."""
 
     key: str
     value: str
     pattern: str
+    clause: Clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +168,7 @@ class _Collector:
         # Either separator, so a Windows path gives the same ids on Linux.
         self.base = re.split(r"[\\/]", label.rstrip("\\/"))[-1] or label
         self.objects: list[dict[str, Any]] = []
+        self.clauses: dict[int, tuple[Clause, ...]] = {}
         self.problems: list[Problem] = []
 
     def add(self, line: int, name: str, description: str | None, build: Callable[[], _Entry]) -> None:
@@ -170,6 +177,7 @@ class _Collector:
         except PatternError as exc:
             self.skip(line, str(exc))
             return
+        self.clauses[len(self.objects)] = (entry.clause,)
         self.objects.append(
             indicator(
                 ident=stable_id("indicator", self.base, entry.key, entry.value),
@@ -186,7 +194,9 @@ class _Collector:
         self.problems.append(Problem(f"{self.label}:{line}", reason, "skipped", self.label))
 
     def result(self) -> SourceObjects:
-        return SourceObjects(self.label, self.objects, spec_version="2.1", problems=tuple(self.problems))
+        return SourceObjects(
+            self.label, self.objects, spec_version="2.1", problems=tuple(self.problems), clauses=self.clauses
+        )
 
 
 def _show(value: str) -> str:
@@ -367,13 +377,19 @@ def _file_path_entry(value: str) -> _Entry:
         return _value_entry(FILE_NAME, path)
     if not name or "." not in name:  # `C:\ProgramData\SxS`: a folder, not a file
         return _value_entry(DIRECTORY, path.rstrip("\\/"))
-    return _Entry("file-path", f"{directory}{sep}{name}", name_in_folder(name, directory))
+    return _Entry(
+        "file-path",
+        f"{directory}{sep}{name}",
+        name_in_folder(name, directory),
+        name_in_folder_clause(name, directory),
+    )
 
 
 def _value_entry(kind: str, value: str) -> _Entry:
     """Canonical value and ``[path = value]``; an IPv4-mapped IPv6 address is IPv4."""
     kind, canonical = typed_value(kind, value)
-    return _Entry(kind, canonical, pattern_for(kind, canonical))
+    # atom() as compiling the pattern calls it, so the clause is exactly what the pattern means.
+    return _Entry(kind, canonical, pattern_for(kind, canonical), frozenset((atom(kind, canonical),)))
 
 
 # ----------------------------------------------------------------- text lists

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from .._common.errors import PatternError
-from .._common.model import DIRECTORY, FILE_NAME
+from .._common.model import DIRECTORY, FILE_NAME, Clause
 from .._patterns.canonical import canonical_value
+from .._patterns.values import atom
 from . import stix2_build as build
 
 # Logs show these expanded (C:\\Users\\bob\\...), so they cannot be matched as written.
@@ -38,6 +39,16 @@ def name_in_folder(name: str, folder: str) -> str:
             build.comparison(FILE_NAME, canonical_value(FILE_NAME, name)),
             build.comparison(DIRECTORY, canonical_value(DIRECTORY, folder), "file:parent_directory_ref.path"),
         ]
+    )
+
+
+def name_in_folder_clause(name: str, folder: str) -> Clause:
+    """The clause ``name_in_folder(name, folder)`` compiles to, built without writing it."""
+    return frozenset(
+        (
+            atom(FILE_NAME, canonical_value(FILE_NAME, name)),
+            atom(DIRECTORY, canonical_value(DIRECTORY, folder)),
+        )
     )
 
 

@@ -85,7 +85,7 @@ def _timestamp(value: str | None) -> str | None:
         return None
     try:
         stamp = parse_timestamp(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 1 in a zone ahead of UTC
         return None
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 

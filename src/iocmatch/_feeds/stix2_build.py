@@ -1,8 +1,10 @@
 """Build STIX 2.1 objects for indicators read from other formats.
 
 Every reader (STIX 1.x XML, CSV, text lists) turns what it reads into STIX 2.1
-indicator dicts with a pattern, so one compiler gives every format the same
-meaning, and the bundled data can be written as plain STIX 2.1.
+indicator dicts with a pattern, so every format has the meaning STIX 2.1 gives
+it, and the bundled data can be written as plain STIX 2.1. CSV and text lists
+also hand over the clauses their patterns compile to, built from the same
+values (tests hold the two together), so the loader does not parse those back.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Load indicators: pick live versions, compile patterns, follow attribution.
 
+Objects whose reader built their clauses (CSV and text lists) are not
+compiled again: their pattern is kept to be shown, and never parsed back.
+
 Every indicator object read ends up compiled, skipped (with the reason) or
 excluded (revoked, expired, not yet valid, superseded, too broad,
 allowlisted): the report counts them so that
@@ -15,14 +18,14 @@ from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._common.bulk import collector_paused
-from .._common.errors import PatternError
+from .._common.errors import ObjectError, PatternError
 from .._common.model import Atom, Clause, Indicator, IndicatorSet, LoadReport, Problem
 from .._common.timestamps import parse_timestamp
 from .._feeds import SourceObjects, read_source
-from .._patterns.clauses import compile_pattern
+from .._patterns.clauses import CompiledPattern, compile_pattern
 from .allowlists import Allowlist, parse_allowlist, read_allowlist
 from .breadth import too_broad
 from .context import Context
@@ -32,7 +35,21 @@ _cached_timestamp = lru_cache(maxsize=4096)(parse_timestamp)
 
 
 def _timestamp(text: Any) -> datetime:
-    return _cached_timestamp(text) if isinstance(text, str) else parse_timestamp(text)
+    """ValueError for what is no timestamp, as for one out of datetime's range."""
+    try:
+        return _cached_timestamp(text) if isinstance(text, str) else parse_timestamp(text)
+    except OverflowError:
+        # Year 1 in a zone ahead of UTC falls before datetime's first day.
+        raise ValueError(f"{text!r} is out of the range of dates") from None
+
+
+class _Version(NamedTuple):
+    """One version of an indicator, as read."""
+
+    obj: dict[str, Any]
+    label: str  # its source's
+    spec: str  # its bundle's spec_version
+    clauses: tuple[Clause, ...] | None  # built by its reader; None: compile its pattern
 
 
 def load(
@@ -89,7 +106,7 @@ class _Loader:
         self.read = 0
 
     def run(self, sources: list[SourceObjects]) -> IndicatorSet:
-        candidates: dict[str, list[tuple[dict[str, Any], str, str]]] = {}
+        candidates: dict[str, list[_Version]] = {}
         context: list[dict[str, Any]] = []
         context_counts: Counter[str] = Counter()
         for source in sources:
@@ -103,7 +120,8 @@ class _Loader:
                 if kind == "indicator" or not isinstance(kind, str):
                     self.read += 1
                     if self._well_formed(obj, source.label, position):
-                        candidates.setdefault(obj["id"], []).append((obj, source.label, source.spec_version))
+                        version = _Version(obj, source.label, source.spec_version, source.clauses.get(position))
+                        candidates.setdefault(obj["id"], []).append(version)
                 else:
                     context.append(obj)
                     context_counts[kind] += 1
@@ -147,28 +165,27 @@ class _Loader:
             return False
         return True
 
-    def _compile_newest(
-        self, versions: list[tuple[dict[str, Any], str, str]], attribution: Context
-    ) -> Indicator | None:
+    def _compile_newest(self, versions: list[_Version], attribution: Context) -> Indicator | None:
         if len(versions) == 1:
             # One version (most feeds): nothing to choose between.
-            obj, label, spec = versions[0]
-            if self._stamp(obj, label) is None or not self._live(obj, label):
+            only = versions[0]
+            if self._stamp(only.obj, only.label) is None or not self._live(only.obj, only.label):
                 return None
-            return self._compile_guarded(obj, label, spec, attribution, ())
+            return self._compile(only, attribution, ())
         dated = []
-        for obj, label, spec in versions:
-            stamp = self._stamp(obj, label)
+        for version in versions:
+            stamp = self._stamp(version.obj, version.label)
             if stamp is not None:
-                dated.append((stamp, obj, label, spec))
+                dated.append((stamp, version))
         if not dated:
             return None
         # Newest wins; among equals a revoked one, then any, the same whatever the load order.
         if len(dated) > 1:
-            dated.sort(key=lambda entry: (entry[0], entry[1].get("revoked") is True, _fingerprint(entry[1])))
-        modified, obj, label, spec = dated[-1]
+            dated.sort(key=lambda entry: (entry[0], entry[1].obj.get("revoked") is True, _fingerprint(entry[1].obj)))
+        modified, newest = dated[-1]
+        obj, label = newest.obj, newest.label
         also_in: list[str] = []
-        for older, older_obj, older_label, _ in dated[:-1]:
+        for older, (older_obj, older_label, *_) in dated[:-1]:
             if older == modified and _fingerprint(older_obj) == _fingerprint(obj):
                 self._exclude(obj["id"], "duplicate of the version loaded", older_label)
                 if older_label != label:
@@ -179,7 +196,7 @@ class _Loader:
                 self._exclude(obj["id"], f"superseded by the version modified {modified.isoformat()}", older_label)
         if not self._live(obj, label):
             return None
-        return self._compile_guarded(obj, label, spec, attribution, tuple(also_in))
+        return self._compile(newest, attribution, tuple(also_in))
 
     def _stamp(self, obj: dict[str, Any], label: str) -> datetime | None:
         """The version's time, or None (reported) when it is no timestamp."""
@@ -187,16 +204,6 @@ class _Loader:
             return _timestamp(obj.get("modified") or obj.get("created") or "1970-01-01")
         except ValueError:
             self._skip(obj["id"], f"invalid 'modified' timestamp {obj.get('modified')!r}", label)
-            return None
-
-    def _compile_guarded(
-        self, obj: dict[str, Any], label: str, spec: str, attribution: Context, also_in: tuple[str, ...]
-    ) -> Indicator | None:
-        try:
-            return self._compile(obj, label, spec, attribution, also_in)
-        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
-            # A malformed object must not stop the load: report it and go on.
-            self._skip(obj["id"], f"could not be read: {type(exc).__name__}: {exc}", label)
             return None
 
     def _live(self, obj: dict[str, Any], label: str) -> bool:
@@ -219,24 +226,19 @@ class _Loader:
             return False
         return True
 
-    def _compile(
-        self, obj: dict[str, Any], label: str, spec: str, attribution: Context, also_in: tuple[str, ...] = ()
-    ) -> Indicator | None:
+    def _compile(self, version: _Version, attribution: Context, also_in: tuple[str, ...]) -> Indicator | None:
+        """The indicator, or None when it is skipped or excluded (reported)."""
+        obj, label, spec, built = version
         ident = obj["id"]
-        pattern_type = obj.get("pattern_type", "stix")
-        if pattern_type != "stix":
-            self._skip(ident, f"pattern_type {pattern_type!r} is not supported", label)
-            return None
-        pattern = obj.get("pattern")
-        if not isinstance(pattern, str) or not pattern.strip():
-            self._skip(ident, "indicator has no pattern", label)
-            return None
-        version = str(obj.get("spec_version") or spec or "2.1")
-        try:
-            compiled = compile_pattern(pattern, "2.0" if version.startswith("2.0") else "2.1")
-        except PatternError as exc:
-            self._skip(ident, str(exc), label)
-            return None
+        if built is None:
+            try:
+                compiled = _compiled_pattern(obj, spec)
+            except (ObjectError, PatternError) as exc:
+                # Only what the object holds is caught: any other error is a bug of ours, and stops the load.
+                self._skip(ident, str(exc), label)
+                return None
+        else:
+            compiled = CompiledPattern(built, ())
         clauses = self._screened(ident, label, compiled.clauses)
         if clauses is None:
             return None
@@ -245,7 +247,7 @@ class _Loader:
         return Indicator(
             id=ident,
             name=str(obj.get("name", "")),
-            pattern=pattern,
+            pattern=obj["pattern"],
             clauses=clauses,
             attribution=attribution.names_for(ident),
             source=label,
@@ -262,7 +264,9 @@ class _Loader:
             return clauses
         kept, dropped = [], []
         for clause in clauses:
-            reasons = [self._unwanted(atom) for atom in clause]
+            # A set's order changes with the hash seed: sorted, the reason named is the same on every run.
+            atoms = clause if len(clause) == 1 else sorted(clause, key=lambda a: (a.kind, a.value, a.mode))
+            reasons = [self._unwanted(atom) for atom in atoms]
             if all(reasons):
                 dropped.append(str(reasons[0]))
             else:
@@ -294,11 +298,23 @@ class _Loader:
         self.problems.append(Problem(ident, reason, "excluded", label))
 
 
+def _compiled_pattern(obj: dict[str, Any], spec: str) -> CompiledPattern:
+    """The clauses of the object's STIX pattern; ObjectError or PatternError saying why there are none."""
+    pattern_type = obj.get("pattern_type", "stix")
+    if pattern_type != "stix":
+        raise ObjectError(f"pattern_type {pattern_type!r} is not supported")
+    pattern = obj.get("pattern")
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise ObjectError("indicator has no pattern")
+    version = str(obj.get("spec_version") or spec or "2.1")
+    return compile_pattern(pattern, "2.0" if version.startswith("2.0") else "2.1")
+
+
 def _valid_until(obj: dict[str, Any]) -> datetime | None:
     """When the indicator stops being valid, if it says and says it well."""
     try:
         return _timestamp(obj["valid_until"]) if obj.get("valid_until") is not None else None
-    except (TypeError, ValueError):
+    except ValueError:  # _timestamp's only error for what a feed writes there
         return None
 
 

@@ -6,16 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO
 
+from .._compiling.line_text import as_text
 from .blocks import count_newlines
 
-
-def line_text(line: bytes) -> str:
-    """A line without its line ending, decoded as the matcher decodes it."""
-    if line.endswith(b"\n"):
-        line = line[:-1]
-    if line.endswith(b"\r"):
-        line = line[:-1]
-    return line.decode("utf-8", "surrogateescape")
+# A hit line as the outputs show it: the matcher's own text of it, so a match's
+# offsets are offsets in it.
+line_text = as_text
 
 
 class MeteredStream:

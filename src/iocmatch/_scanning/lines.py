@@ -80,6 +80,8 @@ def _scan_block(compiled: CompiledSet, block: bytes, lines: BlockLines, lines_be
             # ASCII-lowered bytes are the line's own folding: the block's
             # candidates are the line's, at the same offsets.
             text = line.decode("ascii")
+            # as_text's line-end rule (the "\n" is already cut off), inline:
+            # calling as_text per candidate line made this loop 5-15% slower.
             if text.endswith("\r"):
                 text = text[:-1]
             found = compiled.verified(text, line_start, in_line)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import IO, cast
 
+from .blocks import next_line_start
 from .stopping import interruptible
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -35,6 +36,14 @@ Stopped = Callable[[], bool]
 
 def is_gzip(head: bytes) -> bool:
     return head[: len(GZIP_MAGIC)] == GZIP_MAGIC
+
+
+def is_gzip_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a regular file is gzip, told by content as ``opened_log`` tells
+    it (a pipe or FIFO is peeked at there instead: it cannot be read twice).
+    Raises OSError when it cannot be read."""
+    with open(path, "rb") as stream:
+        return is_gzip(stream.read(len(GZIP_MAGIC)))
 
 
 class InputStream:
@@ -134,13 +143,13 @@ class _LineEndOnStop:
             self._done = self.ended = True
             return data
         if self._stopped():
-            cut = 0 if self._at_line_start else data.find(b"\n") + 1
+            cut = 0 if self._at_line_start else next_line_start(data)
             # A line of gigabytes is not read to its end after a stop: cut
             # (and said so), since a stop ends reading.
             self._after_stop += len(data)
-            if cut > 0 or self._at_line_start or self._after_stop > LINE_END_BUDGET:
+            if cut >= 0 or self._after_stop > LINE_END_BUDGET:
                 self._done = True  # what follows is left unread
-                return data[:cut] if cut > 0 or self._at_line_start else data
+                return data[:cut] if cut >= 0 else data
         self._at_line_start = data.endswith(b"\n")
         return data
 

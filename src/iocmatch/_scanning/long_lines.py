@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from .._common.model import IPV4, IPV6, Match
 from .._common.stats import ScanStats
+from .._compiling.line_text import as_text
 from .blocks import LINE_WINDOW, LinePiece
 
 if TYPE_CHECKING:
@@ -122,11 +123,7 @@ class LongLine:
 
     def _finish(self) -> Iterator[list[Ranked]]:
         self._text += self._decoder.decode(b"", final=True)
-        # A final newline, and a CR before it, are not part of the line.
-        if self._text.endswith("\n"):
-            self._text = self._text[:-1]
-        if self._text.endswith("\r"):
-            self._text = self._text[:-1]
+        self._text = as_text(self._text)  # without its line end, as any line
         yield self._scan(len(self._text), final=True)
         yield self._resolve_waiting()
 

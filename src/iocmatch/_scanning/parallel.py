@@ -15,10 +15,10 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
-from .blocks import BLOCK_SIZE, LINE_WINDOW
+from .blocks import BLOCK_SIZE, LINE_WINDOW, next_line_start
 from .inputs import MeteredStream
 from .lines import LineHits
-from .logfiles import is_gzip
+from .logfiles import is_gzip_file
 
 if TYPE_CHECKING:
     from .._common.model import Match
@@ -48,10 +48,7 @@ def can_split(path: str | os.PathLike[str]) -> bool:
 
     if "fork" not in multiprocessing.get_all_start_methods() or not os.path.isfile(path):
         return False
-    with open(path, "rb") as stream:
-        if is_gzip(stream.read(2)):
-            return False
-    return os.path.getsize(path) >= MIN_PARALLEL_BYTES
+    return not is_gzip_file(path) and os.path.getsize(path) >= MIN_PARALLEL_BYTES
 
 
 class ParallelScan:
@@ -155,9 +152,9 @@ def _next_line_start(stream: IO[bytes], position: int) -> int:
     by block (a line of gigabytes is not read into memory)."""
     stream.seek(position)
     while block := stream.read(BLOCK_SIZE):
-        cut = block.find(b"\n")
+        cut = next_line_start(block)
         if cut >= 0:
-            return position + cut + 1
+            return position + cut
         position += len(block)
     return position
 

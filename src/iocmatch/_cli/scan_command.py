@@ -1,0 +1,205 @@
+"""``iocmatch scan``: logs (or stdin, or a followed log) searched for the
+indicators, and the exit status the scan earned."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+import time
+import zlib
+from datetime import datetime, timezone
+
+from .._common.errors import IocmatchError
+from .._outputs import formats as output
+from .._outputs.catalog import Catalog, build_catalog
+from .._scanning.follow import POLL_SECONDS
+from .._scanning.logfiles import is_gzip_file
+from .._scanning.long_lines import MAX_WAITING
+from .._scanning.stopping import Interrupted, stop_on_signals
+from . import progress, values
+from .matcher_files import check_matcher_usage, matcher_file, note_expired, origin_text, refuse_empty_matcher
+from .scan_run import STDIN, OutputError, Scan
+from .sources import compiled, empty_source_reason, read_and_load
+from .status import EXIT_ERROR, EXIT_MATCH, EXIT_NO_MATCH, fail, quiet_stdout
+
+MIN_LINE_WINDOW = 4 << 10
+
+
+def run(args: argparse.Namespace) -> int:
+    check_matcher_usage(args)
+    if args.follow and args.files:
+        args.usage_error("argument --follow: not allowed with other FILE arguments")
+    window = values.size(args.line_window, "--line-window", MIN_LINE_WINDOW)
+    inputs = [] if args.follow else args.files or [STDIN]
+    _refuse_unreadable(inputs, args.follow)
+    catalog: Catalog = {}
+    empty_source: str | None = None
+    if args.matcher:
+        matcher = matcher_file(args)
+        refuse_empty_matcher(args, matcher)
+        note_expired(args.matcher, matcher.origin, datetime.now(timezone.utc))
+    else:
+        indicators, read = read_and_load(args)
+        empty_source = empty_source_reason(args, indicators.report)
+        if args.format == "ecs":
+            catalog = build_catalog(indicators, read)
+        # The objects as read and the indicators are gigabytes for a large
+        # feed; the matcher keeps what scanning needs.
+        del read
+        matcher = compiled(args, indicators)
+        del indicators
+    colour = args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    json_fields = args.json_field or ([] if args.json else None)
+    started = time.monotonic()
+    failed: list[str] = []
+    not_searched: list[str] = []
+    closed = False
+    # The stop handlers stay until the status is decided: a stop while the
+    # statistics are written must not turn a finished scan into an error.
+    with stop_on_signals() as stopped:
+        scan = Scan(
+            matcher,
+            output.output_format(args.format, colour=colour, catalog=catalog, observer=args.observer),
+            sys.stdout,
+            json_fields=json_fields,
+            jobs=max(1, args.jobs),
+            progress=progress.wanted(sys.stderr),
+            line_window=window,
+            stopped=stopped,
+        )
+        try:
+            if args.follow and _follow_one(scan, args.follow) == _FAILED:
+                failed.append(args.follow)
+            for name in inputs:
+                outcome = _scan_one(scan, name) if not stopped() else _NOT_SEARCHED
+                if outcome == _FAILED:
+                    failed.append(name)
+                elif outcome == _NOT_SEARCHED:
+                    not_searched.append(name)
+            scan.finish()
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (| head): stop reading, as grep does.
+            quiet_stdout()
+            closed = True
+        if args.stats:
+            print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
+            if args.matcher:
+                print("iocmatch: " + origin_text(args.matcher, matcher, datetime.now(timezone.utc)), file=sys.stderr)
+        for note in scan.notes:
+            print(f"iocmatch: {note}", file=sys.stderr)
+        incomplete = ([empty_source] if empty_source else []) + _incomplete(scan, stopped.name, not_searched)
+        for reason in incomplete:
+            fail(reason)
+    if failed or incomplete:
+        return EXIT_ERROR
+    if scan.stats.hits:
+        return EXIT_MATCH
+    return EXIT_ERROR if closed else EXIT_NO_MATCH
+
+
+def _incomplete(scan: Scan, signal_name: str | None, not_searched: list[str]) -> list[str]:
+    """Why the logs were not searched whole as asked, one line each (exit 2)."""
+    reasons = []
+    cut = scan.cut_short + ([f"not searched: {', '.join(not_searched)}"] if not_searched else [])
+    if cut:
+        reasons.append(f"stopped by {signal_name or 'a signal'}: {'; '.join(cut)}")
+    stats = scan.stats
+    if scan.events is not None and scan.events.fields and stats.lines_read and not stats.lines_scanned:
+        reasons.append(
+            f"none of the {stats.lines_read} lines read held a JSON field selected ({', '.join(scan.events.fields)}): "
+            "nothing was searched"
+        )
+    if stats.json_as_text:
+        reasons.append(
+            f"{stats.json_as_text} JSON events were longer than the line window and were scanned as plain text: "
+            "field selection and JSON escapes did not apply to them (a --line-window above the longest event "
+            "reads them as JSON)"
+        )
+    if stats.unresolved:
+        reasons.append(
+            f"{stats.unresolved} occurrences of AND-clause values on lines longer than the line window could not "
+            f"wait for the rest of their line (at most {MAX_WAITING:,} a line wait): they were reported with the "
+            "indicators known when they were found, or not at all when there were none yet"
+        )
+    return reasons
+
+
+def _refuse_unreadable(inputs: list[str], follow: str | None) -> None:
+    """Every input missing or a folder: nothing to scan, so say so before
+    loading the feeds. With some readable, each bad one is named at its turn."""
+    if follow:
+        _must_be_a_file(follow)
+        if not stat.S_ISREG(os.stat(follow).st_mode):
+            raise IocmatchError(f"{follow}: --follow takes a regular file (a pipe is read as it comes with 'scan -')")
+        if is_gzip_file(follow):
+            raise IocmatchError(f"{follow}: gzip; --follow reads a log as it is written, in plain text")
+        return
+    files = [name for name in inputs if name != STDIN]
+    if files and len(files) == len(inputs):
+        problems = [problem for name in files if (problem := _file_problem(name))]
+        if len(problems) == len(files):
+            for problem in problems[:-1]:
+                fail(problem)
+            raise IocmatchError(problems[-1])
+
+
+def _must_be_a_file(name: str) -> None:
+    problem = _file_problem(name)
+    if problem:
+        raise IocmatchError(problem)
+
+
+def _file_problem(name: str) -> str | None:
+    if not os.path.exists(name):
+        return f"{name}: no such file"
+    if os.path.isdir(name):
+        return f"{name}: is a directory"
+    return None
+
+
+_SCANNED, _FAILED, _NOT_SEARCHED = "scanned", "failed", "not searched"
+
+
+def _follow_one(scan: Scan, path: str) -> str:
+    """Follow a log until stopped; a fault (the log rotated to a file that
+    cannot be read) is named, and what the format owes is still written."""
+    try:
+        scan.follow(path, POLL_SECONDS)
+    except (BrokenPipeError, OutputError):
+        raise
+    except OSError as exc:
+        fail(f"{exc.filename or path}: {exc.strerror or exc}")
+        return _FAILED
+    return _SCANNED
+
+
+def _scan_one(scan: Scan, name: str) -> str:
+    """Scan one input: whether it was scanned, failed (the fault named on
+    stderr; what was read before it is scanned and written), or was not
+    searched (a stop came while waiting to open a FIFO)."""
+    try:
+        if name == STDIN:
+            if sys.stdin is None:
+                raise IocmatchError("stdin is closed")
+            scan.scan_stdin(sys.stdin.fileno())
+        else:
+            scan.scan_file(name)
+    except (BrokenPipeError, OutputError):
+        raise  # the output failed: nothing more can be reported
+    except Interrupted as exc:
+        if exc.again:
+            raise
+        return _NOT_SEARCHED
+    except IocmatchError as exc:
+        fail(str(exc))
+        return _FAILED
+    except OSError as exc:
+        fail(f"{name}: {exc.strerror or exc}")
+        return _FAILED
+    except (EOFError, zlib.error) as exc:
+        fail(f"{name}: compressed input is damaged: {exc}")
+        return _FAILED
+    return _SCANNED
