@@ -58,8 +58,9 @@ import re2
 
 import iocmatch
 import iocmatch._indicators.loader
+from iocmatch import parse_allowlist, read_allowlist
 from iocmatch._common.model import DOMAIN, EMAIL, HASH_KINDS, IPV4, IPV6, URL, Atom
-from iocmatch._indicators.allowlists import host_of, parse_allowlist, read_allowlist
+from iocmatch._indicators.allowlists import host_of
 
 REPO = Path(__file__).resolve().parent.parent
 FEEDS = REPO.parent / "shared" / "corpus" / "feeds"

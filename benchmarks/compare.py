@@ -367,7 +367,10 @@ def stix2_matcher_env(extra: Path | None) -> dict[str, str] | None:
     if extra:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra), os.environ.get("PYTHONPATH", "")]))
     probe = subprocess.run(
-        [sys.executable, "-c", "import stix2matcher.matcher"], capture_output=True, env={**os.environ, **env}
+        [sys.executable, "-c", "import stix2matcher.matcher"],
+        capture_output=True,
+        env={**os.environ, **env},
+        check=False,
     )
     return env if probe.returncode == 0 else None
 
@@ -388,12 +391,11 @@ def _plan_iocmatch(bench: Bench, revision: str, args: argparse.Namespace) -> Non
         for jobs in args.jobs:
             options = [*(["--engine", engine] if engine != "auto" else []), *(["-j", str(jobs)] if jobs > 1 else [])]
             shown = ", ".join([label, *(f"{name}" for name in (engine,) if engine != "auto"), f"-j {jobs}"])
-            bench.add_process(
-                f"iocmatch scan ({shown})",
-                lambda log, options=options: [*cli, "scan", "--format", "jsonl", *options, "-i", feed, str(log)],
-                lambda run: check_iocmatch(truth, run),
-                env,
-            )
+
+            def argv(log: Path, options: list[str] = options) -> list[str]:
+                return [*cli, "scan", "--format", "jsonl", *options, "-i", feed, str(log)]
+
+            bench.add_process(f"iocmatch scan ({shown})", argv, lambda run: check_iocmatch(truth, run), env)
     bench.add_load(f"iocmatch check ({label})", [*cli, "check", "--json", "-i", feed], env)
 
 
@@ -406,12 +408,14 @@ def _plan_greps(bench: Bench) -> None:
         bench.notes.append("rg: not installed, skipped (`apt-get install -y ripgrep`).")
     for name, command in commands.items():
         ignore_case = "-iF" in command
-        bench.add_process(
-            name,
-            lambda log, command=command: [*command, "-f", literals, str(log)],
-            lambda run, ignore_case=ignore_case: check_grep(truth, run, ignore_case),
-            GREP_ENV,
-        )
+
+        def argv(log: Path, command: list[str] = command) -> list[str]:
+            return [*command, "-f", literals, str(log)]
+
+        def check(run: Run, ignore_case: bool = ignore_case) -> Check:
+            return check_grep(truth, run, ignore_case)
+
+        bench.add_process(name, argv, check, GREP_ENV)
 
 
 def _plan_python(bench: Bench, args: argparse.Namespace) -> None:
@@ -547,11 +551,13 @@ def describe(summary: dict[str, Any]) -> list[str]:
     return [
         f"### {summary['indicators']:,} indicators, {summary['lines']:,} lines ({summary['log_bytes'] / 1e6:.1f} MB)",
         "",
-        f"Feed: {kinds['domain']:,} domains, {kinds['sha256']:,} SHA-256, {kinds['md5']:,} MD5, "
-        f"{kinds['ipv4']:,} IPv4 addresses, {kinds['cidr']:,} IPv4 CIDRs. Planted: {summary['matches']:,} true "
-        f"matches on {summary['hit_lines']:,} lines, {misses:,} near-miss lines; lines holding a literal: "
-        f"{summary['literal_lines_cs']:,} as written, {summary['literal_lines_ci']:,} ignoring case. "
-        f"Seed {summary['seed']}.",
+        (
+            f"Feed: {kinds['domain']:,} domains, {kinds['sha256']:,} SHA-256, {kinds['md5']:,} MD5, "
+            f"{kinds['ipv4']:,} IPv4 addresses, {kinds['cidr']:,} IPv4 CIDRs. Planted: {summary['matches']:,} true "
+            f"matches on {summary['hit_lines']:,} lines, {misses:,} near-miss lines; lines holding a literal: "
+            f"{summary['literal_lines_cs']:,} as written, {summary['literal_lines_ci']:,} ignoring case. "
+            f"Seed {summary['seed']}."
+        ),
         "",
     ]
 
@@ -583,7 +589,7 @@ def machine(args: argparse.Namespace, argv: Sequence[str]) -> list[str]:
 
 
 def _first_line(argv: list[str]) -> str:
-    return subprocess.run(argv, capture_output=True, text=True).stdout.splitlines()[0]
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.splitlines()[0]
 
 
 def _memory_gib() -> float:

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 MIB = 1 << 20
 FEED = {
@@ -105,11 +106,9 @@ def _plain_long_line(path: Path, size: int) -> tuple[Path, list[tuple[int, int, 
     return path, [(1, 4, "evil.example"), (2, size + 1, "198.51.100.7"), (3, 5, "evil.example")]
 
 
-def _run(arguments: list[str], stdin: object = None) -> tuple[list[tuple[int, int, str]], float, float]:
+def _run(arguments: list[str], stdin: IO[bytes] | None = None) -> tuple[list[tuple[int, int, str]], float, float]:
     started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", PEAK, *arguments], stdin=stdin, capture_output=True, check=False  # type: ignore[arg-type]
-    )
+    result = subprocess.run([sys.executable, "-c", PEAK, *arguments], stdin=stdin, capture_output=True, check=False)
     seconds = time.perf_counter() - started
     return _hits(result.stdout), seconds, _peak(result.stderr)
 

@@ -18,7 +18,7 @@ sha256s = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 ipv4s = st.integers(min_value=0, max_value=2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 ipv6s = (
     st.integers(min_value=1, max_value=2**128 - 1)
-    .map(lambda n: ipaddress.IPv6Address(n))
+    .map(ipaddress.IPv6Address)
     .filter(lambda a: a.ipv4_mapped is None)
     .map(str)
 )

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch._common.model import IndicatorSet
+from iocmatch import IndicatorSet
 from iocmatch._feeds import read_source
 
 IOCMATCH = Path(sys.executable).with_name("iocmatch")

@@ -20,15 +20,10 @@ FEED = bundle(
     indicator("[domain-name:value = 'gone.example']", 5, revoked=True),
 )
 LOG = (
-    "\n".join(
-        [
-            "Jun 14 15:16:01 proxy: GET http://www.EVIL.example/a 200",
-            "Jun 14 15:16:02 proxy: GET http://evil.example.au/ 200",
-            "Jun 14 15:16:03 fw: SRC=198.51.100.7 DST=10.0.0.1",
-            "Jun 14 15:16:04 dns: gone.example",
-        ]
-    )
-    + "\n"
+    "Jun 14 15:16:01 proxy: GET http://www.EVIL.example/a 200\n"
+    "Jun 14 15:16:02 proxy: GET http://evil.example.au/ 200\n"
+    "Jun 14 15:16:03 fw: SRC=198.51.100.7 DST=10.0.0.1\n"
+    "Jun 14 15:16:04 dns: gone.example\n"
 )
 
 

@@ -121,7 +121,7 @@ def test_random_lines_block_scan_equals_line_scan(planted: list[tuple[list[Atom]
 
 
 def test_workers_split_a_file_and_keep_order_and_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import iocmatch._scanning.parallel as parallel
+    from iocmatch._scanning import parallel
 
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     log = tmp_path / "big.log"

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 import iocmatch
+from iocmatch import ScanStats
 from iocmatch._cli import command as cli
 from iocmatch._cli.scan_run import Scan
-from iocmatch._common.stats import ScanStats
 from iocmatch._outputs.formats import JsonlFormat
 from tests.conftest import bundle, indicator, matcher_for
 from tests.test_cli import run
@@ -346,7 +346,7 @@ def test_an_output_that_cannot_be_written_is_one_error_not_one_per_log(feed: Pat
     for name in ("a.log", "b.log"):
         logs.append(tmp_path / name)
         logs[-1].write_text("GET evil.example\n" * 5000)
-    with open("/dev/full", "w") as full:
+    with Path("/dev/full").open("w") as full:
         result = subprocess.run(
             [sys.executable, "-m", "iocmatch", "scan", "-i", str(feed), *map(str, logs)],
             stdout=full, stderr=subprocess.PIPE, check=False,
@@ -355,7 +355,7 @@ def test_an_output_that_cannot_be_written_is_one_error_not_one_per_log(feed: Pat
     assert result.stderr.decode().splitlines() == ["iocmatch: error: cannot write the output: No space left on device"]
 
 
-def test_a_regular_file_stopped_midway_is_cut_at_a_line_end(feed: Path, tmp_path: Path) -> None:
+def test_a_regular_file_stopped_midway_is_cut_at_a_line_end(tmp_path: Path) -> None:
     """The reader stops after the line in progress: never half a line scanned as if whole."""
     log = tmp_path / "big.log"
     line = b"GET http://quiet.example/" + b"q" * 200 + b" evil.example.au\n"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch._common.errors import SourceError
+from iocmatch import SourceError
 from iocmatch._feeds.reading import read_bytes
 from tests.conftest import bundle, indicator
 
@@ -25,9 +25,11 @@ SEEDS = [
     ).encode(),
     b"Type,Value\ndomain,evil.example\nmd5,0cc175b9c0f1b6a831c399e269772661\nip,198.51.100.7\n",
     b"# a list\nevil[.]example\nhxxp://evil.example/a\n198.51.100.7\n",
-    b'<?xml version="1.0"?><stix:STIX_Package xmlns:stix="http://stix.mitre.org/stix-1" '
-    b'xmlns:indicator="http://stix.mitre.org/Indicator-2"><stix:Indicators><stix:Indicator id="x:i-1">'
-    b"<indicator:Title>t</indicator:Title></stix:Indicator></stix:Indicators></stix:STIX_Package>",
+    (
+        b'<?xml version="1.0"?><stix:STIX_Package xmlns:stix="http://stix.mitre.org/stix-1" '
+        b'xmlns:indicator="http://stix.mitre.org/Indicator-2"><stix:Indicators><stix:Indicator id="x:i-1">'
+        b"<indicator:Title>t</indicator:Title></stix:Indicator></stix:Indicators></stix:STIX_Package>"
+    ),
 ]
 
 

@@ -18,7 +18,7 @@ from tests.conftest import bundle, indicator
 FEED = bundle(indicator("[domain-name:value = 'evil.example']", 1))
 
 
-def _bug(*args: Any, **kwargs: Any) -> Any:
+def _bug(*_args: Any, **_kwargs: Any) -> Any:
     raise TypeError("a bug of ours")
 
 

@@ -435,8 +435,10 @@ def test_csv_types_and_their_problems() -> None:
     assert [(p.id, p.reason) for p in read.problems] == [
         (
             "t.csv:11",
-            r"'$env:TEMP\evil.exe' holds an environment variable: logs show it expanded, "
-            "so it cannot be matched as written",
+            (
+                r"'$env:TEMP\evil.exe' holds an environment variable: logs show it expanded, "
+                "so it cannot be matched as written"
+            ),
         ),
         ("t.csv:12", r"no STIX 2.1 object for named pipes ('\\.\pipe\evil')"),
         ("t.csv:13", "unknown indicator type 'YARA'"),
@@ -535,7 +537,7 @@ def _csv(rows: list[tuple[str, str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-_ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+_ANY_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=20)
 
 
 _TYPES = st.sampled_from(["filename", "filepath", "regkey", "mutex", "directory", "url", "domain"])
@@ -550,7 +552,7 @@ def test_any_values_build_the_clauses_their_patterns_say(rows: list[tuple[str, s
 
 def test_a_lists_patterns_are_shown_not_parsed_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Parsing a path's name-AND-folder pattern takes the full STIX grammar: lists no longer pay for it.
-    def refuse(*args: Any, **kwargs: Any) -> Any:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("a list's pattern was parsed")
 
     monkeypatch.setattr(loader, "compile_pattern", refuse)

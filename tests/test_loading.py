@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stix2
@@ -92,7 +93,7 @@ def test_valid_until_equal_to_the_reference_time_is_expired() -> None:
 
 
 def test_skipped_objects_carry_their_id_and_reason() -> None:
-    objects = [
+    objects: list[Any] = [  # JSON values as a feed holds them, one not an object at all
         indicator("title: sigma rule", 1, pattern_type="sigma"),
         indicator("[domain-name:value = 'a.example'", 2),
         indicator("[file:hashes.MD5 = '6E311F3AF7FBF98B0AF1241E26E07E4']", 3),

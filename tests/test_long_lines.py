@@ -302,9 +302,7 @@ def test_a_long_line_hit_in_many_windows_is_one_hit_line(feed: Path, tmp_path: P
 
 
 @pytest.mark.slow
-def test_and_values_past_the_wait_cap_are_no_error_when_their_clause_never_completes(
-    feed: Path, tmp_path: Path
-) -> None:
+def test_and_values_past_the_wait_cap_are_no_error_when_their_clause_never_completes(tmp_path: Path) -> None:
     and_feed = tmp_path / "and.json"
     and_feed.write_text(json.dumps(bundle(indicator(PATTERNS[3], 4))))
     log = tmp_path / "long.log"
@@ -322,7 +320,7 @@ def test_a_long_line_that_is_no_json_event_is_text_under_json(feed: Path, tmp_pa
     assert "JSON events" not in result.stderr.decode()
 
 
-def test_a_stop_inside_a_line_of_gigabytes_cuts_it_instead_of_reading_on(feed: Path, tmp_path: Path) -> None:
+def test_a_stop_inside_a_line_of_gigabytes_cuts_it_instead_of_reading_on(tmp_path: Path) -> None:
     """After a stop, a regular file is read on to the end of its line only
     within a bound: the rest of a huge line is left, and said to be."""
     from iocmatch._cli.scan_run import Scan

@@ -192,7 +192,9 @@ def _planted_log(seed: int) -> tuple[list[str], dict[str, int], dict[str, tuple[
     """Random lines, some with planted indicator values; the lines and times per value."""
     rng = random.Random(seed)
     start = datetime(2024, 10, 27, 3, 0, tzinfo=timezone.utc)
-    lines, counts, seen = [], {}, {}
+    lines: list[str] = []
+    counts: dict[str, int] = {}
+    seen: dict[str, tuple[datetime, datetime]] = {}
     for _ in range(300):
         moment = start + timedelta(milliseconds=rng.randrange(10**8))
         planted = rng.sample(VALUES, rng.choice([0, 0, 0, 1, 1, 2, 3]))

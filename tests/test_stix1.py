@@ -154,13 +154,17 @@ def test_unsupported_objects_and_conditions_are_reported_not_guessed(tmp_path: P
     ("document", "message"),
     [
         (
-            '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
-            '<stix:STIX_Package xmlns:stix="s">&a;</stix:STIX_Package>',
+            (
+                '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+                '<stix:STIX_Package xmlns:stix="s">&a;</stix:STIX_Package>'
+            ),
             "unsafe XML",
         ),
         (
-            '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-            '<stix:STIX_Package xmlns:stix="s">&e;</stix:STIX_Package>',
+            (
+                '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                '<stix:STIX_Package xmlns:stix="s">&e;</stix:STIX_Package>'
+            ),
             "unsafe XML",
         ),
         ('<stix:STIX_Package xmlns:stix="s"><unclosed></stix:STIX_Package>', "not well-formed"),

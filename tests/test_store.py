@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -110,11 +111,18 @@ class Marker:
 # -- round trips ---------------------------------------------------------------
 
 
+class _Options(TypedDict, total=False):
+    """Keyword options of iocmatch.compile that a matcher file must keep."""
+
+    subdomains: bool
+    registry_aliases: bool
+
+
 @pytest.mark.parametrize(
     "options", [{}, {"registry_aliases": True}, {"subdomains": False}], ids=["default", "aliases", "no-subdomains"]
 )
 def test_a_loaded_matcher_scans_every_sample_log_as_a_fresh_one(
-    bundled: iocmatch.IndicatorSet, tmp_path: Path, options: dict[str, bool]
+    bundled: iocmatch.IndicatorSet, tmp_path: Path, options: _Options
 ) -> None:
     fresh = iocmatch.compile(bundled, **options)
     path = tmp_path / "apt10.matcher"
@@ -188,9 +196,9 @@ CHANGES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "truncated header": (lambda data: data[:30], "truncated"),
     "truncated magic": (lambda data: data[:5], "truncated"),
     "bytes appended": (lambda data: data + b"\n", "longer than its header says"),
-    "empty": (lambda data: b"", "empty"),
-    "random bytes": (lambda data: random.Random(7).randbytes(4096), "not a compiled iocmatch matcher"),
-    "a pickle": (lambda data: pickle.dumps({"not": "a matcher file"}), "not a compiled iocmatch matcher"),
+    "empty": (lambda _data: b"", "empty"),
+    "random bytes": (lambda _data: random.Random(7).randbytes(4096), "not a compiled iocmatch matcher"),
+    "a pickle": (lambda _data: pickle.dumps({"not": "a matcher file"}), "not a compiled iocmatch matcher"),
 }
 
 
@@ -406,7 +414,7 @@ def test_compile_writes_only_a_regular_file_that_is_no_feed(
         capsys.readouterr()
         assert main(["compile", "-i", str(folder), "--allowlist", str(allowlist), "-o", target]) == 2
         assert reason in capsys.readouterr().err
-    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert json.loads((folder / "feed.json").read_text()) == FEED
     # Through a link, to the file it names.
     (tmp_path / "link.iocm").symlink_to(tmp_path / "real.iocm")

@@ -212,7 +212,7 @@ def test_the_command_reports_json_fields_and_counts_lines(feed: Path) -> None:
 
 def collect(reads: Iterator[list[NumberedLine] | None]) -> list[NumberedLine]:
     """What the follower has now, up to its first wait."""
-    got = []
+    got: list[NumberedLine] = []
     for lines in reads:
         if lines is None:
             return got

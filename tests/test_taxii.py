@@ -18,7 +18,7 @@ import pytest
 import requests
 
 import iocmatch
-from iocmatch._feeds.taxii import TaxiiSource
+from iocmatch import TaxiiSource
 from tests.conftest import ROOT, indicator
 
 pytestmark = pytest.mark.network  # a TAXII server (medallion) on loopback

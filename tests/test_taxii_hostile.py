@@ -15,12 +15,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
 import iocmatch
-from iocmatch._feeds.taxii import TaxiiSource
+from iocmatch import TaxiiSource
 from tests.hostile_taxii import (
     COLLECTION,
     HOLD,
@@ -336,12 +336,19 @@ def proxied(monkeypatch: pytest.MonkeyPatch) -> Iterator[TaxiiServer]:
         yield server
 
 
+class _Credentials(TypedDict, total=False):
+    """TaxiiSource's credential fields, each left out when the environment holds it."""
+
+    user: str
+    password: str
+
+
 @pytest.mark.parametrize("from_environment", [False, True], ids=["fields", "environment"])
 def test_credentials_go_over_plain_http_to_a_remote_host_only_when_allowed(
     proxied: TaxiiServer, from_environment: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = REMOTE.format(COLLECTION)
-    credentials = {"user": "analyst", "password": "s3cret"}
+    credentials: _Credentials = {"user": "analyst", "password": "s3cret"}
     if from_environment:
         monkeypatch.setenv("IOCMATCH_TAXII_USER", credentials.pop("user"))
         monkeypatch.setenv("IOCMATCH_TAXII_PASSWORD", credentials.pop("password"))
@@ -427,7 +434,7 @@ def test_a_page_nested_too_deeply_is_one_source_error() -> None:
         failure(TaxiiSource(server.url), "nested too deeply")
 
 
-def test_the_commands_taxii_limits(tmp_path: Path) -> None:
+def test_the_commands_taxii_limits() -> None:
     with serving(lambda handler, _: handler.hold()) as server:
         quick = _run("check", "-i", server.url, "--taxii-timeout", "0.25")
     assert quick.returncode == 2

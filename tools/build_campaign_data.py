@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import quote
 
 import iocmatch
-from iocmatch._common.model import Problem
+from iocmatch import Problem
 from iocmatch._feeds.reading import read_file
 from iocmatch._patterns.clauses import compile_pattern
 
@@ -635,9 +635,11 @@ def check_structure(bundle: StixObject, expected_indicators: int) -> None:
     for obj in objects:
         if obj.get("spec_version") != "2.1":
             problems.append(f"{obj['id']}: spec_version is not 2.1")
-        for key in ("source_ref", "target_ref", "created_by_ref"):
-            if key in obj and obj[key] not in known:
-                problems.append(f"{obj['id']}: {key} {obj[key]} is not in the bundle")
+        problems.extend(
+            f"{obj['id']}: {key} {obj[key]} is not in the bundle"
+            for key in ("source_ref", "target_ref", "created_by_ref")
+            if key in obj and obj[key] not in known
+        )
         if obj["type"] == "indicator":
             if "valid_until" in obj or obj.get("revoked"):
                 problems.append(f"{obj['id']}: not live")
@@ -744,8 +746,10 @@ def load_report(bundle: StixObject) -> list[str]:
     loaded = iocmatch.load(bundle, ignore_validity=False)
     report = loaded.report
     lines = [
-        f"iocmatch.load: read {report.read}, compiled {report.compiled}, skipped {report.skipped}, "
-        f"excluded {report.excluded}, warnings {len(report.warnings)}",
+        (
+            f"iocmatch.load: read {report.read}, compiled {report.compiled}, skipped {report.skipped}, "
+            f"excluded {report.excluded}, warnings {len(report.warnings)}"
+        ),
         "  unique values by kind: " + ", ".join(f"{kind} {n}" for kind, n in report.kinds.items()),
     ]
     indicators = sum(o["type"] == "indicator" for o in bundle["objects"])

@@ -1134,10 +1134,8 @@ def sysmon_plants(picks: SysmonPicks, d: Next, m: Next) -> list[Callable[[Ctx], 
 
         return event
 
-    for name in picks.file_names:
-        plants.append(written_file(name))
-    for path in picks.file_paths:
-        plants.append(started(path))
+    plants.extend(written_file(name) for name in picks.file_names)
+    plants.extend(started(path) for path in picks.file_paths)
 
     # File-name near misses: a longer name, another extension after it, and a
     # file name whose indicator also names its folder, in another folder.
@@ -1230,7 +1228,7 @@ def registry_plants(key: str) -> list[Callable[[Ctx], dict[str, object]]]:
             return set_value(ctx, lambda user: ctx.key(written(user, upper), hive))
 
         def hkcu(ctx: Ctx) -> dict[str, object]:
-            return set_value(ctx, lambda user: ctx.key(f"HKCU\\{rest}", hive))
+            return set_value(ctx, lambda _user: ctx.key(f"HKCU\\{rest}", hive))
 
         def run_once(ctx: Ctx) -> dict[str, object]:
             other = rest.replace("\\Run\\", "\\RunOnce\\", 1)

@@ -124,7 +124,7 @@ _KEPT = 4  # a few DataFrames scanned side by side; the oldest is dropped first
 def _matcher(shipped: _Shipped) -> Matcher:
     matcher = _MATCHERS.get(shipped.key)
     if matcher is None:
-        matcher = pickle.loads(shipped.pickled.value)
+        matcher = pickle.loads(shipped.pickled.value)  # noqa: S301 - the driver's own broadcast of a Matcher
         if not isinstance(matcher, Matcher):
             raise TypeError(f"the broadcast holds a {type(matcher).__name__}, not a Matcher")
         while len(_MATCHERS) >= _KEPT:

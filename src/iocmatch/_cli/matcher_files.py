@@ -78,8 +78,10 @@ def origin_text(name: str, matcher: Matcher, now: datetime) -> str:
     origin = matcher.origin
     validity = "validity ignored" if origin.ignore_validity else f"validity as of {origin.as_of:%Y-%m-%d %H:%M} UTC"
     lines = [
-        f"{name}: compiled {origin.compiled_at:%Y-%m-%d %H:%M:%S} UTC ({_ago(origin.age(now))}), "
-        f"{origin.indicators} indicators, {matcher.atom_count} distinct values, engine {matcher.engine}, {validity}",
+        (
+            f"{name}: compiled {origin.compiled_at:%Y-%m-%d %H:%M:%S} UTC ({_ago(origin.age(now))}), "
+            f"{origin.indicators} indicators, {matcher.atom_count} distinct values, engine {matcher.engine}, {validity}"
+        ),
         f"  from {len(origin.sources)} sources, digest {origin.digest}",
     ]
     lines += [f"  {label}: sha256 {digest or 'unknown'}" for label, digest in origin.sources]

@@ -11,7 +11,8 @@ _TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})
 def parse_timestamp(text: str) -> datetime:
     """An aware UTC datetime; any fraction of a second; a bare date is midnight UTC.
 
-    Raises ValueError quoting ``text`` when it is not a timestamp.
+    Raises ValueError quoting ``text`` when it is not a timestamp, or names
+    an instant outside datetime's range.
     """
     found = _TIMESTAMP.fullmatch(text.strip()) if isinstance(text, str) else None
     if found is None:
@@ -21,7 +22,10 @@ def parse_timestamp(text: str) -> datetime:
     stamp = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro)
     if zone and zone not in ("Z", "z"):
         offset = zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
-        return datetime.fromisoformat(stamp.isoformat() + offset).astimezone(timezone.utc)
+        try:
+            return datetime.fromisoformat(stamp.isoformat() + offset).astimezone(timezone.utc)
+        except OverflowError:  # year 1 in a zone ahead of UTC falls before datetime's first day
+            raise ValueError(f"{text!r} is out of the range of dates") from None
     return stamp.replace(tzinfo=timezone.utc)
 
 

@@ -123,7 +123,7 @@ def domain(line: str, start: int, end: int, needle: Needle, subdomains: bool) ->
     return start, end
 
 
-def url(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+def url(line: str, start: int, end: int, needle: Needle, _subdomains: bool) -> Span | None:
     before = _char(line, start - 1)
     if before in HOST_CHARS or before == "." or not _exact_ok(line, start, needle):
         return None
@@ -135,13 +135,13 @@ def url(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Sp
     return None
 
 
-def hash_digits(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+def hash_digits(line: str, start: int, end: int, _needle: Needle, _subdomains: bool) -> Span | None:
     if _char(line, start - 1) in HEX_DIGITS or _char(line, end) in HEX_DIGITS:
         return None
     return start, end
 
 
-def email(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+def email(line: str, start: int, end: int, needle: Needle, _subdomains: bool) -> Span | None:
     before = _char(line, start - 1)
     if before in _EMAIL_BEFORE:
         return None
@@ -150,7 +150,7 @@ def email(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> 
     return start, end
 
 
-def file_name(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+def file_name(line: str, start: int, end: int, needle: Needle, _subdomains: bool) -> Span | None:
     before = _char(line, start - 1)
     if before in HOST_CHARS or before == ".":
         return None
@@ -159,7 +159,7 @@ def file_name(line: str, start: int, end: int, needle: Needle, subdomains: bool)
     return start, end
 
 
-def literal(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+def literal(line: str, start: int, end: int, needle: Needle, _subdomains: bool) -> Span | None:
     """Mutexes and other strings: word boundaries where the value has word ends."""
     if not _exact_ok(line, start, needle):
         return None
@@ -170,7 +170,7 @@ def literal(line: str, start: int, end: int, needle: Needle, subdomains: bool) -
     return start, end
 
 
-def registry(line: str, start: int, end: int, needle: Needle, subdomains: bool) -> Span | None:
+def registry(line: str, start: int, end: int, needle: Needle, _subdomains: bool) -> Span | None:
     """A key found without its hive: some spelling of the hive must end at ``start``."""
     pattern = _HIVE_BEFORE[(needle.hive, needle.aliases, needle.escaped)]
     found = pattern.search(line, max(0, start - _HIVE_WINDOW), start)

@@ -13,7 +13,7 @@ def _line_bytes(error: UnicodeError) -> tuple[bytes, int]:
     U+DCFF, from decoding bytes that are not UTF-8) is that byte again; any
     other lone surrogate (text handed over as str, JSON's ``\\ud800``) is
     written as surrogatepass does. Nothing a line holds can fail to encode."""
-    assert isinstance(error, UnicodeEncodeError)
+    assert isinstance(error, UnicodeEncodeError)  # noqa: S101 - narrows the type: registered for encoding only
     out = bytearray()
     for char in error.object[error.start : error.end]:
         code = ord(char)

@@ -135,13 +135,14 @@ class TokenEngine:
         equal = np.flatnonzero(table[np.minimum(slots, len(table) - 1)] == fingerprints)
         found = []
         keys = self._keys
-        for start, end, fingerprint, slot in zip(
+        for start, end, fingerprint, first_slot in zip(
             starts[equal].tolist(),
             ends[equal].tolist(),
             fingerprints[equal].tolist(),
             slots[equal].tolist(),
             strict=True,
         ):
+            slot = first_slot
             text = b""
             while slot < len(table) and int(table[slot]) == fingerprint:
                 key_id = int(self._key_ids[slot])

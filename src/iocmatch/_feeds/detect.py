@@ -20,7 +20,7 @@ from .rows import decode, undecodable_bytes
 
 _HEAD = 65_536
 _BINARY_SHARE = 0.1
-_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+_CONTROL_BYTES = bytes([*range(0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 _TEXT_BYTES = bytes(byte for byte in range(256) if byte not in _CONTROL_BYTES)
 # UTF-32's marks first: UTF-32LE's starts with UTF-16LE's.
 _BYTE_ORDER_MARKS = [

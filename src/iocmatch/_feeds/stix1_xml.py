@@ -85,7 +85,7 @@ def _timestamp(value: str | None) -> str | None:
         return None
     try:
         stamp = parse_timestamp(value)
-    except (ValueError, OverflowError):  # OverflowError: year 1 in a zone ahead of UTC
+    except ValueError:
         return None
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
@@ -254,17 +254,17 @@ def _single(kind: str, element: Element | None) -> str:
     return build.any_of(_comparisons(kind, element))
 
 
-def _domain(properties: Element, notes: _Notes) -> str:
+def _domain(properties: Element, _notes: _Notes) -> str:
     return _single(DOMAIN, _child(properties, "Value"))
 
 
-def _uri(properties: Element, notes: _Notes) -> str:
+def _uri(properties: Element, _notes: _Notes) -> str:
     value = _child(properties, "Value")
     kind = DOMAIN if properties.get("type") == "Domain Name" else URL
     return _single(kind, value)
 
 
-def _address(properties: Element, notes: _Notes) -> str:
+def _address(properties: Element, _notes: _Notes) -> str:
     category = properties.get("category", "ipv4-addr")
     kind = {"ipv4-addr": IPV4, "ipv4-net": IPV4, "ipv6-addr": IPV6, "ipv6-net": IPV6, "e-mail": EMAIL}.get(category)
     if kind is None:
@@ -272,7 +272,7 @@ def _address(properties: Element, notes: _Notes) -> str:
     return _single(kind, _child(properties, "Address_Value"))
 
 
-def _email_message(properties: Element, notes: _Notes) -> str:
+def _email_message(properties: Element, _notes: _Notes) -> str:
     senders = list(_descendants(properties, "From"))
     addresses = [_child(sender, "Address_Value") for sender in senders]
     found = [address for address in addresses if address is not None]
@@ -282,11 +282,11 @@ def _email_message(properties: Element, notes: _Notes) -> str:
     return build.any_of(comparisons)
 
 
-def _mutex(properties: Element, notes: _Notes) -> str:
+def _mutex(properties: Element, _notes: _Notes) -> str:
     return _single(MUTEX, _child(properties, "Name"))
 
 
-def _registry_key(properties: Element, notes: _Notes) -> str:
+def _registry_key(properties: Element, _notes: _Notes) -> str:
     key, hive = _child(properties, "Key"), _child(properties, "Hive")
     if key is None:
         raise _Unsupported("WinRegistryKey without a Key")

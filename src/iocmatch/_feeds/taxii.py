@@ -15,7 +15,7 @@ from datetime import datetime
 from .._common.errors import SourceError
 
 USER_VARIABLE = "IOCMATCH_TAXII_USER"
-PASSWORD_VARIABLE = "IOCMATCH_TAXII_PASSWORD"
+PASSWORD_VARIABLE = "IOCMATCH_TAXII_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3

@@ -214,8 +214,8 @@ class _BoundedAdapter(HTTPAdapter):
     def send(
         self,
         request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
+        stream: bool = False,  # noqa: ARG002 - requests' signature: the body is always streamed under the cap
+        timeout: Any = None,  # noqa: ARG002 - requests' signature: the source's own timeout is used
         verify: Any = True,
         cert: Any = None,
         proxies: dict[str, str] | None = None,

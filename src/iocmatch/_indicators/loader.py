@@ -36,11 +36,7 @@ _cached_timestamp = lru_cache(maxsize=4096)(parse_timestamp)
 
 def _timestamp(text: Any) -> datetime:
     """ValueError for what is no timestamp, as for one out of datetime's range."""
-    try:
-        return _cached_timestamp(text) if isinstance(text, str) else parse_timestamp(text)
-    except OverflowError:
-        # Year 1 in a zone ahead of UTC falls before datetime's first day.
-        raise ValueError(f"{text!r} is out of the range of dates") from None
+    return _cached_timestamp(text) if isinstance(text, str) else parse_timestamp(text)
 
 
 class _Version(NamedTuple):

@@ -65,24 +65,24 @@ def timestamp(moment: datetime) -> str:
 
 def ecs_record(hit: HitLine, catalog: Catalog, observer: str | None = None) -> dict[str, Any]:
     occurred = timestamp(hit.logged_at or hit.read_at)
-    enrichments = []
+    enrichments: list[dict[str, Any]] = []
     groups: dict[str, None] = {}
     for found in hit.matches:
         match = found.match
         groups.update(dict.fromkeys(match.attribution))
-        for indicator_id in match.indicators:
-            enrichments.append(
-                {
-                    "indicator": _indicator(indicator_id, match.kind, match.value, match.sources, catalog),
-                    "matched": {
-                        "atomic": match.text,
-                        "field": found.field or "message",
-                        "id": indicator_id,
-                        "occurred": occurred,
-                        "type": "indicator_match_rule",
-                    },
-                }
-            )
+        enrichments.extend(
+            {
+                "indicator": _indicator(indicator_id, match.kind, match.value, match.sources, catalog),
+                "matched": {
+                    "atomic": match.text,
+                    "field": found.field or "message",
+                    "id": indicator_id,
+                    "occurred": occurred,
+                    "type": "indicator_match_rule",
+                },
+            }
+            for indicator_id in match.indicators
+        )
     record: dict[str, Any] = {
         "@timestamp": occurred,
         "ecs": {"version": ECS_VERSION},

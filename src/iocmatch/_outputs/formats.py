@@ -58,7 +58,7 @@ class OutputFormat:
     def lines(self, hit: HitLine) -> list[str]:
         raise NotImplementedError
 
-    def end(self, now: datetime) -> list[str]:
+    def end(self, now: datetime) -> list[str]:  # noqa: ARG002 - the formats' one signature: Sightings uses it
         return []
 
 
@@ -116,8 +116,10 @@ def output_format(name: str, *, colour: bool, catalog: Catalog, observer: str | 
 
 def report_text(report: LoadReport) -> str:
     lines = [
-        f"read {report.read} indicator objects: {report.compiled} compiled, "
-        f"{report.skipped} skipped, {report.excluded} excluded",
+        (
+            f"read {report.read} indicator objects: {report.compiled} compiled, "
+            f"{report.skipped} skipped, {report.excluded} excluded"
+        ),
     ]
     if report.kinds:
         lines.append("unique values: " + ", ".join(f"{kind} {count}" for kind, count in report.kinds.items()))

@@ -178,7 +178,7 @@ class _Piece:
 
 
 def _adopt(matcher: StreamScanner, line_window: int) -> None:
-    global _worker_matcher, _worker_line_window
+    global _worker_matcher, _worker_line_window  # noqa: PLW0603 - how a pool initializer gives a worker its matcher
     _worker_matcher = matcher
     _worker_line_window = line_window
     # A stop is the parent's to decide: Ctrl-C reaches the whole process
@@ -194,7 +194,7 @@ def _scan_piece(piece: tuple[str, int, int]) -> tuple[list[LineHits], ScanStats]
     from .._common.stats import ScanStats
 
     path, start, end = piece
-    assert _worker_matcher is not None  # set by _adopt in every worker
+    assert _worker_matcher is not None  # noqa: S101 - narrows the type: _adopt sets it in every worker
     stream = _Piece(path, start, end)
     counted = MeteredStream(cast(IO[bytes], stream))
     stats = ScanStats()
