@@ -357,6 +357,14 @@ def iocmatch_env(revision: str, cache: Path) -> tuple[str, dict[str, str]]:
     return sha, env
 
 
+def _command_module(env: dict[str, str]) -> str:
+    """The module ``-m`` runs the command from: ``iocmatch``, or ``iocmatch.cli``
+    in revisions from before the package ran as a program."""
+    probe = [sys.executable, "-c", "import importlib.util; print(bool(importlib.util.find_spec('iocmatch.__main__')))"]
+    found = subprocess.run(probe, capture_output=True, text=True, env={**os.environ, **env}, check=True).stdout
+    return "iocmatch" if found.strip() == "True" else "iocmatch.cli"
+
+
 def _git(*args: str) -> str:
     return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -385,7 +393,7 @@ def plan(bench: Bench, args: argparse.Namespace) -> None:
 
 def _plan_iocmatch(bench: Bench, revision: str, args: argparse.Namespace) -> None:
     label, env = iocmatch_env(revision, args.cache)
-    cli = [sys.executable, "-m", "iocmatch"]
+    cli = [sys.executable, "-m", _command_module(env)]
     feed, truth = str(bench.corpus.feed), bench.truth
     for engine in args.engines:
         for jobs in args.jobs:
