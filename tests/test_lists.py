@@ -55,12 +55,17 @@ def _kind_and_value(obj: dict[str, Any]) -> tuple[str, str]:
     return kind, value
 
 
+def _indicators(objects: SourceObjects) -> list[dict[str, Any]]:
+    """The indicators a list gave (a maltrail trail file also gives the objects that attribute them)."""
+    return [obj for obj in objects.objects if obj["type"] == "indicator"]
+
+
 def _lines_per_kind(objects: SourceObjects) -> Counter[str]:
-    return Counter(_kind_and_value(obj)[0] for obj in objects.objects)
+    return Counter(_kind_and_value(obj)[0] for obj in _indicators(objects))
 
 
 def _unique_per_kind(objects: SourceObjects) -> dict[str, int]:
-    values = {_kind_and_value(obj) for obj in objects.objects}
+    values = {_kind_and_value(obj) for obj in _indicators(objects)}
     return dict(Counter(kind for kind, _ in values))
 
 
@@ -182,7 +187,7 @@ def test_jonaslejon_hashes_with_one_short_value(corpus: Path) -> None:
 def test_maltrail_ports_stay_out_of_patterns(corpus: Path) -> None:
     read = _read(corpus, "stamparm_maltrail/apt_menupass.txt")
     assert not read.problems
-    addresses = [obj for obj in read.objects if obj["pattern"].startswith("[ipv4-addr:")]
+    addresses = [obj for obj in _indicators(read) if obj["pattern"].startswith("[ipv4-addr:")]
     assert len(addresses) == 11  # every one written `address:port`
     assert all(obj["description"].startswith("port ") for obj in addresses)
     assert _unique_per_kind(read)[IPV4] == 8  # 89.117.79.31 is listed with four ports
@@ -475,8 +480,10 @@ def test_csv_loads_through_the_loader(tmp_path: Path) -> None:
 
 def _assert_clauses_are_what_the_patterns_say(read: SourceObjects) -> None:
     """The loader takes the clauses a list's reader built, not its patterns: they must agree."""
-    assert sorted(read.clauses) == list(range(len(read.objects)))
-    for position, obj in enumerate(read.objects):
+    indicators = [position for position, obj in enumerate(read.objects) if obj["type"] == "indicator"]
+    assert sorted(read.clauses) == indicators
+    for position in indicators:
+        obj = read.objects[position]
         compiled = compile_pattern(obj["pattern"])
         assert (read.clauses[position], compiled.warnings) == (compiled.clauses, ()), obj["pattern"]
 
@@ -606,3 +613,21 @@ def test_a_lists_patterns_are_shown_not_parsed_back(tmp_path: Path, monkeypatch:
 )
 def test_infer_kind(value: str, kind: str | None) -> None:
     assert infer_kind(value) == kind
+
+
+def test_a_value_with_a_count_beside_it_is_the_value_with_the_count_as_context(tmp_path: Path) -> None:
+    feed = tmp_path / "ipsum.txt"
+    feed.write_text("# IP<TAB>number of (black)lists\n203.0.113.7\t10\nevil.example 3\nnot a value\t4\n")
+    loaded = iocmatch.load(feed)
+    assert (loaded.report.read, loaded.report.compiled, loaded.report.skipped) == (3, 2, 1)
+    matches = list(iocmatch.compile(loaded).scan(["DROP SRC=203.0.113.7 DPT=22", "GET http://evil.example/ 200"]))
+    assert [match.value for match in matches] == ["203.0.113.7", "evil.example"]
+    assert "count 10" in read_text_list(feed.read_bytes(), "ipsum.txt").objects[0]["description"]
+
+
+@pytest.mark.slow
+def test_ipsum_compiles_every_address(corpus: Path) -> None:
+    ipsum = corpus.parent / "feeds" / "stamparm-ipsum" / "ipsum.txt"
+    rows = sum(1 for line in ipsum.read_text().splitlines() if line and not line.startswith("#"))
+    report = iocmatch.load(ipsum).report
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (rows, rows, 0, 0)

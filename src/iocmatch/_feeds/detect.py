@@ -15,7 +15,10 @@ import codecs
 import re
 
 from .._common.errors import SourceError
+from .abusech import abusech_product
 from .lists import looks_like_csv
+from .misp import looks_like_misp_csv
+from .openioc import looks_like_openioc
 from .rows import decode, undecodable_bytes
 
 _HEAD = 65_536
@@ -37,17 +40,26 @@ _JSON_START = re.compile(r"\s*(?:\{|\[\s*(?:\{|\]))")
 
 
 def detect_format(data: bytes, label: str) -> str:
-    """``stix2-json``, ``stix1-xml``, ``csv`` or ``text``; SourceError naming ``label`` otherwise."""
+    """``stix2-json`` (MISP JSON included), ``stix1-xml``, ``openioc``, ``abusech``, ``misp-csv``, ``csv`` or
+    ``text``; SourceError naming ``label`` otherwise."""
     head = data[:_HEAD]
     _refuse_utf16(head, label)
     if _XML_START.match(head):
         if _STIX1_ROOT.search(head):
             return "stix1-xml"
-        raise SourceError(f"{label}: XML, but not a STIX 1.x package (no STIX_Package element)")
+        if looks_like_openioc(head):
+            return "openioc"
+        raise SourceError(f"{label}: XML, but not a STIX 1.x package (STIX_Package) or an OpenIOC document (ioc)")
     text = decode(head)
     _refuse_binary(head, text, label)
     if _JSON_START.match(text):
         return "stix2-json"
+    # Readers of CSV exports by their headers: before the generic CSV, whose
+    # type and value columns ThreatFox's ioc_type and ioc_value would look like.
+    if abusech_product(text) is not None:
+        return "abusech"
+    if looks_like_misp_csv(head):  # its type and value columns would pass as a Type,Value CSV
+        return "misp-csv"
     if looks_like_csv(text):
         return "csv"
     return "text"

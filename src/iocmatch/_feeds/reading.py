@@ -1,7 +1,9 @@
 """Read any source of indicators: a path (file or folder) or an object in memory.
 
-Files are told apart by content, not by name: STIX 2 JSON, STIX 1 XML, a
-``Type,Value`` CSV, or a one-value-per-line text list.
+Files are told apart by content, not by name: STIX 2 JSON, MISP JSON, STIX 1
+XML, OpenIOC XML, an abuse.ch CSV export, a MISP attribute CSV, a ``Type,Value``
+CSV, or a one-value-per-line text list. A folder holding a MISP feed's
+``manifest.json`` is read as that feed, wherever it is in the tree.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .._common.errors import SourceError
+from .abusech import read_abusech
 from .detect import detect_format
 from .lists import read_csv, read_text_list
+from .misp import is_misp_feed, read_misp_csv, read_misp_feed
 from .objects import SourceObjects
+from .openioc import read_openioc
 from .stix1_xml import read_stix1
 from .stix2_json import looks_like_json, read_json, read_objects
 from .taxii import TaxiiSource, is_taxii_url
@@ -24,11 +29,14 @@ from .taxii import TaxiiSource, is_taxii_url
 READERS: dict[str, Callable[[bytes, str], SourceObjects]] = {
     "stix2-json": read_json,
     "stix1-xml": read_stix1,
+    "openioc": read_openioc,
+    "abusech": read_abusech,  # Feodo Tracker, URLhaus, ThreatFox, MalwareBazaar CSV
+    "misp-csv": read_misp_csv,
     "csv": read_csv,
     "text": read_text_list,
 }
 # In a folder, only files with these endings are read (a README is not a feed).
-FOLDER_SUFFIXES = {".json", ".xml", ".csv", ".txt", ".md5", ".sha1", ".sha256"}
+FOLDER_SUFFIXES = {".json", ".xml", ".ioc", ".csv", ".txt", ".md5", ".sha1", ".sha256"}
 
 
 def read_source(source: Any) -> list[SourceObjects]:
@@ -53,20 +61,36 @@ def _read_path(path: Path) -> list[SourceObjects]:
         files = _feed_files(path)
         if not files:
             raise SourceError(f"{path}: folder holds no indicator file ({', '.join(sorted(FOLDER_SUFFIXES))})")
-        return [read_file(file) for file in files]
+        read: list[SourceObjects] = []
+        for file in files:
+            read += read_misp_feed(file) if file.is_dir() else [read_file(file)]
+        return read
     return [read_file(path)]
 
 
 def _feed_files(folder: Path) -> list[Path]:
-    """The feed files under ``folder``, sorted. A subfolder that cannot be
-    listed, or a feed file that is a broken link, is an error naming it: a
-    feed left out unseen would read as a feed with nothing in it."""
+    """The feed files under ``folder``, and the MISP feed folders (read whole:
+    their manifest and hash list are no feeds of their own), sorted. A
+    subfolder that cannot be listed, or a feed file that is a broken link, is
+    an error naming it: a feed left out unseen would read as a feed with
+    nothing in it."""
 
     def refuse(error: OSError) -> None:
         raise SourceError(f"{error.filename}: cannot read: {error.strerror or error}") from None
 
     files = []
-    for root, _, names in os.walk(folder, onerror=refuse):
+    walked = set()
+    # Linked subfolders are walked too (a feed linked in is a feed); each real folder once, so a loop ends.
+    for root, folders, names in os.walk(folder, onerror=refuse, followlinks=True):
+        real = os.path.realpath(root)
+        if real in walked:
+            folders.clear()
+            continue
+        walked.add(real)
+        if is_misp_feed(Path(root)):
+            files.append(Path(root))
+            folders.clear()
+            continue
         for name in names:
             candidate = Path(root, name)
             if candidate.suffix.lower() not in FOLDER_SUFFIXES:

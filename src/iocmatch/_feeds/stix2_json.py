@@ -8,6 +8,7 @@ from typing import Any
 
 from .._common.errors import SourceError
 from .json_elements import objects_one_by_one
+from .misp import looks_like_misp_event, read_misp_event
 from .objects import SourceObjects
 
 
@@ -20,6 +21,8 @@ def read_objects(source: Any) -> SourceObjects:
     if isinstance(source, Mapping):
         return _from_document(dict(source), "<dict>")
     if isinstance(source, (list, tuple)):
+        if looks_like_misp_event(list(source)):
+            return read_misp_event(list(source), "<list>")
         objects: list[Any] = []
         for item in source:
             entry = _stix2_to_dict(item) if _is_stix2_object(item) else item
@@ -51,6 +54,8 @@ def read_json(text: str | bytes, label: str) -> SourceObjects:
 
 
 def _from_document(document: Any, label: str) -> SourceObjects:
+    if looks_like_misp_event(document):  # MISP's own JSON: an event, an API response, a list of events
+        return read_misp_event(document, label)
     if isinstance(document, list):
         return SourceObjects(label, document)
     if not isinstance(document, dict):

@@ -206,8 +206,69 @@ def _is_ipv4(host: str) -> bool:
     return True
 
 
+# ------------------------------------------------------------------ refanging
+# Published values are often defanged (``hxxp://evil[.]com``) so that nobody
+# clicks them. Only what no real value of the kind can hold is undone (see
+# DESIGN.md, "Defanged values"); file names, mutexes, registry keys and folders
+# may hold brackets, and are never touched.
+
+_DOT_MARKS = re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}", re.IGNORECASE)
+_AT_MARKS = re.compile(r"\[@\]|\(@\)|\{@\}|\[at\]|\(at\)|\{at\}", re.IGNORECASE)
+# `hxxp://`, `hXXps[://]`, `hxxp[:]//`, `http[://]`: a scheme and its separator.
+_DEFANGED_HEAD = re.compile(r"(\s*)([A-Za-z][A-Za-z0-9+.-]*)(\[://\]|\[:\]//|://)")
+_DEFANGED_SCHEME = re.compile(r"hxxp(s?)", re.IGNORECASE)
+_AUTHORITY = re.compile(r"[^/?#]*")
+
+
+def refang(kind: str, value: str) -> str:
+    """``value`` with the defanging its kind can never hold undone; as it was for other kinds."""
+    if not _may_be_defanged(value):
+        return value
+    if kind in (DOMAIN, IPV4):
+        return _DOT_MARKS.sub(".", value)
+    if kind == URL:
+        return _refang_url(value)
+    if kind == EMAIL:
+        return _refang_email(value)
+    return value
+
+
+def _may_be_defanged(value: str) -> bool:
+    return "[" in value or "(" in value or "{" in value or "xx" in value.lower()
+
+
+def _refang_url(value: str) -> str:
+    head, rest, defanged = "", value, False
+    found = _DEFANGED_HEAD.match(value)
+    if found is not None:
+        space, scheme, separator = found.groups()
+        web = _DEFANGED_SCHEME.fullmatch(scheme)
+        defanged = web is not None or separator != "://"
+        head = f"{space}{'http' + web.group(1).lower() if web else scheme}://"
+        rest = value[found.end() :]
+    authority = _AUTHORITY.match(rest)
+    end = authority.end() if authority else 0
+    host = _DOT_MARKS.sub(".", rest[:end]).replace("[:]", ":").replace("[@]", "@")
+    path = rest[end:]
+    if defanged or host != rest[:end]:
+        # A URL whose scheme or host was defanged: dots in its path were defanged too.
+        path = _DOT_MARKS.sub(".", path)
+    return head + host + path
+
+
+def _refang_email(value: str) -> str:
+    text = _DOT_MARKS.sub(".", value)
+    if len(_AT_MARKS.findall(text)) == 1 and "@" not in _AT_MARKS.sub("", text):
+        text = _AT_MARKS.sub("@", text)
+    return text
+
+
 def canonical_value(kind: str, value: str) -> str:
-    """The canonical string form of ``value`` for every string kind."""
+    """The canonical string form of ``value`` for every string kind; a defanged value is refanged first."""
+    return _canonical_value(kind, refang(kind, value))
+
+
+def _canonical_value(kind: str, value: str) -> str:
     if kind == DOMAIN:
         return canonical_domain(value)
     if kind == URL:

@@ -71,17 +71,19 @@ def _compile_one(path: str, value: str) -> CompiledPattern | None:
     kind = _simple_kind(path)
     if kind is None:
         return None
+    warnings: list[str] = []
     try:
-        single = atom(kind, value)
+        single = atom(kind, value, warnings)
     except PatternError:
         return None
-    return CompiledPattern((frozenset((single,)),), ())
+    return CompiledPattern((frozenset((single,)),), tuple(warnings))
 
 
 def _compile_simple(pattern: str) -> CompiledPattern | None:
-    """The fast path; None sends anything unusual (a bad value, a warning) to
-    the grammar. Past ``MAX_ALTERNATIVES`` the pattern is refused here."""
+    """The fast path; None sends anything unusual (a bad value, a warning other
+    than a refanged value's) to the grammar. Past ``MAX_ALTERNATIVES`` the pattern is refused here."""
     atoms: list[Atom] = []
+    warnings: list[str] = []  # only refanged values: any other warning goes the grammar's way
     try:
         for found in _ONE_COMPARISON.finditer(pattern):
             path, operator, value, values = found.groups()
@@ -89,14 +91,14 @@ def _compile_simple(pattern: str) -> CompiledPattern | None:
             if kind is None or (operator == "ISSUBSET" and kind not in (IPV4, IPV6)):
                 return None
             if operator == "LIKE":
-                atoms.append(like_atom(kind, unescape(value[1:-1])))
+                atoms.append(like_atom(kind, unescape(value[1:-1]), warnings))
             else:
-                atoms.extend(atom(kind, unescape(one[1:-1])) for one in _ONE_STRING.findall(value or values))
+                atoms.extend(atom(kind, unescape(one[1:-1]), warnings) for one in _ONE_STRING.findall(value or values))
     except PatternError:
         return None
     if len(atoms) > MAX_ALTERNATIVES:
         raise PatternError(TOO_MANY_ALTERNATIVES)
-    return CompiledPattern(tuple(dict.fromkeys(frozenset((one,)) for one in atoms)), ())
+    return CompiledPattern(tuple(dict.fromkeys(frozenset((one,)) for one in atoms)), tuple(warnings))
 
 
 @lru_cache(maxsize=1024)

@@ -410,13 +410,13 @@ def _comparison(node: Any, warnings: list[str]) -> list[_Term]:
         raise PatternError(f"negated {operator} is not supported")
     kind, object_type = _kind(node.lhs, warnings)
     if isinstance(node, ast.EqualityComparisonExpression):
-        atoms = [atom(kind, _string(node.rhs))]
+        atoms = [atom(kind, _string(node.rhs), warnings)]
     elif isinstance(node, ast.InComparisonExpression):
         atoms = _in_list(kind, node.rhs, warnings)
     elif isinstance(node, ast.LikeComparisonExpression):
-        atoms = [like_atom(kind, _string(node.rhs))]
+        atoms = [like_atom(kind, _string(node.rhs), warnings)]
     elif isinstance(node, ast.IsSubsetComparisonExpression) and kind in (IPV4, IPV6):
-        atoms = [atom(kind, _string(node.rhs))]
+        atoms = [atom(kind, _string(node.rhs), warnings)]
     else:
         raise PatternError(f"{operator} is not supported on {kind}")
     return [(atom, object_type) for atom in atoms]
@@ -426,7 +426,7 @@ def _in_list(kind: str, rhs: Any, warnings: list[str]) -> list[Atom]:
     atoms: list[Atom] = []
     for element in getattr(rhs, "value", []):
         try:
-            atoms.append(atom(kind, _string(element)))
+            atoms.append(atom(kind, _string(element), warnings))
         except PatternError as exc:
             warnings.append(f"value left out of IN list: {exc}")
     if not atoms:

@@ -21,7 +21,7 @@ from .._common.model import (
     URL,
     Atom,
 )
-from .canonical import canonical_network, canonical_value, hash_kind, network_value, url_prefix
+from .canonical import canonical_network, canonical_value, hash_kind, network_value, refang, url_prefix
 
 # White space as the STIX grammar's lexer skips it (str.isspace also takes \x1c-\x1f,
 # which the grammar refuses): for regular expressions that read patterns without it.
@@ -95,20 +95,35 @@ def unescape(value: str) -> str:
     return re.sub(r"\\(.)", r"\1", value, flags=re.DOTALL)
 
 
-def atom(kind: str, value: str) -> Atom:
+def atom(kind: str, value: str, warnings: list[str] | None = None) -> Atom:
+    """The atom of ``kind`` = ``value``; a defanged value is refanged, with a
+    warning added to ``warnings`` naming both values."""
     _refuse_surrogates(value)
+    refanged = refang(kind, value)
     if kind in (IPV4, IPV6):
         # An IPv4-mapped IPv6 value comes back as IPv4: it is looked up as one.
-        network = canonical_network(kind, value)
-        return Atom(IPV4 if network.version == 4 else IPV6, network_value(network))
-    return Atom(kind, canonical_value(kind, value))
+        network = canonical_network(kind, refanged)
+        found = Atom(IPV4 if network.version == 4 else IPV6, network_value(network))
+    else:
+        found = Atom(kind, canonical_value(kind, refanged))
+    if refanged != value and warnings is not None:
+        warnings.append(refanged_warning(value, found.value))
+    return found
 
 
-def like_atom(kind: str, value: str) -> Atom:
-    """LIKE '%.evil.com' (domains: subdomains only) and LIKE 'evil%' (prefix)."""
+def refanged_warning(value: str, canonical: str) -> str:
+    """The warning for a defanged value read as ``canonical``."""
+    return f"defanged value {value!r} refanged to {canonical!r}"
+
+
+def like_atom(kind: str, value: str, warnings: list[str] | None = None) -> Atom:
+    """LIKE '%.evil.com' (domains: subdomains only) and LIKE 'evil%' (prefix).
+    The domain of '%.evil[.]com' is refanged as ``atom`` does; a prefix is not
+    (it may stop inside a defanging mark)."""
     _refuse_surrogates(value)
     if kind == DOMAIN and value.startswith("%.") and not _has_wildcard(value[2:]):
-        return Atom(kind, canonical_value(kind, value[2:]), SUBDOMAINS_ONLY)
+        suffix = atom(kind, value[2:], warnings)
+        return Atom(kind, suffix.value, SUBDOMAINS_ONLY)
     literal = value[:-1]
     if value.endswith("%") and literal and not _has_wildcard(literal) and kind not in (IPV4, IPV6):
         if kind == URL:

@@ -1,0 +1,85 @@
+"""Every feed format is told apart by content, wherever it sits: a file, a folder, a folder in a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import iocmatch
+from iocmatch._feeds.detect import detect_format
+from tests.conftest import CORPUS
+
+FEEDS = CORPUS.parent / "feeds"
+
+
+@pytest.fixture
+def feeds() -> Path:
+    if not FEEDS.is_dir():
+        pytest.skip(f"the public feeds corpus is not beside the project ({FEEDS} is missing)")
+    return FEEDS
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("citizenlab-openioc/202006_DarkBasin/openioc.ioc", "openioc"),
+        ("citizenlab-openioc/202006_DarkBasin/iocs.csv", "misp-csv"),
+        ("citizenlab-openioc/202006_DarkBasin/misp.json", "stix2-json"),  # JSON: the reader tells MISP from STIX
+        ("abusech-feodotracker/ipblocklist.csv", "abusech"),
+        ("abusech-urlhaus/urlhaus.csv", "abusech"),
+        ("maltrail-suspicious/computrace.txt", "text"),
+        ("stamparm-ipsum/ipsum.txt", "text"),
+    ],
+)
+def test_each_real_format_is_told_by_its_content(feeds: Path, path: str, form: str) -> None:
+    file = feeds / path
+    assert detect_format(file.read_bytes()[:65_536], str(file)) == form
+
+
+def test_a_reports_three_exports_load_by_path_and_give_the_same_domains(feeds: Path) -> None:
+    report = feeds / "citizenlab-openioc" / "202006_DarkBasin"
+    domains = []
+    for name in ("openioc.ioc", "misp.json", "iocs.csv"):
+        loaded = iocmatch.load(report / name)
+        assert loaded.report.compiled > 0, name
+        domains.append({atom.value for i in loaded.indicators for clause in i.clauses for atom in clause
+                        if atom.kind == "domain-name"})  # fmt: skip
+    assert domains[0]
+    assert domains[0] <= domains[1] == domains[2]
+
+
+def test_a_misp_feed_folder_is_one_feed_by_path_and_inside_a_walked_folder(feeds: Path, tmp_path: Path) -> None:
+    crowdsec = feeds / "misp-feed-crowdsec"
+    alone = iocmatch.load(crowdsec).report
+    assert (alone.read, alone.compiled, alone.skipped, alone.excluded) == (864, 864, 0, 0)
+    parent = tmp_path / "feeds"
+    parent.mkdir()
+    (parent / "crowdsec").symlink_to(crowdsec, target_is_directory=True)
+    (parent / "local.txt").write_text("evil.example\n")
+    walked = iocmatch.load(parent).report
+    # manifest.json is no STIX and hashes.csv holds digests of values: neither is read as a feed.
+    assert (walked.read, walked.compiled) == (865, 865)
+    assert not any("manifest.json" in source or "hashes.csv" in source for source in walked.sources)
+
+
+@pytest.mark.slow
+def test_the_whole_feeds_corpus_loads_and_accounts_for_everything(feeds: Path) -> None:
+    report = iocmatch.load(feeds).report
+    assert report.read == report.compiled + report.skipped + report.excluded
+    assert report.compiled > 190_000  # IPsum, URLhaus, maltrail, MISP, OpenIOC, Feodo
+    for counts in report.by_source.values():
+        assert counts["read"] == counts["compiled"] + counts["skipped"] + counts["excluded"]
+
+
+def test_a_linked_feed_folder_is_read_and_a_link_loop_ends(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "c2.txt").write_text("203.0.113.9\n")
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "local.txt").write_text("evil.example\n")
+    (feeds / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "back").symlink_to(feeds, target_is_directory=True)  # a loop through both
+    report = iocmatch.load(feeds).report
+    assert (report.read, report.compiled) == (2, 2)
