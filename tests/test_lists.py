@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 import iocmatch
 from iocmatch._common.model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, SHA1, SHA256, SHA512, URL
 from iocmatch._feeds.detect import detect_format
-from iocmatch._feeds.lists import EPOCH, infer_kind, looks_like_csv, read_csv, read_text_list
+from iocmatch._feeds.lists import infer_kind, looks_like_csv, read_csv, read_text_list
 from iocmatch._feeds.objects import SourceObjects
 from iocmatch._feeds.reading import read_file
-from iocmatch._feeds.stix2_build import OBJECT_PATHS
+from iocmatch._feeds.stix2_build import EPOCH, OBJECT_PATHS
 from iocmatch._indicators import loader
 from iocmatch._patterns.canonical import canonical_value
 from iocmatch._patterns.clauses import compile_pattern

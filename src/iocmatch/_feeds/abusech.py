@@ -46,10 +46,9 @@ from .._patterns.canonical import typed_value
 from .._patterns.values import atom
 from .objects import SourceObjects
 from .rows import damage, decode, not_utf8, physical_lines, repaired
-from .stix2_build import OBJECT_PATHS, any_of, comparison, identity, indicator, stable_id
+from .stix2_build import EPOCH, OBJECT_PATHS, any_of, comparison, identity, indicator, stable_id
 
 # Undated rows are valid from the Unix epoch, as lists are (lists.py).
-EPOCH = "1970-01-01T00:00:00.000Z"
 # The header comes after abuse.ch's banner of 8 or 9 lines; a file whose first
 # lines hold no such header is not an abuse.ch export.
 _HEADER_SEARCH = 64

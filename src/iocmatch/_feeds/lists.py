@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import ipaddress
-import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,13 +45,13 @@ from .._common.model import (
 )
 from .._patterns.canonical import HASH_DIGITS, expand_hive, typed_value
 from .._patterns.values import atom
+from .maltrail import REFERENCE, Trail, cited, external_reference, trail_context, trail_header
 from .objects import SourceObjects
 from .paths import name_in_folder, name_in_folder_clause, refuse_variables, split_path
 from .rows import damage, decode, not_utf8, physical_lines, records, repaired
-from .stix2_build import identity, indicator, pattern_for, stable_id
+from .stix2_build import EPOCH, indicator, pattern_for, stable_id
 
 # Lists carry no dates (see the module docstring).
-EPOCH = "1970-01-01T00:00:00.000Z"
 
 # ---------------------------------------------------------------- CSV layout
 
@@ -174,11 +173,10 @@ class _Collector:
         self.objects: list[dict[str, Any]] = []
         self.clauses: dict[int, tuple[Clause, ...]] = {}
         self.problems: list[Problem] = []
-        self.trail: _Trail | None = None  # a maltrail trail file's header, once read
+        self.trail: Trail | None = None  # a maltrail trail file's header, once read
         self.group: tuple[dict[str, str], ...] = ()  # the maltrail references above the next value
         # Each indicator's maltrail references: of every line its value is on, in order.
         self.references: dict[str, dict[str, dict[str, str]]] = {}
-        self.indicated: set[str] = set()  # indicators whose relationships were written
 
     def add(self, line: int, name: str, description: str | None, build: Callable[[], _Entry]) -> None:
         try:
@@ -201,37 +199,17 @@ class _Collector:
         )
         if self.trail is not None:
             found = self.references.setdefault(ident, {})
-            found.update((_cited(reference), reference) for reference in self.group if _cited(reference) not in found)
+            found.update((cited(reference), reference) for reference in self.group if cited(reference) not in found)
 
     def skip(self, line: int, reason: str) -> None:
         self.problems.append(Problem(f"{self.label}:{line}", reason, "skipped", self.label))
 
     def result(self) -> SourceObjects:
         if self.trail is not None:
-            self._attribute(self.trail)
+            self.objects.extend(trail_context(self.trail, self.objects, self.references))
         return SourceObjects(
             self.label, self.objects, spec_version="2.1", problems=tuple(self.problems), clauses=self.clauses
         )
-
-    def _attribute(self, trail: _Trail) -> None:
-        """Maltrail's publisher, references and family on every indicator: the
-        context objects go after the indicators, so ``clauses`` keeps its positions."""
-        publisher = identity(MALTRAIL, EPOCH)
-        family = _malware(trail.family, EPOCH, publisher["id"], (), trail.aliases, trail.references)
-        # context.py reports the names of what an indicator indicates, not their
-        # aliases: each alias is an object of its own, in the header's order.
-        targets = [family] + [_malware(alias, EPOCH, publisher["id"], (trail.family,)) for alias in trail.aliases]
-        relationships: list[dict[str, Any]] = []
-        for obj in self.objects:
-            ident = obj["id"]
-            obj["created_by_ref"] = publisher["id"]
-            # Every copy of a value repeated in the file carries the same references,
-            # so its copies stay the duplicates they were.
-            obj["external_references"].extend(self.references[ident].values())
-            if ident not in self.indicated:
-                self.indicated.add(ident)
-                relationships.extend(_indicates(ident, target, publisher["id"]) for target in targets)
-        self.objects.extend([publisher, *targets, *relationships])
 
 
 def _show(value: str) -> str:
@@ -437,18 +415,18 @@ def read_text_list(data: bytes, label: str) -> SourceObjects:
     goes to the description, not the pattern) and ``value  # comment`` are read;
     LOKI ``regex;score`` lines are problems, not literals. A maltrail trail
     file (its ``# Copyright ... Maltrail developers`` header) also gives every
-    value its family, aliases, references and publisher (``_Trail``).
+    value its family, aliases, references and publisher (``maltrail.py``).
     """
     collector = _Collector(label)
     lines = physical_lines(decode(data))
-    collector.trail = _trail_header(lines, collector.base)
+    collector.trail = trail_header(lines, collector.base)
     after_value = True  # a `# Reference:` after a value starts the next group
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if line.startswith("#"):
-            reference = _REFERENCE.match(line) if collector.trail is not None else None
+            reference = REFERENCE.match(line) if collector.trail is not None else None
             if reference is not None:
-                found = _reference(reference["text"])
+                found = external_reference(reference["text"])
                 collector.group = (() if after_value else collector.group) + ((found,) if found else ())
                 # A bare `# Reference:` ends a group: the values below it have none (as in maltrail).
                 after_value = not found
@@ -456,114 +434,6 @@ def read_text_list(data: bytes, label: str) -> SourceObjects:
             after_value = True
             _read_line(collector, number, line)
     return collector.result()
-
-
-# ------------------------------------------------------ maltrail trail files
-
-MALTRAIL = "Maltrail"
-_MALTRAIL_COPYRIGHT = re.compile(r"#\s*Copyright\b.*\bMaltrail developers\b", re.IGNORECASE)
-_ALIASES = re.compile(r"#\s*Aliases\s*:(?P<names>.*)", re.IGNORECASE)
-# `Referecne` is a typo maltrail's own files make (connectwise.txt).
-_REFERENCE = re.compile(r"#\s*(?:Reference|Referecne)\s*:(?P<text>.*)", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class _Trail:
-    """A maltrail trail file's header: the family (the file's name as maltrail
-    writes it, ``apt_menupass.txt`` -> ``apt menupass``), its aliases, and every
-    reference in the file."""
-
-    family: str
-    aliases: tuple[str, ...]
-    references: tuple[dict[str, str], ...]
-
-
-def _trail_header(lines: list[str], base: str) -> _Trail | None:
-    """The header of a maltrail trail file; None for any other list.
-
-    A trail file opens with maltrail's copyright line: it is looked for among
-    the comments before the first value, so a list merely quoting it further
-    down is not taken for one.
-    """
-    for raw in lines:
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            return None
-        if _MALTRAIL_COPYRIGHT.match(line):
-            break
-    else:
-        return None
-    family = posixpath.splitext(base)[0].replace("_", " ")
-    # By folded name, so `simplehelp.txt`'s alias `SimpleHelp` adds nothing.
-    aliases: dict[str, str] = {family.casefold(): family}
-    references: dict[str, dict[str, str]] = {}
-    for raw in lines:
-        line = raw.strip()
-        if named := _ALIASES.match(line):
-            names = (repaired(name.strip()) for name in named["names"].split(","))
-            aliases.update((name.casefold(), name) for name in names if name and name.casefold() not in aliases)
-        elif (cited := _REFERENCE.match(line)) and (found := _reference(cited["text"])):
-            references.setdefault(_cited(found), found)
-    return _Trail(family, tuple(aliases.values())[1:], tuple(references.values()))
-
-
-def _reference(text: str) -> dict[str, str] | None:
-    """A STIX external reference from the text after ``# Reference:``: its URL, and what follows it."""
-    text = repaired(text.strip())
-    if not text:
-        return None
-    first, _, rest = text.partition(" ")
-    if "://" in first:
-        reference = {"source_name": MALTRAIL, "url": first}
-        if rest.strip():
-            reference["description"] = rest.strip()
-        return reference
-    return {"source_name": MALTRAIL, "description": text}
-
-
-def _cited(reference: dict[str, str]) -> str:
-    """What a reference cites: its URL, or its text when it has none (the first citing wins)."""
-    return reference.get("url") or reference["description"]
-
-
-def _malware(
-    name: str,
-    created: str,
-    created_by_ref: str,
-    parts: tuple[str, ...],
-    aliases: tuple[str, ...] = (),
-    references: tuple[dict[str, str], ...] = (),
-) -> dict[str, Any]:
-    """A maltrail family (``parts`` empty) or one of its aliases (``parts`` its family)."""
-    obj: dict[str, Any] = {
-        "type": "malware",
-        "spec_version": "2.1",
-        "id": stable_id("malware", MALTRAIL, *parts, name),
-        "created": created,
-        "modified": created,
-        "name": name,
-        "is_family": True,
-        "created_by_ref": created_by_ref,
-    }
-    if aliases:
-        obj["aliases"] = list(aliases)
-    if references:
-        obj["external_references"] = list(references)
-    return obj
-
-
-def _indicates(indicator_id: str, target: dict[str, Any], created_by_ref: str) -> dict[str, Any]:
-    return {
-        "type": "relationship",
-        "spec_version": "2.1",
-        "id": stable_id("relationship", indicator_id, "indicates", target["id"]),
-        "created": EPOCH,
-        "modified": EPOCH,
-        "relationship_type": "indicates",
-        "source_ref": indicator_id,
-        "target_ref": target["id"],
-        "created_by_ref": created_by_ref,
-    }
 
 
 def _is_kind_header(line: str) -> bool:

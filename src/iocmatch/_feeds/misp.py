@@ -56,9 +56,8 @@ from .._patterns.values import atom
 from .objects import SourceObjects
 from .paths import name_in_folder, name_in_folder_clause, refuse_variables, split_path
 from .rows import damage, decode, physical_lines, records, repaired
-from .stix2_build import any_of, identity, indicator, pattern_for, stable_id
+from .stix2_build import EPOCH, any_of, identity, indicator, pattern_for, stable_id
 
-EPOCH = "1970-01-01T00:00:00.000Z"
 EXCLUDED_NOT_FOR_IDS = "to_ids is false"
 
 # MISP types holding one value of one kind.

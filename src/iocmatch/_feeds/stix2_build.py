@@ -49,6 +49,9 @@ OBJECT_PATHS = {
 }
 
 
+# The time given to objects whose feed gives none: they are valid from the start.
+EPOCH = "1970-01-01T00:00:00.000Z"
+
 def quote(value: str) -> str:
     """A STIX pattern string literal: ``\\`` and ``'`` escaped."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
