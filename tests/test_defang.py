@@ -201,3 +201,15 @@ def test_check_prints_the_warning(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert f"warning: {obj['id']}: defanged value 'evil[.]example' refanged to 'evil.example'" in done.stdout
+
+
+def test_a_text_list_refangs_values_of_every_kind_it_can_tell(tmp_path: Path) -> None:
+    feed = tmp_path / "list.txt"
+    feed.write_text("evil[.]com\nhxxp://bad[.]example/x\na[@]b[.]com\n198.51.100[.]7\nplain.example\n")
+    loaded = iocmatch.load(feed)
+    assert (loaded.report.read, loaded.report.compiled, loaded.report.skipped) == (5, 5, 0)
+    assert len([w for w in loaded.report.warnings if "refanged to" in w.reason]) == 4
+    lines = ["GET http://www.evil.com/ 200", "GET http://bad.example/x 200", "From: a@b.com", "DST=198.51.100.7"]
+    assert [m.value for m in iocmatch.compile(loaded).scan(lines)] == [
+        "evil.com", "http://bad.example/x", "a@b.com", "198.51.100.7",
+    ]  # fmt: skip

@@ -43,7 +43,7 @@ from .._common.model import (
     Clause,
     Problem,
 )
-from .._patterns.canonical import HASH_DIGITS, expand_hive, typed_value
+from .._patterns.canonical import HASH_DIGITS, expand_hive, refang, typed_value
 from .._patterns.values import atom
 from .maltrail import REFERENCE, Trail, cited, external_reference, trail_context, trail_header
 from .objects import SourceObjects
@@ -461,6 +461,8 @@ def _read_line(collector: _Collector, number: int, line: str) -> None:
         value = counted["value"]
         comment = "; ".join(part for part in (comment, f"count {counted['count']}") if part)
     if kind is None:
+        kind = _defanged_kind(value)  # the value stays as written: loading refangs it, with a warning
+    if kind is None:
         collector.skip(number, _unrecognised(value))
         return
     address, port = _without_port(kind, value)
@@ -470,6 +472,15 @@ def _read_line(collector: _Collector, number: int, line: str) -> None:
 
 def _is_score(comment: str) -> bool:
     return comment.split(";", 1)[0].strip().isdigit()
+
+
+def _defanged_kind(value: str) -> str | None:
+    """The kind a defanged value has once refanged the way its kind is (``refang``)."""
+    for kind in (URL, EMAIL, IPV4, DOMAIN):
+        refanged = refang(kind, value)
+        if refanged != value and infer_kind(refanged) == kind:
+            return kind
+    return None
 
 
 def _unrecognised(value: str) -> str:
