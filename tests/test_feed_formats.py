@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,19 @@ def test_a_linked_feed_folder_is_read_and_a_link_loop_ends(tmp_path: Path) -> No
     (elsewhere / "back").symlink_to(feeds, target_is_directory=True)  # a loop through both
     report = iocmatch.load(feeds).report
     assert (report.read, report.compiled) == (2, 2)
+
+
+def test_files_beside_a_misp_feed_are_feeds_of_their_own(tmp_path: Path) -> None:
+    feed = tmp_path / "feed"
+    (feed / "sub").mkdir(parents=True)
+    listed, unlisted = "5b3e5ad1-0000-4000-8000-0000000000aa", "5b3e5ad1-0000-4000-8000-0000000000ab"
+    (feed / "manifest.json").write_text(json.dumps({listed: {"info": "listed"}}))
+    (feed / "hashes.csv").write_text(f"{listed},0123456789abcdef0123456789abcdef\n")
+    for uuid, value in ((listed, "listed.example"), (unlisted, "unlisted.example")):
+        event = {"Event": {"info": uuid, "Attribute": [{"type": "domain", "value": value, "to_ids": True}]}}
+        (feed / f"{uuid}.json").write_text(json.dumps(event))
+    (feed / "other.txt").write_text("other.example\n")
+    (feed / "sub" / "list.txt").write_text("deeper.example\n")
+    loaded = iocmatch.load(feed)
+    values = {atom.value for i in loaded.indicators for clause in i.clauses for atom in clause}
+    assert values == {"listed.example", "unlisted.example", "other.example", "deeper.example"}

@@ -616,14 +616,18 @@ def test_infer_kind(value: str, kind: str | None) -> None:
     assert infer_kind(value) == kind
 
 
-def test_a_value_with_a_count_beside_it_is_the_value_with_the_count_as_context(tmp_path: Path) -> None:
-    feed = tmp_path / "ipsum.txt"
-    feed.write_text("# IP<TAB>number of (black)lists\n203.0.113.7\t10\nevil.example 3\nnot a value\t4\n")
-    loaded = iocmatch.load(feed)
-    assert (loaded.report.read, loaded.report.compiled, loaded.report.skipped) == (3, 2, 1)
-    matches = list(iocmatch.compile(loaded).scan(["DROP SRC=203.0.113.7 DPT=22", "GET http://evil.example/ 200"]))
-    assert [match.value for match in matches] == ["203.0.113.7", "evil.example"]
-    assert "count 10" in read_text_list(feed.read_bytes(), "ipsum.txt").objects[0]["description"]
+def test_ipsums_count_column_is_context_and_elsewhere_no_value(tmp_path: Path) -> None:
+    ipsum = tmp_path / "ipsum.txt"
+    header = "# IPsum Threat Intelligence Feed\n# IP<TAB>number of (black)lists\n"
+    ipsum.write_text(header + "203.0.113.7\t10\nnot a value\t4\n")
+    loaded = iocmatch.load(ipsum)
+    assert (loaded.report.read, loaded.report.compiled, loaded.report.skipped) == (2, 1, 1)
+    assert [match.value for match in iocmatch.compile(loaded).scan(["DROP SRC=203.0.113.7 DPT=22"])] == ["203.0.113.7"]
+    assert "count 10" in read_text_list(ipsum.read_bytes(), "ipsum.txt").objects[0]["description"]
+    # Without IPsum's header a number beside an address may be a prefix length: no guess.
+    other = tmp_path / "networks.txt"
+    other.write_text("192.0.2.0\t24\n")
+    assert iocmatch.load(other, allow_broad=True).report.compiled == 0
 
 
 @pytest.mark.slow

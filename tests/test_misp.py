@@ -429,3 +429,49 @@ def test_feed_folder_with_a_missing_event_is_an_error(tmp_path: Path) -> None:
     (read,) = read_misp_feed(tmp_path)
     assert iocmatch.load(read, ignore_validity=True).report.compiled == 1
     assert not is_misp_feed(tmp_path / "nothing-here")
+
+
+def test_shapes_that_once_lost_attributes_are_read_or_reported() -> None:
+    alone = {"Event": {"info": "x", "Attribute": {"type": "domain", "value": "evil.example", "to_ids": True},
+                       "Object": [{"Attribute": [{"type": "domain", "value": "other.example", "to_ids": True}]}]}}
+    report = iocmatch.load(alone).report
+    assert (report.read, report.compiled) == (2, 2)
+    broken = {"Event": {"info": "x", "Attribute": "evil.example",
+                        "Object": [{"Attribute": [{"type": "domain", "value": "other.example", "to_ids": True}]}]}}
+    report = iocmatch.load(broken).report
+    assert (report.compiled, report.skipped) == (1, 1)
+    assert "'Attribute' is not a list" in report.problems[0].reason
+    unsaid = {"Event": {"info": "x", "Attribute": [{"type": "domain", "value": "evil.example"}]}}
+    report = iocmatch.load(unsaid).report
+    assert [(p.status, p.reason) for p in report.problems] == [("excluded", "to_ids is not given")]
+
+
+def test_a_stix_bundle_with_an_event_key_stays_stix() -> None:
+    bundle_with_event = {
+        "type": "bundle", "id": "bundle--5b3e5ad1-0000-4000-8000-000000000001",
+        "objects": [{"type": "indicator", "spec_version": "2.1",
+                     "id": "indicator--5b3e5ad1-0000-4000-8000-000000000002",
+                     "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z",
+                     "pattern": "[domain-name:value = 'evil.example']", "pattern_type": "stix",
+                     "valid_from": "2020-01-01T00:00:00Z"}],
+        "Event": {"info": "x", "Attribute": [{"type": "domain", "value": "other.example", "to_ids": True}]},
+    }  # fmt: skip
+    matcher = iocmatch.compile(iocmatch.load(bundle_with_event))
+    assert [m.value for m in matcher.scan_line("dns query evil.example")] == ["evil.example"]
+
+
+def test_a_csv_with_chosen_columns_honours_to_ids_and_a_cut_row_is_skipped(tmp_path: Path) -> None:
+    chosen = tmp_path / "chosen.csv"
+    chosen.write_text("type,value,to_ids\ndomain,evil.example,0\nip-dst,198.51.100.7,1\n")
+    report = iocmatch.load(chosen).report
+    assert (report.read, report.compiled, report.excluded) == (2, 1, 1)
+    cut = tmp_path / "cut.csv"
+    rows = [
+        "uuid,event_id,category,type,value,comment,to_ids,date",
+        "5b3e5ad1-0000-4000-8000-000000000003,1,Network activity,domain",
+        "5b3e5ad1-0000-4000-8000-000000000004,1,Network activity,domain,evil.example,,1,20200101",
+    ]
+    cut.write_text("\n".join(rows) + "\n")
+    report = iocmatch.load(cut).report
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (2, 1, 1, 0)
+    assert report.problems[0].reason == "row has 4 cells, the header 8"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,8 +112,9 @@ _HASH_BY_DIGITS = {digits: kind for kind, digits in HASH_DIGITS.items()}
 _REGEX_HINT = re.compile(r"\\.|[\[\](){}*+?|^$]")
 # From the start of a run of spaces only: `\s+#` alone is tried at every space of a run.
 _INLINE_COMMENT = re.compile(r"(?<!\s)\s+#")
-# A value, then a number in a column of its own (IPsum's `address<TAB>lists`).
-_COUNTED = re.compile(r"(?P<value>\S+)[\t ]+(?P<count>\d+)")
+# IPsum: `address<TAB>on how many lists`, told by its header (elsewhere `1.2.3.0<TAB>24` may be a network).
+_COUNTED = re.compile(r"(?P<value>\S+)\t+(?P<count>\d+)")
+_IPSUM_HEADER = re.compile(r"#\s*IPsum\b", re.IGNORECASE)
 # Lines that name the kind of the values below them (`SHA256`, `Domains:`).
 _HEADER_WORDS = {
     "md5",
@@ -174,6 +175,7 @@ class _Collector:
         self.clauses: dict[int, tuple[Clause, ...]] = {}
         self.problems: list[Problem] = []
         self.trail: Trail | None = None  # a maltrail trail file's header, once read
+        self.counted = False  # an IPsum file: a count follows each value
         self.group: tuple[dict[str, str], ...] = ()  # the maltrail references above the next value
         # Each indicator's maltrail references: of every line its value is on, in order.
         self.references: dict[str, dict[str, dict[str, str]]] = {}
@@ -420,6 +422,7 @@ def read_text_list(data: bytes, label: str) -> SourceObjects:
     collector = _Collector(label)
     lines = physical_lines(decode(data))
     collector.trail = trail_header(lines, collector.base)
+    collector.counted = any(_IPSUM_HEADER.match(line.strip()) for line in _header_comments(lines))
     after_value = True  # a `# Reference:` after a value starts the next group
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
@@ -455,7 +458,7 @@ def _read_line(collector: _Collector, number: int, line: str) -> None:
         collector.skip(number, f"{_show(value)} is a regular expression, not a literal value")
         return
     kind = infer_kind(value)
-    counted = _COUNTED.fullmatch(value) if kind is None else None
+    counted = _COUNTED.fullmatch(value) if kind is None and collector.counted else None
     if counted and (kind := infer_kind(counted["value"])) is not None:
         # `value<TAB>count` (IPsum: on how many blocklists): the count is context.
         value = counted["value"]
@@ -472,6 +475,15 @@ def _read_line(collector: _Collector, number: int, line: str) -> None:
 
 def _is_score(comment: str) -> bool:
     return comment.split(";", 1)[0].strip().isdigit()
+
+
+def _header_comments(lines: list[str]) -> Iterator[str]:
+    """The comment lines before a list's first value."""
+    for raw in lines:
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            return
+        yield line
 
 
 def _defanged_kind(value: str) -> str | None:

@@ -117,7 +117,7 @@ class _Attribute:
     ident: str
     type: str
     value: str
-    to_ids: bool
+    to_ids: bool | None  # None: not given
     deleted: bool
     comment: str
     valid_from: str
@@ -138,7 +138,8 @@ def _is_event_document(document: Any) -> bool:
     if not isinstance(document, dict):
         return False
     if isinstance(document.get("Event"), dict):
-        return True
+        # A STIX bundle or object carrying an "Event" key stays STIX: its objects are what it holds.
+        return "type" not in document and "objects" not in document
     response = document.get("response")
     return isinstance(response, list) and bool(response) and all(_is_event_document(item) for item in response)
 
@@ -155,8 +156,14 @@ def _events(document: Any) -> Iterator[dict[str, Any]]:
 
 
 def looks_like_misp_csv(head: bytes) -> bool:
-    """The header of MISP's attribute CSV export: ``uuid,event_id,category,type,value,...``."""
-    return _CSV_HEADER.match(head) is not None
+    """The header of MISP's attribute CSV export: ``uuid,event_id,category,type,value,...``,
+    or any CSV whose header names ``type``, ``value`` and ``to_ids`` columns (MISP's
+    export with chosen columns): its ``to_ids`` must be honoured, not read past."""
+    if _CSV_HEADER.match(head) is not None:
+        return True
+    first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
+    names = {cell.strip().strip('"').strip().lower() for cell in first.split(",")}
+    return {"type", "value", "to_ids"} <= names
 
 
 def is_misp_feed(folder: Path) -> bool:
@@ -169,6 +176,17 @@ def is_misp_feed(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(document, dict) and bool(document) and all(_is_uuid(key) for key in document)
+
+
+def feed_own_files(folder: Path) -> set[str]:
+    """The names in a MISP feed folder that ``read_misp_feed`` reads or that
+    belong to the feed (its manifest, its hash list): anything else there is
+    a feed of its own."""
+    try:
+        listed = json.loads((folder / "manifest.json").read_bytes())
+    except (OSError, ValueError):
+        listed = {}
+    return {"manifest.json", "hashes.csv", *(f"{uuid}.json" for uuid in listed if isinstance(uuid, str))}
 
 
 # --------------------------------------------------------------------- reading
@@ -251,6 +269,9 @@ def read_misp_csv(data: bytes, label: str) -> SourceObjects:
             collector.skip(where, problem)
             continue
         cells = record.cells
+        if len(cells) < len(header):  # a cut row: its to_ids, or its value, is not there to read
+            collector.skip(where, f"row has {len(cells)} cells, the header {len(header)}")
+            continue
 
         def cell(name: str, cells: list[str] = cells, columns: dict[str, int] = columns) -> str:
             column = columns.get(name)
@@ -304,6 +325,16 @@ class _Collector:
             self.context_ids.add(obj["id"])
             self.objects.append(obj)
 
+    def _entries(self, value: Any, name: str) -> list[Any]:
+        """An event's list of attributes or objects. One written alone (not in a
+        list) is read too; anything else is a problem, never nothing."""
+        if value is None or isinstance(value, list):
+            return value or []
+        if isinstance(value, dict):
+            return [value]
+        self.skip(f"{self.label}#{name}", f"'{name}' is not a list of JSON objects (a {type(value).__name__})")
+        return []
+
     def event(self, event: dict[str, Any]) -> None:
         info = event["info"] if isinstance(event.get("info"), str) else ""
         event_time = self._time(event.get("timestamp")) or self._time(event.get("date")) or EPOCH
@@ -313,10 +344,10 @@ class _Collector:
             publisher = identity(org["name"].strip(), event_time)
             self.context(publisher)
         clusters = _clusters(event)
-        attributes = list(_list(event.get("Attribute")))
-        for obj in _list(event.get("Object")):
+        attributes = self._entries(event.get("Attribute"), "Attribute")
+        for obj in self._entries(event.get("Object"), "Object"):
             if isinstance(obj, dict):
-                attributes.extend(_list(obj.get("Attribute")))
+                attributes.extend(self._entries(obj.get("Attribute"), "Object Attribute"))
         for position, item in enumerate(attributes):
             if not isinstance(item, dict):
                 self.skip(f"{self.label}#{position}", f"attribute is not a JSON object (a {type(item).__name__})")
@@ -333,7 +364,7 @@ class _Collector:
                     ident=ident,
                     type=type_name,
                     value=value,
-                    to_ids=_truthy(item.get("to_ids")),
+                    to_ids=_truthy(item["to_ids"]) if "to_ids" in item else None,
                     deleted=_truthy(item.get("deleted")),
                     comment=str(item.get("comment") or ""),
                     valid_from=valid_from,
@@ -348,7 +379,7 @@ class _Collector:
             self.exclude(attribute.where, "attribute is deleted")
             return
         if not attribute.to_ids:
-            self.exclude(attribute.where, EXCLUDED_NOT_FOR_IDS)
+            self.exclude(attribute.where, EXCLUDED_NOT_FOR_IDS if attribute.to_ids is False else "to_ids is not given")
             return
         if not attribute.value.strip():
             self.skip(attribute.where, f"MISP {attribute.type or 'attribute'} has no value")

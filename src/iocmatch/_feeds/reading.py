@@ -19,7 +19,7 @@ from .._common.errors import SourceError
 from .abusech import read_abusech
 from .detect import detect_format
 from .lists import read_csv, read_text_list
-from .misp import is_misp_feed, read_misp_csv, read_misp_feed
+from .misp import feed_own_files, is_misp_feed, read_misp_csv, read_misp_feed
 from .objects import SourceObjects
 from .openioc import read_openioc
 from .stix1_xml import read_stix1
@@ -69,8 +69,9 @@ def _read_path(path: Path) -> list[SourceObjects]:
 
 
 def _feed_files(folder: Path) -> list[Path]:
-    """The feed files under ``folder``, and the MISP feed folders (read whole:
-    their manifest and hash list are no feeds of their own), sorted. A
+    """The feed files under ``folder``, and the MISP feed folders (read as one
+    feed: their manifest and hash list are no feeds of their own; other files
+    and subfolders in them are), sorted. A
     subfolder that cannot be listed, or a feed file that is a broken link, is
     an error naming it: a feed left out unseen would read as a feed with
     nothing in it."""
@@ -87,11 +88,13 @@ def _feed_files(folder: Path) -> list[Path]:
             folders.clear()
             continue
         walked.add(real)
+        own: set[str] = set()
         if is_misp_feed(Path(root)):
             files.append(Path(root))
-            folders.clear()
-            continue
+            own = feed_own_files(Path(root))  # the rest of the folder, and its subfolders, are read as ever
         for name in names:
+            if name in own:
+                continue
             candidate = Path(root, name)
             if candidate.suffix.lower() not in FOLDER_SUFFIXES:
                 continue
