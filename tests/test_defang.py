@@ -14,6 +14,7 @@ import pytest
 
 import iocmatch
 from iocmatch._common.model import SUBDOMAINS_ONLY
+from iocmatch._feeds.openioc import read_openioc
 from iocmatch._patterns.canonical import canonical_value, refang
 from iocmatch._patterns.clauses import compile_pattern
 from tests.conftest import bundle, indicator
@@ -213,3 +214,29 @@ def test_a_text_list_refangs_values_of_every_kind_it_can_tell(tmp_path: Path) ->
     assert [m.value for m in iocmatch.compile(loaded).scan(lines)] == [
         "evil.com", "http://bad.example/x", "a@b.com", "198.51.100.7",
     ]  # fmt: skip
+
+
+def test_misp_and_openioc_values_warn_when_refanged_and_only_then() -> None:
+    event = {"Event": {"info": "Phishing from evil[.]com", "Attribute": [
+        {"type": "domain", "value": "evil.com", "to_ids": True},
+        {"type": "hostname", "value": "bad[.]example", "to_ids": True},
+        {"type": "domain|ip", "value": "two[.]example|198.51.100.7", "to_ids": True},
+    ]}}  # fmt: skip
+    report = iocmatch.load(event).report
+    assert report.compiled == 3
+    assert sorted(w.reason for w in report.warnings) == [
+        "defanged value 'bad[.]example' refanged to 'bad.example'",
+        "defanged value 'two[.]example|198.51.100.7' refanged to 'two.example'",
+    ]
+    ioc = (
+        '<?xml version="1.0"?>'
+        '<ioc xmlns="http://schemas.mandiant.com/2010/ioc" id="5b3e5ad1-0000-4000-8000-000000000009">'
+        "<short_description>x</short_description><definition>"
+        '<Indicator operator="OR" id="5b3e5ad1-0000-4000-8000-00000000000a">'
+        '<IndicatorItem id="5b3e5ad1-0000-4000-8000-00000000000b" condition="is">'
+        '<Context document="Network" search="Network/DNS" type="mir"/><Content type="string">evil[.]org</Content>'
+        "</IndicatorItem></Indicator></definition></ioc>"
+    )
+    loaded = iocmatch.load(read_openioc(ioc.encode(), "x.ioc"))
+    assert [w.reason for w in loaded.report.warnings] == ["defanged value 'evil[.]org' refanged to 'evil.org'"]
+    assert [m.value for m in iocmatch.compile(loaded).scan_line("dns query evil.org")] == ["evil.org"]

@@ -44,7 +44,7 @@ from .._common.model import (
     Problem,
 )
 from .._patterns.canonical import HASH_DIGITS, expand_hive, refang, typed_value
-from .._patterns.values import atom
+from .._patterns.values import atom, refanged_note
 from .maltrail import REFERENCE, Trail, cited, external_reference, trail_context, trail_header
 from .objects import SourceObjects
 from .paths import name_in_folder, name_in_folder_clause, refuse_variables, split_path
@@ -174,6 +174,7 @@ class _Collector:
         self.objects: list[dict[str, Any]] = []
         self.clauses: dict[int, tuple[Clause, ...]] = {}
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # values published defanged, and refanged
         self.trail: Trail | None = None  # a maltrail trail file's header, once read
         self.counted = False  # an IPsum file: a count follows each value
         self.group: tuple[dict[str, str], ...] = ()  # the maltrail references above the next value
@@ -188,6 +189,8 @@ class _Collector:
             return
         ident = stable_id("indicator", self.base, entry.key, entry.value)
         self.clauses[len(self.objects)] = (entry.clause,)
+        if (note := refanged_note((entry.clause,), name)) is not None:
+            self.warnings.append(Problem(ident, note, "warning", self.label))
         self.objects.append(
             indicator(
                 ident=ident,
@@ -210,7 +213,12 @@ class _Collector:
         if self.trail is not None:
             self.objects.extend(trail_context(self.trail, self.objects, self.references))
         return SourceObjects(
-            self.label, self.objects, spec_version="2.1", problems=tuple(self.problems), clauses=self.clauses
+            self.label,
+            self.objects,
+            spec_version="2.1",
+            problems=tuple(self.problems),
+            warnings=tuple(self.warnings),
+            clauses=self.clauses,
         )
 
 

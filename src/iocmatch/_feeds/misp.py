@@ -52,7 +52,7 @@ from .._common.model import (
 )
 from .._common.timestamps import parse_timestamp
 from .._patterns.canonical import expand_hive, typed_value
-from .._patterns.values import atom
+from .._patterns.values import atom, refanged_note
 from .objects import SourceObjects
 from .paths import name_in_folder, name_in_folder_clause, refuse_variables, split_path
 from .rows import damage, decode, physical_lines, records, repaired
@@ -307,11 +307,17 @@ class _Collector:
         self.objects: list[dict[str, Any]] = []
         self.clauses: dict[int, tuple[Clause, ...]] = {}
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # values published defanged, and refanged
         self.context_ids: set[str] = set()
 
     def result(self) -> SourceObjects:
         return SourceObjects(
-            self.label, self.objects, spec_version="2.1", problems=tuple(self.problems), clauses=self.clauses
+            self.label,
+            self.objects,
+            spec_version="2.1",
+            problems=tuple(self.problems),
+            warnings=tuple(self.warnings),
+            clauses=self.clauses,
         )
 
     def skip(self, where: str, reason: str) -> None:
@@ -392,6 +398,8 @@ class _Collector:
         description = "; ".join(part for part in (attribute.comment.strip(), entry.context) if part) or None
         created = attribute.valid_from
         self.clauses[len(self.objects)] = entry.clauses
+        if (note := refanged_note(entry.clauses, attribute.value.strip())) is not None:
+            self.warnings.append(Problem(attribute.ident, note, "warning", self.label))
         self.objects.append(
             indicator(
                 ident=attribute.ident,

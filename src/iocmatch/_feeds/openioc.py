@@ -47,7 +47,7 @@ from .._common.model import (
     Problem,
 )
 from .._common.timestamps import parse_timestamp
-from .._patterns.canonical import HIVES, expand_hive, typed_value
+from .._patterns.canonical import HIVES, expand_hive, refang, typed_value
 from .._patterns.values import like_atom
 from . import stix2_build as build
 from .objects import SourceObjects
@@ -395,7 +395,8 @@ class _Ioc:
             like_atom(kind, value + "%")  # PatternError when the compiler cannot read it
             return f"{object_path or build.OBJECT_PATHS[kind]} LIKE {build.quote(value + '%')}"
         typed_kind, canonical = typed_value(kind, value)
-        return build.comparison(typed_kind, canonical, object_path)
+        # Written defanged, the value stays so in the pattern: compiling refangs it and warns, as for any feed.
+        return build.comparison(typed_kind, value if refang(kind, value) != value else canonical, object_path)
 
     def _value(self, item: Element) -> str:
         value = _text(_child(item, "Content"))

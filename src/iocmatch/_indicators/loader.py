@@ -25,9 +25,7 @@ from .._common.errors import ObjectError, PatternError
 from .._common.model import Atom, Clause, Indicator, IndicatorSet, LoadReport, Problem
 from .._common.timestamps import parse_timestamp
 from .._feeds import SourceObjects, read_source
-from .._patterns.canonical import refang
 from .._patterns.clauses import CompiledPattern, compile_pattern
-from .._patterns.values import refanged_warning
 from .allowlists import Allowlist, parse_allowlist, read_allowlist
 from .breadth import too_broad
 from .context import Context
@@ -236,7 +234,7 @@ class _Loader:
                 self._skip(ident, str(exc), label)
                 return None
         else:
-            compiled = CompiledPattern(built, _refanged_by_reader(obj, built))
+            compiled = CompiledPattern(built, ())  # a reader that built clauses warned of what it refanged
         clauses = self._screened(ident, label, compiled.clauses)
         if clauses is None:
             return None
@@ -306,21 +304,6 @@ def _compiled_pattern(obj: dict[str, Any], spec: str) -> CompiledPattern:
         raise ObjectError("indicator has no pattern")
     version = str(obj.get("spec_version") or spec or "2.1")
     return compile_pattern(pattern, "2.0" if version.startswith("2.0") else "2.1")
-
-
-def _refanged_by_reader(obj: dict[str, Any], clauses: tuple[Clause, ...]) -> tuple[str, ...]:
-    """The warning for a list's value that was published defanged: a list's
-    reader names each indicator by its value as written, and builds its clause
-    from the value refanged (``canonical_value``)."""
-    written = obj.get("name")
-    if not isinstance(written, str):
-        return ()
-    return tuple(
-        refanged_warning(written, atom.value)
-        for clause in clauses
-        for atom in clause
-        if refang(atom.kind, written) != written
-    )
 
 
 def _valid_until(obj: dict[str, Any]) -> datetime | None:

@@ -20,6 +20,7 @@ from .._common.model import (
     SUBDOMAINS_ONLY,
     URL,
     Atom,
+    Clause,
 )
 from .canonical import canonical_network, canonical_value, hash_kind, network_value, refang, url_prefix
 
@@ -114,6 +115,16 @@ def atom(kind: str, value: str, warnings: list[str] | None = None) -> Atom:
 def refanged_warning(value: str, canonical: str) -> str:
     """The warning for a defanged value read as ``canonical``."""
     return f"defanged value {value!r} refanged to {canonical!r}"
+
+
+def refanged_note(clauses: tuple[Clause, ...], written: str) -> str | None:
+    """The warning for a value a reader built ``clauses`` from, as it was
+    written, when it was written defanged; None when it was not."""
+    for clause in clauses:
+        for found in clause:
+            if refang(found.kind, written) != written:
+                return refanged_warning(written, found.value)
+    return None
 
 
 def like_atom(kind: str, value: str, warnings: list[str] | None = None) -> Atom:
