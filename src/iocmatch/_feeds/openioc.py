@@ -28,9 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
-
 from .._common.errors import PatternError, SourceError
 from .._common.model import (
     DOMAIN,
@@ -46,12 +43,12 @@ from .._common.model import (
     URL,
     Problem,
 )
-from .._common.timestamps import parse_timestamp
 from .._patterns.canonical import HIVES, expand_hive, refang, typed_value
 from .._patterns.values import like_atom
 from . import stix2_build as build
 from .objects import SourceObjects
 from .paths import folder_only, name_in_folder, refuse_variables, split_path
+from .xml_elements import child, children, local, parse_xml, text
 
 _XML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<", re.DOTALL)
 _OPENIOC_ROOT = re.compile(
@@ -110,43 +107,20 @@ def looks_like_openioc(head: bytes) -> bool:
 
 
 def read_openioc(data: bytes, label: str) -> SourceObjects:
-    try:
-        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise SourceError(f"{label}: refused unsafe XML ({type(exc).__name__}: {exc})") from None
-    except ParseError as exc:
-        raise SourceError(f"{label}: not well-formed XML: {exc}") from None
-    except (LookupError, ValueError) as exc:
-        raise SourceError(f"{label}: XML this reader cannot decode: {exc}") from None
-    if _local(root.tag) not in _ROOTS:
-        raise SourceError(f"{label}: not an OpenIOC document (root element {_local(root.tag)})")
+    root = parse_xml(data, label)
+    if local(root.tag) not in _ROOTS:
+        raise SourceError(f"{label}: not an OpenIOC document (root element {local(root.tag)})")
     return _Ioc(root, label).read()
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _children(element: Element, name: str) -> Iterator[Element]:
-    return (child for child in element if _local(child.tag) == name)
 
 
-def _child(element: Element | None, name: str) -> Element | None:
-    return next(_children(element, name), None) if element is not None else None
 
 
-def _text(element: Element | None) -> str:
-    return (element.text or "").strip() if element is not None else ""
 
 
-def _timestamp(value: str) -> str | None:
-    if not value:
-        return None
-    try:
-        stamp = parse_timestamp(value)
-    except ValueError:
-        return None
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 @dataclass
@@ -164,27 +138,29 @@ class _Ioc:
         self.root = root
         self.label = label
         self.base = label.replace("\\", "/").rsplit("/", 1)[-1]
-        metadata = _child(root, "metadata")  # OpenIOC 1.1 keeps these there
+        metadata = child(root, "metadata")  # OpenIOC 1.1 keeps these there
         about = metadata if metadata is not None else root
         self.ioc_id = root.get("id", "")
-        self.short = _text(_child(about, "short_description"))
-        self.description = _text(_child(about, "description"))
-        self.author = _text(_child(about, "authored_by"))
+        self.short = text(child(about, "short_description"))
+        self.description = text(child(about, "description"))
+        self.author = text(child(about, "authored_by"))
         self.created = (
-            _timestamp(_text(_child(about, "authored_date"))) or _timestamp(root.get("last-modified", "")) or _UNDATED
+            build.stix_time(text(child(about, "authored_date")))
+            or build.stix_time(root.get("last-modified", ""))
+            or _UNDATED
         )
         self.problems: list[Problem] = []
         self.from_ids = 0
         self.position = 0
 
     def read(self) -> SourceObjects:
-        definition = _child(self.root, "definition")
+        definition = child(self.root, "definition")
         if definition is None:
-            definition = _child(self.root, "criteria")
+            definition = child(self.root, "criteria")
         objects: list[dict[str, Any]] = []
         publisher = build.identity(self.author, self.created) if self.author else None
         campaign = self._campaign()
-        tops = list(_children(definition, "Indicator")) if definition is not None else []
+        tops = list(children(definition, "Indicator")) if definition is not None else []
         units = [unit for top in tops for unit in _units(top)]
         for unit in units:
             obj = self._unit(unit)
@@ -239,8 +215,8 @@ class _Ioc:
         """One indicator from an item or an AND, or None with every item in it reported skipped."""
         self.position += 1
         ident = self._ident(unit)
-        items = list(unit.iter()) if _local(unit.tag) == "Indicator" else [unit]
-        items = [item for item in items if _local(item.tag) == "IndicatorItem"]
+        items = list(unit.iter()) if local(unit.tag) == "Indicator" else [unit]
+        items = [item for item in items if local(item.tag) == "IndicatorItem"]
         try:
             expression = self._expression(unit)
         except _Skip as exc:
@@ -290,13 +266,13 @@ class _Ioc:
             self.problems.append(Problem(item.get("id") or f"#{self.position}", shown, "skipped", self.label))
 
     def _expression(self, node: Element) -> _Expression:
-        if _local(node.tag) == "IndicatorItem":
+        if local(node.tag) == "IndicatorItem":
             return self._item(node)
         operator = (node.get("operator") or "OR").upper()
         if operator not in ("AND", "OR"):
             raise _Skip(f"Indicator operator {operator!r} is not supported")
         parts = list(node)
-        parts = [part for part in parts if _local(part.tag) in ("Indicator", "IndicatorItem")]
+        parts = [part for part in parts if local(part.tag) in ("Indicator", "IndicatorItem")]
         if not parts:
             raise _Skip("empty Indicator")
         if operator == "AND":
@@ -318,8 +294,8 @@ class _Ioc:
 
     def _mutexes(self, parts: list[Element]) -> list[Element]:
         """In an AND, ``Handle/Type is Mutant`` makes its ``Handle/Name`` siblings mutex names."""
-        types = [p for p in parts if _local(p.tag) == "IndicatorItem" and _search(p).lower() == _HANDLE_TYPE]
-        names = [p for p in parts if _local(p.tag) == "IndicatorItem" and _search(p).lower() == _HANDLE_NAME]
+        types = [p for p in parts if local(p.tag) == "IndicatorItem" and _search(p).lower() == _HANDLE_TYPE]
+        names = [p for p in parts if local(p.tag) == "IndicatorItem" and _search(p).lower() == _HANDLE_NAME]
         for handle_type in types:
             value = self._value(handle_type)
             if value.lower() != "mutant" or (handle_type.get("condition") or "is").lower() != "is":
@@ -399,7 +375,7 @@ class _Ioc:
         return build.comparison(typed_kind, value if refang(kind, value) != value else canonical, object_path)
 
     def _value(self, item: Element) -> str:
-        value = _text(_child(item, "Content"))
+        value = text(child(item, "Content"))
         if value:
             return value
         written = (item.get("id") or "").strip()
@@ -417,7 +393,7 @@ def _units(indicator: Element) -> Iterator[Element]:
         yield indicator
         return
     for part in indicator:
-        name = _local(part.tag)
+        name = local(part.tag)
         if name == "IndicatorItem":
             yield part
         elif name == "Indicator":
@@ -425,7 +401,7 @@ def _units(indicator: Element) -> Iterator[Element]:
 
 
 def _search(item: Element) -> str:
-    context = _child(item, "Context")
+    context = child(item, "Context")
     return (context.get("search") or "").strip() if context is not None else ""
 
 

@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
-
 from .._common.errors import PatternError, SourceError
 from .._common.model import DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MUTEX, REGISTRY_KEY, URL, Problem
-from .._common.timestamps import parse_timestamp
 from .._patterns.canonical import canonical_value, expand_hive, hash_kind, typed_value
 from . import stix2_build as build
 from .objects import SourceObjects
 from .paths import folder_only, name_in_folder, refuse_variables, split_path
+from .xml_elements import child, children, local, parse_xml, text
 
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')\]]+")
@@ -46,48 +43,24 @@ class _Notes:
 
 
 def read_stix1(data: bytes, label: str) -> SourceObjects:
-    try:
-        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise SourceError(f"{label}: refused unsafe XML ({type(exc).__name__}: {exc})") from None
-    except ParseError as exc:
-        raise SourceError(f"{label}: not well-formed XML: {exc}") from None
-    except (LookupError, ValueError) as exc:  # found by fuzzing: encoding="UTF-0"
-        raise SourceError(f"{label}: XML this reader cannot decode: {exc}") from None
-    if _local(root.tag) != "STIX_Package":
-        raise SourceError(f"{label}: not a STIX 1.x package (root element {_local(root.tag)})")
+    root = parse_xml(data, label)
+    if local(root.tag) != "STIX_Package":
+        raise SourceError(f"{label}: not a STIX 1.x package (root element {local(root.tag)})")
     return _Package(root, label).read()
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
 
 
-def _children(element: Element, name: str) -> Iterator[Element]:
-    return (child for child in element if _local(child.tag) == name)
 
 
-def _child(element: Element, name: str) -> Element | None:
-    return next(_children(element, name), None)
 
 
 def _descendants(element: Element, name: str) -> Iterator[Element]:
-    return (node for node in element.iter() if _local(node.tag) == name)
+    return (node for node in element.iter() if local(node.tag) == name)
 
 
-def _text(element: Element | None) -> str:
-    return (element.text or "").strip() if element is not None else ""
 
 
-def _timestamp(value: str | None) -> str | None:
-    """A STIX 1 timestamp as STIX 2.1 writes it (UTC, ``Z``); None if absent."""
-    if not value:
-        return None
-    try:
-        stamp = parse_timestamp(value)
-    except ValueError:
-        return None
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 class _Package:
@@ -96,9 +69,9 @@ class _Package:
         self.label = label
         self.base = label.replace("\\", "/").rsplit("/", 1)[-1]
         self.package_id = root.get("id", "")
-        header = _child(root, "STIX_Header")
-        self.title = _text(_child(header, "Title")) if header is not None else ""
-        self.produced = _timestamp(root.get("timestamp")) or _UNDATED
+        header = child(root, "STIX_Header")
+        self.title = text(child(header, "Title")) if header is not None else ""
+        self.produced = build.stix_time(root.get("timestamp")) or _UNDATED
         self.observables = {o.get("id"): o for o in _descendants(root, "Observable") if o.get("id")}
         self.kill_chains = {
             chain.get("id"): chain.get("name", "") for chain in _descendants(root, "Kill_Chain") if chain.get("id")
@@ -139,21 +112,21 @@ class _Package:
             self.problems.append(Problem(ident, "observables nested too deeply", "skipped", self.label))
             return None
         self.warnings.extend(Problem(ident, warning, "warning", self.label) for warning in notes.warnings)
-        created = _timestamp(element.get("timestamp")) or self.produced
-        description = _text(_child(element, "Description"))
+        created = build.stix_time(element.get("timestamp")) or self.produced
+        description = text(child(element, "Description"))
         references = [{"source_name": self.title or self.base, "external_id": self.package_id}]
         references += [{"source_name": "description link", "url": url} for url in _URL_IN_TEXT.findall(description)]
         extra: dict[str, Any] = {}
         phases = self._kill_chain_phases(element)
         if phases:
             extra["kill_chain_phases"] = phases
-        sighted = sorted(filter(None, (_timestamp(s.get("timestamp")) for s in _descendants(element, "Sighting"))))
+        sighted = sorted(filter(None, (build.stix_time(s.get("timestamp")) for s in _descendants(element, "Sighting"))))
         if sighted:
             extra["x_sightings"] = sighted
         obj = build.indicator(
             ident=ident,
             pattern=pattern,
-            name=_text(_child(element, "Title")) or ident,
+            name=text(child(element, "Title")) or ident,
             created=created,
             source_name=self.title or self.base,
             description=description or None,
@@ -163,10 +136,10 @@ class _Package:
         return obj
 
     def _indicator_pattern(self, element: Element, notes: _Notes) -> str:
-        composite = _child(element, "Composite_Indicator_Expression")
+        composite = child(element, "Composite_Indicator_Expression")
         if composite is not None:
             raise _Unsupported("composite indicator expressions are not supported")
-        observable = _child(element, "Observable")
+        observable = child(element, "Observable")
         if observable is None:
             raise _Unsupported("indicator has no observable")
         return " OR ".join(self._observable(observable, notes, ()))
@@ -181,17 +154,17 @@ class _Package:
                 raise _Unsupported(f"observable {ref} refers to itself")
             seen = (*seen, ref)
             observable = self.observables[ref]
-        composition = _child(observable, "Observable_Composition")
+        composition = child(observable, "Observable_Composition")
         if composition is not None:
             operator = composition.get("operator", "AND").upper()
-            parts = [self._observable(inner, notes, seen) for inner in _children(composition, "Observable")]
+            parts = [self._observable(inner, notes, seen) for inner in children(composition, "Observable")]
             if operator == "OR":
                 return [observation for part in parts for observation in part]
             if len(parts) == 1:
                 return parts[0]
             raise _Unsupported("AND of several observables (AND between observations) is not supported")
-        obj = _child(observable, "Object")
-        properties = _child(obj, "Properties") if obj is not None else None
+        obj = child(observable, "Object")
+        properties = child(obj, "Properties") if obj is not None else None
         if properties is None:
             raise _Unsupported("observable has no object properties (an event or pattern only)")
         return [_properties(properties, notes)]
@@ -222,7 +195,7 @@ def _slug(text: str) -> str:
 
 def _properties(properties: Element, notes: _Notes) -> str:
     """One CybOX object's properties as one STIX 2 observation ``[...]``."""
-    object_type = _local(properties.get(_XSI_TYPE, "").split(":")[-1])
+    object_type = local(properties.get(_XSI_TYPE, "").split(":")[-1])
     reader = _OBJECT_READERS.get(object_type)
     if reader is None:
         raise _Unsupported(f"CybOX object type {object_type or '(none)'} is not supported")
@@ -234,9 +207,9 @@ def _values(element: Element) -> list[str]:
     condition = element.get("condition", "Equals")
     if condition != "Equals":
         raise _Unsupported(f"CybOX condition {condition!r} is not supported")
-    values = [value.strip() for value in _text(element).split(_LIST_DELIMITER) if value.strip()]
+    values = [value.strip() for value in text(element).split(_LIST_DELIMITER) if value.strip()]
     if not values:
-        raise _Unsupported(f"empty {_local(element.tag)}")
+        raise _Unsupported(f"empty {local(element.tag)}")
     return values
 
 
@@ -255,11 +228,11 @@ def _single(kind: str, element: Element | None) -> str:
 
 
 def _domain(properties: Element, _notes: _Notes) -> str:
-    return _single(DOMAIN, _child(properties, "Value"))
+    return _single(DOMAIN, child(properties, "Value"))
 
 
 def _uri(properties: Element, _notes: _Notes) -> str:
-    value = _child(properties, "Value")
+    value = child(properties, "Value")
     kind = DOMAIN if properties.get("type") == "Domain Name" else URL
     return _single(kind, value)
 
@@ -269,12 +242,12 @@ def _address(properties: Element, _notes: _Notes) -> str:
     kind = {"ipv4-addr": IPV4, "ipv4-net": IPV4, "ipv6-addr": IPV6, "ipv6-net": IPV6, "e-mail": EMAIL}.get(category)
     if kind is None:
         raise _Unsupported(f"Address category {category!r} is not supported")
-    return _single(kind, _child(properties, "Address_Value"))
+    return _single(kind, child(properties, "Address_Value"))
 
 
 def _email_message(properties: Element, _notes: _Notes) -> str:
     senders = list(_descendants(properties, "From"))
-    addresses = [_child(sender, "Address_Value") for sender in senders]
+    addresses = [child(sender, "Address_Value") for sender in senders]
     found = [address for address in addresses if address is not None]
     if not found:
         raise _Unsupported("EmailMessage without a From address is not supported")
@@ -283,14 +256,14 @@ def _email_message(properties: Element, _notes: _Notes) -> str:
 
 
 def _mutex(properties: Element, _notes: _Notes) -> str:
-    return _single(MUTEX, _child(properties, "Name"))
+    return _single(MUTEX, child(properties, "Name"))
 
 
 def _registry_key(properties: Element, _notes: _Notes) -> str:
-    key, hive = _child(properties, "Key"), _child(properties, "Hive")
+    key, hive = child(properties, "Key"), child(properties, "Hive")
     if key is None:
         raise _Unsupported("WinRegistryKey without a Key")
-    prefix = _text(hive) + "\\" if hive is not None and _text(hive) else ""
+    prefix = text(hive) + "\\" if hive is not None and text(hive) else ""
     return build.any_of([build.comparison(REGISTRY_KEY, expand_hive(prefix + value)) for value in _values(key)])
 
 
@@ -299,11 +272,11 @@ def _file(properties: Element, notes: _Notes) -> str:
     fuzzy_only: list[str] = []
     for entry in _descendants(properties, "Hash"):
         algorithm, exact, fuzzy = (
-            _child(entry, "Type"),
-            _child(entry, "Simple_Hash_Value"),
-            _child(entry, "Fuzzy_Hash_Value"),
+            child(entry, "Type"),
+            child(entry, "Simple_Hash_Value"),
+            child(entry, "Fuzzy_Hash_Value"),
         )
-        algorithm_name = _text(algorithm) or "(unnamed)"
+        algorithm_name = text(algorithm) or "(unnamed)"
         if exact is None:
             if fuzzy is not None:
                 fuzzy_only.append(algorithm_name)
@@ -316,16 +289,16 @@ def _file(properties: Element, notes: _Notes) -> str:
             continue
         hashes.extend(_comparisons(kind, exact))
     for unobservable in ("Size_In_Bytes", "File_Format", "Magic_Number", "Created_Time", "Modified_Time"):
-        if _child(properties, unobservable) is not None:
+        if child(properties, unobservable) is not None:
             notes.warnings.append(f"{unobservable} left out: a log line cannot show it")
-    name, path = _child(properties, "File_Name"), _child(properties, "File_Path")
+    name, path = child(properties, "File_Name"), child(properties, "File_Path")
     if hashes:
         if name is not None:
-            notes.warnings.append(f"file name {_text(name)!r} kept as context: the file's hashes identify it")
+            notes.warnings.append(f"file name {text(name)!r} kept as context: the file's hashes identify it")
         return build.any_of(hashes)
     if path is not None:
         folder_given = path.get("fully_qualified", "").lower() == "false"
-        file_name = _text(name) if name is not None else ""
+        file_name = text(name) if name is not None else ""
         return " OR ".join(_file_path(value, file_name, folder_given) for value in _values(path))
     if name is not None:
         return build.any_of(_comparisons(FILE_NAME, name))

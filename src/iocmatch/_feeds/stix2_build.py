@@ -28,6 +28,7 @@ from .._common.model import (
     SHA512,
     URL,
 )
+from .._common.timestamps import parse_timestamp
 
 # A fixed namespace, so ids derived from a source and a value never change.
 NAMESPACE = uuid.UUID("6f1c1b34-6b1e-5c6a-9f55-2a0e4d3c7b10")
@@ -51,6 +52,17 @@ OBJECT_PATHS = {
 
 # The time given to objects whose feed gives none: they are valid from the start.
 EPOCH = "1970-01-01T00:00:00.000Z"
+
+
+def stix_time(written: str | None) -> str | None:
+    """A feed's timestamp as STIX 2.1 writes it (UTC, milliseconds, ``Z``); None if absent or no timestamp."""
+    if not written:
+        return None
+    try:
+        stamp = parse_timestamp(written)
+    except ValueError:
+        return None
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 def quote(value: str) -> str:
     """A STIX pattern string literal: ``\\`` and ``'`` escaped."""
