@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import idna
 
+from tests.oracle_literals import LITERAL_PREFIX_KINDS, LITERALS, literal_canonical, literal_hits
+
 H = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 HEX = frozenset("0123456789abcdefABCDEF")
 HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
@@ -44,6 +46,7 @@ KINDS = frozenset(
         "mutex",
         "windows-registry-key",
         *HASH_LENGTHS,
+        *LITERALS,
     }
 )
 
@@ -164,6 +167,8 @@ def canonical(atom: Atom) -> str:
     """The canonical value a hit of ``atom`` reports (``ValueError`` if invalid)."""
     kind, value = atom.kind, atom.value
     if atom.op == "LIKE":
+        if kind in LITERAL_PREFIX_KINDS and value.endswith("%") and not set(value[:-1]) & {"%", "_"}:
+            return value
         _like_literal(atom)  # validates the form
         return value.lower() if kind in ("domain-name", "email-addr") else value
     if kind == "domain-name":
@@ -179,6 +184,8 @@ def canonical(atom: Atom) -> str:
         return _canon_net(kind, value)
     if kind == "url":
         return _canon_url(value)
+    if kind in LITERALS:
+        return literal_canonical(kind, value)
     return value  # file-name, mutex, windows-registry-key: "as given"
 
 
@@ -408,7 +415,9 @@ def oracle_hits(
                 raise ValueError(f"unsupported atom {atom!r}")
             ip_atoms.append(atom)
             continue
-        if atom.op == "LIKE":
+        if atom.kind in LITERALS and (atom.op == "=" or atom.kind in LITERAL_PREFIX_KINDS):
+            spans = literal_hits(atom.kind, canonical(atom) if atom.op == "=" else atom.value[:-1], text, atom.op)
+        elif atom.op == "LIKE":
             spans = _like_hits(atom, text)
         elif atom.kind == "url":
             spans = _url_hits(atom, text)

@@ -185,16 +185,41 @@ def test_threatfox_is_told_from_a_type_value_csv(threatfox: Path) -> None:
     assert detect_format(threatfox.read_bytes(), "threatfox.csv") == "abusech"
 
 
-def test_threatfox_domains_urls_hashes_compile_and_ip_port_is_skipped_with_its_reason(threatfox: Path) -> None:
+def test_threatfox_rows_compile_and_an_unknown_type_is_skipped_with_its_reason(threatfox: Path) -> None:
     report = iocmatch.load(threatfox).report
-    assert (report.read, report.compiled, report.skipped, report.excluded) == (7, 5, 2, 0)
-    assert report.kinds == {"domain-name": 1, "md5": 1, "sha1": 1, "sha256": 1, "url": 1}
-    reasons = {p.id.rsplit(":", 1)[1]: p.reason for p in report.problems}
-    assert reasons.keys() == {"11", "12"}
-    assert "'203.0.113.9:8443'" in reasons["11"]
-    assert "port on one line" in reasons["11"]
-    assert "no address-and-port comparison" in reasons["11"]
-    assert reasons["12"] == "unknown ThreatFox ioc_type 'envelope_from' for 'x@bad.example'"
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (7, 6, 1, 0)
+    assert report.kinds == {
+        "domain-name": 1,
+        "ipv4-addr": 1,
+        "md5": 1,
+        "port": 1,
+        "sha1": 1,
+        "sha256": 1,
+        "url": 1,
+    }
+    assert [(p.id, p.reason) for p in report.problems] == [
+        (f"{threatfox}:12", "unknown ThreatFox ioc_type 'envelope_from' for 'x@bad.example'")
+    ]
+
+
+def test_threatfox_ip_port_is_the_address_and_the_port_on_one_line(threatfox: Path) -> None:
+    [endpoint] = [o for o in read_file(threatfox).objects if o.get("name") == "203.0.113.9:8443"]
+    assert endpoint["pattern"] == (
+        "[network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port = 8443]"
+    )
+    matcher = iocmatch.compile(iocmatch.load(threatfox))
+    proxy = "1709287500.123 85 10.1.2.3 TCP_TUNNEL/200 4210 CONNECT 203.0.113.9:8443 - HIER_DIRECT/203.0.113.9 -"
+    hits = matcher.scan_line(proxy)
+    assert {(h.kind, h.value, h.attribution) for h in hits} == {
+        ("ipv4-addr", "203.0.113.9", ("Cobalt Strike",)),
+        ("port", "8443", ("Cobalt Strike",)),
+    }
+    # The same address on another port is another service of a host that may be shared: no hit.
+    firewall = "Mar  1 10:05:00 fw01 kernel: [UFW BLOCK] SRC=10.1.2.3 DST=203.0.113.9 PROTO=TCP SPT=51514 DPT=22"
+    assert matcher.scan_line(firewall) == []
+    # Unless the caller asks for the address alone.
+    alone = iocmatch.compile(iocmatch.load(threatfox, ignore_ports=True))
+    assert [(h.kind, h.value) for h in alone.scan_line(firewall)] == [("ipv4-addr", "203.0.113.9")]
 
 
 def test_threatfox_hits_carry_the_family_and_abusech(threatfox: Path) -> None:
@@ -210,6 +235,150 @@ def test_threatfox_hits_carry_the_family_and_abusech(threatfox: Path) -> None:
     assert (domain["labels"], domain["confidence"]) == (["botnet_cc", "CobaltStrike", "c2"], 100)
     family = next(o for o in objects if o.get("type") == "malware" and o["name"] == "Cobalt Strike")
     assert family["aliases"] == ["Agentemis", "BEACON", "CobaltStrike"]
+
+
+# The rows 101 and 106 of THREATFOX as ThreatFox's JSON export writes them
+# (``/export/json/recent/``: each IOC id maps to a list holding its record) ...
+THREATFOX_EXPORT = {
+    "101": [
+        {
+            "ioc_value": "c2.bad.example",
+            "ioc_type": "domain",
+            "threat_type": "botnet_cc",
+            "malware": "win.cobalt_strike",
+            "malware_alias": "Agentemis,BEACON,CobaltStrike",
+            "malware_printable": "Cobalt Strike",
+            "first_seen_utc": "2024-03-01 10:00:00",
+            "last_seen_utc": None,
+            "confidence_level": 100,
+            "reference": None,
+            "tags": "CobaltStrike,c2",
+            "anonymous": "0",
+            "reporter": "tester",
+        }
+    ],
+    "106": [
+        {
+            "ioc_value": "203.0.113.9:8443",
+            "ioc_type": "ip:port",
+            "threat_type": "botnet_cc",
+            "malware": "win.cobalt_strike",
+            "malware_alias": None,
+            "malware_printable": "Cobalt Strike",
+            "first_seen_utc": "2024-03-01 10:00:05",
+            "last_seen_utc": None,
+            "confidence_level": 100,
+            "reference": None,
+            "tags": None,
+            "anonymous": "0",
+            "reporter": "tester",
+        }
+    ],
+}
+# ... and as the API answers them (``get_iocs``, ``search_ioc``): other field names, tags as a list.
+THREATFOX_API = {
+    "query_status": "ok",
+    "data": [
+        {
+            "id": "101",
+            "ioc": "c2.bad.example",
+            "threat_type": "botnet_cc",
+            "threat_type_desc": "Indicator that identifies a botnet command&control server (C&C)",
+            "ioc_type": "domain",
+            "ioc_type_desc": "Domain that is used for botnet Command&control (C&C)",
+            "malware": "win.cobalt_strike",
+            "malware_printable": "Cobalt Strike",
+            "malware_alias": "Agentemis,BEACON,CobaltStrike",
+            "malware_malpedia": "https://malpedia.caad.fkie.fraunhofer.de/details/win.cobalt_strike",
+            "confidence_level": 100,
+            "first_seen": "2024-03-01 10:00:00 UTC",
+            "last_seen": None,
+            "reference": None,
+            "reporter": "tester",
+            "tags": ["CobaltStrike", "c2"],
+        },
+        {
+            "id": "106",
+            "ioc": "203.0.113.9:8443",
+            "threat_type": "botnet_cc",
+            "ioc_type": "ip:port",
+            "malware": "win.cobalt_strike",
+            "malware_printable": "Cobalt Strike",
+            "malware_alias": None,
+            "confidence_level": 100,
+            "first_seen": "2024-03-01 10:00:05 UTC",
+            "last_seen": None,
+            "reference": None,
+            "reporter": "tester",
+            "tags": None,
+        },
+    ],
+}
+
+
+def _objects_by_id(read: SourceObjects) -> dict[str, dict[str, object]]:
+    return {obj["id"]: obj for obj in read.objects}
+
+
+@pytest.mark.parametrize("document", [THREATFOX_EXPORT, THREATFOX_API], ids=["export", "api"])
+def test_threatfox_json_means_what_the_csv_rows_mean(tmp_path: Path, threatfox: Path, document: object) -> None:
+    path = tmp_path / "threatfox.json"
+    path.write_text(json.dumps(document, indent=4))
+    assert detect_format(path.read_bytes(), str(path)) == "abusech"
+    read = read_file(path)
+    from_csv = _objects_by_id(read_file(threatfox))
+    # Same ids, same patterns, dates, labels, confidence, family and publisher as the CSV's rows 101 and 106.
+    assert _objects_by_id(read) == {ident: from_csv[ident] for ident in _objects_by_id(read)}
+    assert {obj["name"] for obj in read.objects if obj["type"] == "indicator"} == {
+        "c2.bad.example",
+        "203.0.113.9:8443",
+    }
+    report = iocmatch.load(path).report
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (2, 2, 0, 0)
+
+
+def test_threatfox_json_records_that_are_no_ioc_are_skipped_by_id(tmp_path: Path) -> None:
+    document = {
+        **THREATFOX_EXPORT,
+        "107": ["not a record"],
+        "108": [{**THREATFOX_EXPORT["101"][0], "ioc_value": "c2[.]bad[.]example", "ioc_type": "domain"}],
+        "109": [{**THREATFOX_EXPORT["101"][0], "ioc_value": "x@bad.example", "ioc_type": "envelope_from"}],
+    }
+    path = tmp_path / "full.json"
+    path.write_text(json.dumps(document))
+    loaded = iocmatch.load(path)
+    report = loaded.report
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (5, 3, 2, 0)
+    assert [(p.id, p.reason) for p in report.problems] == [
+        (f"{path}#107", "ThreatFox entry is not a JSON object (a str)"),
+        (f"{path}#109", "unknown ThreatFox ioc_type 'envelope_from' for 'x@bad.example'"),
+    ]
+    # A value published defanged is read refanged, and the report says so.
+    assert [w.reason for w in report.warnings] == [
+        f"{path}#108: defanged value 'c2[.]bad[.]example' refanged to 'c2.bad.example'"
+    ]
+
+
+def test_abusech_api_answers_without_indicators(tmp_path: Path) -> None:
+    empty = tmp_path / "none.json"
+    empty.write_text('{"query_status": "no_result", "data": "Your search did not yield any results"}')
+    report = iocmatch.load(empty).report
+    assert (report.read, report.compiled) == (0, 0)
+    refused = tmp_path / "refused.json"
+    refused.write_text('{"query_status": "unknown_auth_key"}')
+    with pytest.raises(iocmatch.SourceError, match="answered 'unknown_auth_key'"):
+        iocmatch.load(refused)
+    urlhaus = tmp_path / "urls.json"  # URLhaus's API lists "urls": not read, and said so
+    urlhaus.write_text('{"query_status": "ok", "urls": [{"url": "http://bad.example/x"}]}')
+    with pytest.raises(iocmatch.SourceError, match="without a 'data' list"):
+        iocmatch.load(urlhaus)
+
+
+def test_json_that_is_not_abusech_is_not_taken_for_it() -> None:
+    bundle = {"type": "bundle", "id": "bundle--1", "objects": [{"type": "indicator", "description": "ioc_value"}]}
+    assert detect_format(json.dumps(bundle).encode(), "b.json") == "stix2-json"
+    event = {"Event": {"info": "query_status", "Attribute": [{"type": "domain", "value": "a.example"}]}}
+    assert detect_format(json.dumps(event).encode(), "e.json") == "stix2-json"
 
 
 # ---------------------------------------------------------------- MalwareBazaar
@@ -254,6 +423,44 @@ def test_malwarebazaar_rows_are_files_hit_by_any_hash(tmp_path: Path) -> None:
     assert first["valid_from"] == "2024-03-02T00:42:15.000Z"
 
 
+def test_malwarebazaar_api_answer_means_what_the_csv_row_means(tmp_path: Path) -> None:
+    answer = {
+        "query_status": "ok",
+        "data": [
+            {
+                "sha256_hash": SHA256,
+                "sha3_384_hash": "00" * 48,
+                "sha1_hash": SHA1,
+                "md5_hash": MD5,
+                "first_seen": "2024-03-02 00:42:15",
+                "last_seen": None,
+                "file_name": "invoice.exe",
+                "file_size": 1024,
+                "file_type_mime": "application/x-dosexec",
+                "file_type": "exe",
+                "reporter": "abuse_ch",
+                "signature": "AgentTesla",
+                "tags": ["AgentTesla", "exe"],
+            },
+            ["not", "a", "sample"],
+        ],
+    }
+    path = tmp_path / "get_recent.json"
+    path.write_text(json.dumps(answer))
+    csv_path = tmp_path / "recent.csv"
+    csv_path.write_text(MALWAREBAZAAR)
+    from_csv = _objects_by_id(read_file(csv_path))
+    read = read_file(path)
+    assert _objects_by_id(read) == {ident: from_csv[ident] for ident in _objects_by_id(read)}
+    assert [(p.id, p.reason) for p in read.problems] == [
+        (f"{path}#1", "MalwareBazaar entry is not a JSON object (a list)")
+    ]
+    matcher = iocmatch.compile(iocmatch.load(path))
+    assert [(h.attribution, h.sources) for h in matcher.scan_line(f"sha1:{SHA1}")] == [
+        (("AgentTesla",), ("abuse.ch MalwareBazaar",))
+    ]
+
+
 # ------------------------------------------------------------- broken rows, dates
 
 
@@ -278,6 +485,21 @@ def test_a_broken_row_costs_only_itself_and_a_bad_date_keeps_the_row(tmp_path: P
     # A first_seen in the future is what the feed says: not yet valid, excluded and counted.
     assert excluded == ["not yet valid (valid_from 2999-01-01T00:00:00.000Z)"]
     assert [w.reason for w in report.warnings] == [f"{path}:6: 'yesterday' is no date: read as undated"]
+
+
+def test_a_value_written_defanged_is_read_refanged_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "ipblocklist.csv"
+    path.write_text(
+        '"first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"\n'
+        '"2024-01-01 00:00:00","198.51.100[.]1","443","online","2024-01-02","QakBot"\n'
+        '"2024-01-01 00:00:00","198.51.100.2","443","online","2024-01-02","QakBot"\n'
+    )
+    loaded = iocmatch.load(path)
+    assert [w.reason for w in loaded.report.warnings] == [
+        f"{path}:2: defanged value '198.51.100[.]1' refanged to '198.51.100.1'"
+    ]
+    hits = iocmatch.compile(loaded).scan_line("Jan  2 fw01 SRC=10.1.2.3 DST=198.51.100.1 DPT=443")
+    assert [(h.value, h.attribution) for h in hits] == [("198.51.100.1", ("QakBot",))]
 
 
 # ------------------------------- what an indicator matches is what its pattern says
@@ -318,6 +540,19 @@ def test_check_json_accounts_for_every_row(path: Path) -> None:
     counts = report["by_source"][str(path)]
     assert counts["read"] == rows == counts["compiled"] + counts["skipped"] + counts["excluded"]
     assert counts["compiled"] == rows
+
+
+@pytest.mark.slow  # two runs of the command
+def test_ignore_ports_on_the_command_line(threatfox: Path, tmp_path: Path) -> None:
+    log = tmp_path / "fw.log"
+    log.write_text("Mar  1 10:05:00 fw01 kernel: [UFW BLOCK] SRC=10.1.2.3 DST=203.0.113.9 PROTO=TCP DPT=22\n")
+    command = [sys.executable, "-m", "iocmatch", "scan", "-i", str(threatfox), str(log)]
+    as_published = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert (as_published.returncode, as_published.stdout) == (1, "")
+    alone = subprocess.run([*command, "--ignore-ports"], capture_output=True, text=True, check=False)
+    assert alone.returncode == 0, alone.stderr
+    assert "ipv4-addr 203.0.113.9" in alone.stdout
+    assert "[Cobalt Strike] {abuse.ch ThreatFox}" in alone.stdout
 
 
 def test_type_value_csv_is_not_taken_for_an_abusech_export() -> None:

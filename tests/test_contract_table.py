@@ -40,6 +40,16 @@ PATHS = {
     "file-name": "file:name",
     "mutex": "mutex:name",
     "windows-registry-key": "windows-registry-key:key",
+    "process-name": "process:name",
+    "command-line": "process:command_line",
+    "email-subject": "email-message:subject",
+    "user-account": "user-account:account_login",
+    "software-name": "software:name",
+    "x509-serial": "x509-certificate:serial_number",
+    "x509-name": "x509-certificate:subject",
+    "user-agent": "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'",
+    "http-header": "network-traffic:extensions.'http-request-ext'.request_header.'X-Session'",
+    "http-request": "network-traffic:extensions.'http-request-ext'.request_value",
 }
 
 
@@ -663,7 +673,138 @@ REGISTRY_CASES = [
     ),
 ]
 
+# -- literal properties ------------------------------------------------------------
+
+PROC = A("process-name", "evil.exe")
+CMD_V = "powershell.exe -nop -w hidden -enc SQBFAFgA"
+CMD = A("command-line", CMD_V)
+CMDQ_V = '"C:\\Windows\\System32\\cmd.exe" /c whoami > C:\\Users\\Public\\o.txt'
+CMDQ = A("command-line", CMDQ_V)
+SUBJ_V = "Invoice 4471 overdue"
+SUBJ = A("email-subject", SUBJ_V)
+USER = A("user-account", "svc_backup")
+SOFT = A("software-name", "Mimikatz")
+SERIAL = A("x509-serial", "0a:1b:2c:3d:4e")
+SERIAL_HIGH = A("x509-serial", "8BB00EE1")
+DN_V = "CN=evil.example,O=Evil Org"
+DN = A("x509-name", "CN=evil.example, O=Evil Org")
+UA_V = "Mozilla/4.0 (compatible; MSIE 6.0)"
+UA = A("user-agent", UA_V)
+HEADER = A("http-header", "k9x-7731")
+REQ = A("http-request", "/gate.php?id=1")
+APACHE = '10.0.0.5 - - [06/Dec/2026:10:00:00 +0000] "GET {path} HTTP/1.1" 200 512 "-" "{ua}"'
+
+LITERAL_CASES = [
+    C("process name in a Sysmon image path", PROC, "Image: C:\\Users\\bob\\AppData\\evil.exe", hit("evil.exe")),
+    C("process name in JSON, other case", PROC, '{"Image":"C:\\\\Temp\\\\EVIL.EXE"}', hit("EVIL.EXE", "evil.exe")),
+    C(
+        "process name, longer name",
+        PROC,
+        "Image: C:\\Temp\\notevil.exe",
+    ),
+    C("process name, another extension after", PROC, "evil.exe.config loaded"),
+    C("command line in Sysmon XML", CMD, f"<Data Name='CommandLine'>{CMD_V}</Data>", hit(CMD_V)),
+    C(
+        "command line, other case",
+        CMD,
+        "CommandLine: POWERSHELL.EXE -NOP -W HIDDEN -ENC SQBFAFGA",
+        hit(CMD_V.upper(), CMD_V),
+    ),
+    C("command line continues in a word", CMD, f"CommandLine: {CMD_V}AAAA"),
+    C("command line, other argument", CMD, "CommandLine: powershell.exe -nop -w hidden -enc SQBFAFgB"),
+    C("quoted command line as written", CMDQ, f"4688 Process Command Line: {CMDQ_V}", hit(CMDQ_V)),
+    C(
+        "quoted command line in JSON",
+        CMDQ,
+        '{"CommandLine":"\\"C:\\\\Windows\\\\System32\\\\cmd.exe\\" /c whoami > C:\\\\Users\\\\Public\\\\o.txt"}',
+        hit(
+            '\\"C:\\\\Windows\\\\System32\\\\cmd.exe\\" /c whoami > C:\\\\Users\\\\Public\\\\o.txt',
+            CMDQ_V,
+        ),
+    ),
+    C(
+        "quoted command line in event XML",
+        CMDQ,
+        "<Data Name='CommandLine'>" + CMDQ_V.replace(">", "&gt;") + "</Data>",
+        hit(CMDQ_V.replace(">", "&gt;"), CMDQ_V),
+    ),
+    C(
+        "subject in a Postfix header warning",
+        SUBJ,
+        f"postfix/cleanup[311]: 4F1: warning: header Subject: {SUBJ_V} from",
+        hit(SUBJ_V),
+    ),
+    C("subject in Exchange message tracking CSV", SUBJ, f'2026-12-06T10:00:00Z,RECEIVE,"RE: {SUBJ_V}",1', hit(SUBJ_V)),
+    C("subject with a longer number", SUBJ, "Subject: Invoice 44712 overdue"),
+    C("subject continued in a word", SUBJ, f"Subject: {SUBJ_V}s"),
+    C("account after its domain", USER, "4624 Account Name: CORP\\svc_backup", hit("svc_backup")),
+    C("account as a UPN", USER, "user=svc_backup@corp.example logon", hit("svc_backup")),
+    C("account in JSON, other case", USER, '{"TargetUserName":"SVC_BACKUP"}', hit("SVC_BACKUP", "svc_backup")),
+    C("machine account is another", USER, "TargetUserName=svc_backup$"),
+    C("longer account", USER, "TargetUserName=svc_backup2 svc_backup.old x.svc_backup"),
+    C("software in an AV detection", SOFT, "Detected: HackTool:Win32/Mimikatz.D", hit("Mimikatz")),
+    C("software name inside a word", SOFT, "MimikatzLite found"),
+    C("serial as Zeek writes it", SERIAL, "1765000000.1\tFx1\t3\t0A1B2C3D4E\tCN=x", hit("0A1B2C3D4E")),
+    C(
+        "serial as openssl -text prints it",
+        SERIAL,
+        "Serial Number: 0a:1b:2c:3d:4e",
+        hit("0a:1b:2c:3d:4e", "0A1B2C3D4E"),
+    ),
+    C("serial without its leading zero", SERIAL, "serial=A1B2C3D4E", hit("A1B2C3D4E", "0A1B2C3D4E")),
+    C("serial inside a longer serial", SERIAL, "serial=0A1B2C3D4E5F ser=0a:1b:2c:3d:4e:5f"),
+    C("serial inside a fingerprint", SERIAL, "sha1=ff:0a:1b:2c:3d:4e"),
+    C(
+        "serial in decimal",
+        SERIAL_HIGH,
+        "Serial Number: 2343571169 (0x8bb00ee1)",
+        hit("2343571169", "8BB00EE1"),
+        hit("8bb00ee1", "8BB00EE1"),
+    ),
+    C("serial with the DER zero byte", SERIAL_HIGH, "serial=008BB00EE1", hit("008BB00EE1", "8BB00EE1")),
+    C("subject as Zeek writes it", DN, f"x509\t{DN_V}\tCN=Evil CA", hit(DN_V)),
+    C(
+        "subject as OpenSSL 1.1 prints it, reversed",
+        DN,
+        "subject=O = Evil Org, CN = evil.example",
+        hit("O = Evil Org, CN = evil.example", DN_V),
+    ),
+    C(
+        "subject as OpenSSL 1.0 prints it",
+        DN,
+        "subject= /O=Evil Org/CN=evil.example",
+        hit("/O=Evil Org/CN=evil.example", DN_V),
+    ),
+    C("subject with another part after", DN, f'"subject":"{DN_V},C=US"'),
+    C("subject with another part before", DN, f'"subject":"OU=x,{DN_V}"'),
+    C("subject whose last value goes on", DN, f"subject {DN_V} Ltd"),
+    C("user agent in an Apache log", UA, APACHE.format(path="/", ua=UA_V), hit(UA_V)),
+    C("user agent in Zeek TSV", UA, f"1765000000.1\tC1\tGET\tevil.example\t/\t{UA_V}\t0", hit(UA_V)),
+    C(
+        "user agent in IIS W3C",
+        UA,
+        "2026-12-06 10:00:00 GET / - 80 - 10.0.0.5 " + UA_V.replace(" ", "+") + " - 200",
+        hit(UA_V.replace(" ", "+"), UA_V),
+    ),
+    C("user agent in CEF", UA, f"CEF:0|Squid|Proxy|4|1|GET|1|requestClientApplication={UA_V} act=allow", hit(UA_V)),
+    C("user agent that goes on", UA, APACHE.format(path="/", ua=UA_V + " Gecko")),
+    C("user agent in other case", UA, APACHE.format(path="/", ua=UA_V.lower())),
+    C("header value as a JSON field", HEADER, '{"x_session":"k9x-7731"}', hit("k9x-7731")),
+    C("header value inside a longer one", HEADER, '{"x_session":"k9x-77312"}'),
+    C("request path in Apache", REQ, APACHE.format(path="/gate.php?id=1", ua="-"), hit("/gate.php?id=1")),
+    C(
+        "request path after a proxy's host",
+        REQ,
+        "1765 TCP_MISS/200 GET http://evil.example:8080/gate.php?id=1 -",
+        hit("/gate.php?id=1"),
+    ),
+    C("request path under another folder", REQ, APACHE.format(path="/admin/gate.php?id=1", ua="-")),
+    C("request path, other query", REQ, APACHE.format(path="/gate.php?id=12", ua="-")),
+    C("request path in other case", REQ, APACHE.format(path="/Gate.php?id=1", ua="-")),
+]
+
 ATOM_CASES = [
+    *LITERAL_CASES,
     *DOMAIN_CASES,
     *LIKE_CASES,
     *URL_CASES,
@@ -737,7 +878,101 @@ LIKE_OR = "[domain-name:value LIKE '%.evil.com' OR domain-name:value = 'evil.com
 LIKE_OR_DNF = [[Atom("domain-name", "%.evil.com", "LIKE")], [d("evil.com")]]
 AND_OR_OBS = f"{AND_FILE} OR [domain-name:value = 'evil.com']"
 
+DST_REF = "network-traffic:dst_ref.value"
+DST_PORT = "network-traffic:dst_port"
+SRC_PORT = "network-traffic:src_port"
+HTTP_EXT = "network-traffic:extensions.'http-request-ext'"
+TO_443 = f"[{DST_REF} = '1.2.3.4' AND {DST_PORT} = 443]"
+TO_443_DNF = [[Atom("ipv4-addr", "1.2.3.4"), Atom("port", "443")]]
+IPTABLES = "Dec  6 10:44:43 fw kernel: DROP IN=eth0 SRC=10.0.0.5 DST=1.2.3.4 LEN=60 PROTO=TCP SPT=51234 DPT={port}"
+PORT_44 = f"[{DST_REF} = '1.2.3.4' AND {DST_PORT} = 44]"
+PORT_80 = f"[{DST_REF} = '1.2.3.4' AND {DST_PORT} = 80]"
+TO_DOMAIN = f"[{DST_REF} = 'evil.example' AND {DST_PORT} = 8080]"
+POST_ONLY = f"[{HTTP_EXT}.request_method = 'post' AND {HTTP_EXT}.request_value = '/gate.php']"
+POST_ONLY_DNF = [[Atom("http-method", "post"), Atom("http-request", "/gate.php")]]
+POST_GATE = f"[{HTTP_EXT}.request_value = '/gate.php' AND {HTTP_EXT}.request_header.'User-Agent' = 'Updater/1.0']"
+
 PATTERN_CASES = [
+    P("address and port, iptables", TO_443, TO_443_DNF, IPTABLES.format(port=443), hit("1.2.3.4"), hit("443")),
+    P("address and another port, iptables", TO_443, TO_443_DNF, IPTABLES.format(port=80)),
+    P("port without the address", TO_443, TO_443_DNF, "DST=10.9.9.9 DPT=443"),
+    P(
+        "address and port, Zeek conn TSV",
+        TO_443,
+        TO_443_DNF,
+        "1765000000.1\tCx1\t10.0.0.5\t51234\t1.2.3.4\t443\ttcp",
+        hit("1.2.3.4"),
+        hit("443"),
+    ),
+    P(
+        "address and port, Zeek conn JSON",
+        TO_443,
+        TO_443_DNF,
+        '{"id.orig_h":"10.0.0.5","id.resp_h":"1.2.3.4","id.resp_p":443}',
+        hit("1.2.3.4"),
+        hit("443"),
+    ),
+    P(
+        "address and port, Cisco ASA",
+        TO_443,
+        TO_443_DNF,
+        "%ASA-6-302013: Built outbound TCP connection 7 for outside:1.2.3.4/443 (1.2.3.4/443)",
+        hit("1.2.3.4"),
+        hit("1.2.3.4", nth=1),
+        hit("443"),
+        hit("443", nth=1),
+    ),
+    P(
+        "port only in the time of day",
+        PORT_44,
+        [[Atom("ipv4-addr", "1.2.3.4"), Atom("port", "44")]],
+        IPTABLES.format(port=80),
+    ),
+    P(
+        "port only in an address octet",
+        PORT_80,
+        [[Atom("ipv4-addr", "1.2.3.4"), Atom("port", "80")]],
+        "DST=1.2.3.4 via 10.80.1.1",
+    ),
+    P(
+        "domain and port, Squid CONNECT",
+        TO_DOMAIN,
+        [[d("evil.example"), Atom("port", "8080")]],
+        "1765000000.1 12 10.0.0.5 TCP_TUNNEL/200 0 CONNECT evil.example:8080 - HIER_DIRECT/1.2.3.4 -",
+        hit("evil.example"),
+        hit("8080"),
+    ),
+    P(
+        "request path and user agent, Apache",
+        POST_GATE,
+        [[Atom("http-request", "/gate.php"), Atom("user-agent", "Updater/1.0")]],
+        '10.0.0.5 - - [06/Dec/2026:10:00:00 +0000] "POST /gate.php HTTP/1.1" 200 5 "-" "Updater/1.0"',
+        hit("/gate.php"),
+        hit("Updater/1.0"),
+    ),
+    P(
+        "method and path, Apache",
+        POST_ONLY,
+        POST_ONLY_DNF,
+        '10.0.0.5 - - [06/Dec/2026:10:00:00 +0000] "POST /gate.php HTTP/1.1" 200 5 "-" "-"',
+        hit("POST", kind="http-method"),
+        hit("/gate.php"),
+    ),
+    P("path with another method", POST_ONLY, POST_ONLY_DNF, '"GET /gate.php HTTP/1.1" 200 5 "-" "Poster/2.0 post"'),
+    P(
+        "method and path, Zeek http TSV",
+        POST_ONLY,
+        POST_ONLY_DNF,
+        "1765000000.1\tC1\t10.0.0.5\t51234\t203.0.113.9\t80\t1\tPOST\tevil.example\t/gate.php\t-",
+        hit("POST", kind="http-method"),
+        hit("/gate.php"),
+    ),
+    P(
+        "request path without the user agent",
+        POST_GATE,
+        [[Atom("http-request", "/gate.php"), Atom("user-agent", "Updater/1.0")]],
+        '10.0.0.5 - - [06/Dec/2026:10:00:00 +0000] "POST /gate.php HTTP/1.1" 200 5 "-" "Mozilla/5.0"',
+    ),
     P("OR first part", OR_2, [[d("evil.com")], [d("bad.org")]], "bad.org", hit("bad.org")),
     P("OR both parts", OR_2, [[d("evil.com")], [d("bad.org")]], "evil.com bad.org", hit("evil.com"), hit("bad.org")),
     P("IN", IN_2, [[d("evil.com")], [d("bad.org")]], "x bad.org", hit("bad.org")),
@@ -872,14 +1107,11 @@ REPORTED = [
         "[domain-name:value = 'evil.com'] START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z'",
         "evil.com",
     ),
-    ("MATCHES", "[domain-name:value MATCHES '^evil\\\\.com$']", "evil.com"),
     ("NOT", "[domain-name:value NOT = 'evil.com']", "good.org evil.com"),
     ("!=", "[domain-name:value != 'evil.com']", "good.org evil.com"),
     ("<", "[domain-name:value < 'evil.com']", "abc.com evil.com"),
     (">", "[domain-name:value > 'evil.com']", "xyz.com evil.com"),
     (">=", "[domain-name:value >= 'evil.com']", "xyz.com evil.com"),
-    ("LIKE with % inside", "[domain-name:value LIKE '%evil%']", "notevil.com evil.com"),
-    ("LIKE with _", "[domain-name:value LIKE 'ev_l.com']", "evil.com"),
     ("unknown object type", "[x-acme-beacon:value = 'evil.com']", "evil.com"),
     ("unknown object path", "[domain-name:resolves_to_refs[*].value = '10.0.0.1']", "evil.com 10.0.0.1"),
     ("AND across object types", "[domain-name:value = 'evil.com' AND ipv4-addr:value = '1.2.3.4']", "evil.com 1.2.3.4"),
@@ -889,6 +1121,15 @@ REPORTED = [
     ("MD5 of SHA-1 length", f"[file:hashes.MD5 = '{SHA1}']", SHA1),
     ("SHA-256 not hex", "[file:hashes.'SHA-256' = 'not-a-hash']", "not-a-hash"),
     ("IPv4 octet 999", "[ipv4-addr:value = '1.2.3.999']", "1.2.3.999"),
+    ("port alone", f"[{DST_PORT} = 443]", "DPT=443"),
+    ("port alone, quoted", f"[{DST_PORT} = '443']", "DPT=443"),
+    ("only ports in an OR", f"[{DST_PORT} = '443' OR {SRC_PORT} = '443']", "SPT=443 DPT=443"),
+    ("request method alone", f"[{HTTP_EXT}.request_method = 'POST']", '"POST /a HTTP/1.1"'),
+    ("method and port alone", f"[{HTTP_EXT}.request_method = 'POST' AND {DST_PORT} = '80']", '"POST /a" 80'),
+    ("certificate validity", "[x509-certificate:validity_not_before = t'2026-01-01T00:00:00Z']", "2026-01-01"),
+    ("certificate serial too short", "[x509-certificate:serial_number = '01:02']", "serial=0102"),
+    ("request path /", f"[{HTTP_EXT}.request_value = '/']", '"GET / HTTP/1.1"'),
+    ("port 0", f"[{DST_REF} = '1.2.3.4' AND {DST_PORT} = '0']", "1.2.3.4:0"),
 ]
 
 

@@ -100,3 +100,67 @@ def test_files_beside_a_misp_feed_are_feeds_of_their_own(tmp_path: Path) -> None
     loaded = iocmatch.load(feed)
     values = {atom.value for i in loaded.indicators for clause in i.clauses for atom in clause}
     assert values == {"listed.example", "unlisted.example", "other.example", "deeper.example"}
+
+
+def test_no_real_json_feed_is_taken_for_an_abusech_one(feeds: Path) -> None:
+    # MISP events and feeds, MISP warninglists: JSON, none of it abuse.ch's.
+    files = sorted(feeds.rglob("*.json"))
+    assert len(files) > 100
+    for file in files:
+        assert detect_format(file.read_bytes()[:65_536], str(file)) == "stix2-json", file
+
+
+def test_threatfox_json_beside_other_json_feeds_in_a_folder(tmp_path: Path) -> None:
+    threatfox = {
+        "1251911": [
+            {
+                "ioc_value": "update.bad-cdn.example",
+                "ioc_type": "domain",
+                "threat_type": "botnet_cc",
+                "malware": "win.lumma",
+                "malware_alias": None,
+                "malware_printable": "Lumma Stealer",
+                "first_seen_utc": "2024-04-02 08:15:04",
+                "last_seen_utc": None,
+                "confidence_level": 75,
+                "reference": None,
+                "tags": "Lumma",
+                "anonymous": "0",
+                "reporter": "someone",
+            }
+        ]
+    }
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--5b3e5ad1-0000-4000-8000-000000000001",
+        "objects": [
+            {
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": "indicator--5b3e5ad1-0000-4000-8000-000000000002",
+                "created": "2024-01-01T00:00:00.000Z",
+                "modified": "2024-01-01T00:00:00.000Z",
+                "pattern": "[domain-name:value = 'stix.bad.example']",
+                "pattern_type": "stix",
+                "valid_from": "2024-01-01T00:00:00.000Z",
+            }
+        ],
+    }
+    event = {"Event": {"info": "x", "Attribute": [{"type": "domain", "value": "misp.bad.example", "to_ids": True}]}}
+    for name, document in (("recent.json", threatfox), ("bundle.json", bundle), ("event.json", event)):
+        (tmp_path / name).write_text(json.dumps(document, indent=2))
+    assert detect_format((tmp_path / "recent.json").read_bytes(), "recent.json") == "abusech"
+    loaded = iocmatch.load(tmp_path)
+    assert sorted((i.name, i.publisher) for i in loaded.indicators) == [
+        ("", ""),
+        ("update.bad-cdn.example", "abuse.ch ThreatFox"),
+        ("x", ""),
+    ]
+    lines = {
+        "query[A] update.bad-cdn.example from 10.1.2.3": ("Lumma Stealer",),
+        "query[A] stix.bad.example from 10.1.2.3": (),
+        "query[A] misp.bad.example from 10.1.2.3": (),
+    }
+    matcher = iocmatch.compile(loaded)
+    for line, attribution in lines.items():
+        assert [hit.attribution for hit in matcher.scan_line(line)] == [attribution], line

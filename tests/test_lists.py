@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
-from iocmatch._common.model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, SHA1, SHA256, SHA512, URL
+from iocmatch._common.model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MD5, PORT, SHA1, SHA256, SHA512, URL
 from iocmatch._feeds.detect import detect_format
 from iocmatch._feeds.lists import infer_kind, looks_like_csv, read_csv, read_text_list
 from iocmatch._feeds.objects import SourceObjects
@@ -184,19 +184,25 @@ def test_jonaslejon_hashes_with_one_short_value(corpus: Path) -> None:
     assert read.objects[0]["description"] == "APT10 / Cloud Hopper https://goo.gl/CywXnS"
 
 
-def test_maltrail_ports_stay_out_of_patterns(corpus: Path) -> None:
+def test_maltrail_addresses_with_ports_are_the_address_on_that_port(corpus: Path) -> None:
     read = _read(corpus, "stamparm_maltrail/apt_menupass.txt")
     assert not read.problems
-    addresses = [obj for obj in _indicators(read) if obj["pattern"].startswith("[ipv4-addr:")]
+    addresses = [obj for obj in _indicators(read) if obj["pattern"].startswith("[network-traffic:")]
     assert len(addresses) == 11  # every one written `address:port`
-    assert all(obj["description"].startswith("port ") for obj in addresses)
-    assert _unique_per_kind(read)[IPV4] == 8  # 89.117.79.31 is listed with four ports
-    first = next(obj for obj in addresses if obj["name"] == "185.117.88.80")
-    assert (first["pattern"], first["description"]) == ("[ipv4-addr:value = '185.117.88.80']", "port 8088")
-    assert _lines_per_kind(read)[URL] == 2
+    # 89.117.79.31 is listed with four ports: four indicators, one per port.
+    assert len({obj["id"] for obj in addresses}) == 11
+    assert len({re.findall(r"dst_ref.value = '([^']+)'", obj["pattern"])[0] for obj in addresses}) == 8
+    first = next(obj for obj in addresses if obj["name"] == "185.117.88.80:8088")
+    assert first["pattern"] == "[network-traffic:dst_ref.value = '185.117.88.80' AND network-traffic:dst_port = 8088]"
+    matcher = iocmatch.compile(iocmatch.load(corpus / "stamparm_maltrail/apt_menupass.txt"))
+    squid = "1700000000.1 51 10.1.2.3 TCP_TUNNEL/200 81 CONNECT 185.117.88.80:8088 - HIER_DIRECT/185.117.88.80 -"
+    assert {(h.kind, h.value) for h in matcher.scan_line(squid)} == {("ipv4-addr", "185.117.88.80"), ("port", "8088")}
+    assert matcher.scan_line("1700000000.1 51 10.1.2.3 TCP_TUNNEL/200 81 CONNECT 185.117.88.80:443 - -") == []
+    others = SourceObjects(read.label, [obj for obj in _indicators(read) if obj not in addresses])
+    assert _lines_per_kind(others)[URL] == 2
     # SOURCES.md counts 1490 lines, 1467 unique: the stored copy holds more.
-    assert _lines_per_kind(read)[DOMAIN] == 1638
-    assert _unique_per_kind(read)[DOMAIN] == 1486
+    assert _lines_per_kind(others)[DOMAIN] == 1638
+    assert _unique_per_kind(others)[DOMAIN] == 1486
 
 
 def test_signature_base_filename_regexes_are_problems(corpus: Path) -> None:
@@ -280,24 +286,23 @@ def test_a_list_with_every_kind() -> None:
         "[domain-name:value = 'xn--bcher-kva.example']",
         "[ipv4-addr:value = '198.51.100.7']",
         "[ipv4-addr:value = '198.51.100.0/24']",
-        "[ipv4-addr:value = '203.0.113.9']",
+        "[network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port = 8443]",
         "[ipv6-addr:value = '2001:db8::1']",
-        "[ipv6-addr:value = '2001:db8::2']",
+        "[network-traffic:dst_ref.value = '2001:db8::2' AND network-traffic:dst_port = 443]",
         "[ipv4-addr:value = '192.0.2.1']",
         "[url:value = 'http://evil.example/Path?q=1']",
         "[url:value = 'evil.example/drop.htm']",
         "[email-addr:value = 'bad.guy@evil.example']",
-        "[domain-name:value = 'evil.example']",
+        "[network-traffic:dst_ref.value = 'evil.example' AND network-traffic:dst_port = 8080]",
     ]
-    ports = [obj["description"] for obj in read.objects if "description" in obj]
-    assert ports == ["port 8443", "port 443", "port 8080"]
-    loaded = iocmatch.load(read.objects)
-    assert loaded.report.compiled == 15  # the two evil.example lines are one indicator
+    loaded = iocmatch.load(read)
+    assert loaded.report.compiled == 16
     assert loaded.report.kinds == {
         DOMAIN: 2,
         EMAIL: 1,
         IPV4: 4,
         IPV6: 2,
+        PORT: 3,
         MD5: 1,
         SHA1: 1,
         SHA256: 1,
@@ -636,3 +641,31 @@ def test_ipsum_compiles_every_address(corpus: Path) -> None:
     rows = sum(1 for line in ipsum.read_text().splitlines() if line and not line.startswith("#"))
     report = iocmatch.load(ipsum).report
     assert (report.read, report.compiled, report.skipped, report.excluded) == (rows, rows, 0, 0)
+
+
+def test_csv_rows_of_the_literal_kinds(tmp_path: Path) -> None:
+    """A CSV typed with the literal kinds compiles each row to what its STIX path
+    means; a port or a method alone is skipped, saying why, and nothing crashes."""
+    path = tmp_path / "literals.csv"
+    path.write_text(
+        "type,value\n"
+        "command-line,vssadmin delete shadows /all /quiet\n"
+        "software-name,AnyDesk\n"
+        "x509-serial,0a:1b:2c:3d:4e\n"
+        "port,443\n"
+        "http-method,POST\n",
+        encoding="utf-8",
+    )
+    loaded = iocmatch.load(path)
+    report = loaded.report
+    assert (report.read, report.compiled, report.skipped) == (5, 3, 2)
+    assert [p.reason for p in report.problems] == [
+        "a port alone is no indicator (it would hit every line holding that number)",
+        "a request method alone is no indicator (every request has one)",
+    ]
+    matcher = iocmatch.compile(loaded)
+    sysmon = "Process Create: CommandLine: VSSADMIN delete shadows /all /quiet User: CORP\\bob"
+    assert [hit.kind for hit in matcher.scan_line(sysmon)] == ["command-line"]
+    zeek = "1733475242.1\tFh3Kx1\t3\t0A1B2C3D4E\tCN=remote.example"
+    assert [hit.value for hit in matcher.scan_line(zeek)] == ["0A1B2C3D4E"]
+    assert not matcher.scan_line("POST /upload HTTP/1.1 443")

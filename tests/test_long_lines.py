@@ -342,3 +342,20 @@ def test_a_stop_inside_a_line_of_gigabytes_cuts_it_instead_of_reading_on(tmp_pat
     scan.scan_file(str(log))
     assert scan.cut_short == [f"{log} was not read to its end: its last line, cut, was scanned as it stood"]
     assert scan.stats.hits == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_address_and_its_port_windows_apart_are_one_hit(engine: str) -> None:
+    """Ports are looked for only where their clause may complete; in a long
+    line the address may be several windows away, before or after."""
+    pattern = "[network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port = 8443]"
+    scanner = iocmatch.compile(iocmatch.load(bundle(indicator(pattern))), engine=engine)
+    filler = "x=1 " * (3 * WINDOW)
+    for text in (
+        f"DST=203.0.113.9 {filler} DPT=8443 end",
+        f"DPT=8443 {filler} DST=203.0.113.9 end",
+        f"DST=203.0.113.9 {filler} DPT=443 end",  # another port: no hit
+    ):
+        whole = scanner.scan_line(text)
+        assert scan_long_text(compiled(scanner), text, 1, WINDOW) == whole
+        assert {hit.kind for hit in whole} == ({"ipv4-addr", "port"} if "8443" in text else set())

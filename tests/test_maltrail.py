@@ -82,28 +82,49 @@ def _suspicious_files() -> list[Any]:
 
 
 @pytest.mark.parametrize("name", _suspicious_files())
-def test_every_trail_carries_its_family_references_and_publisher(suspicious: Path, name: str) -> None:
+def test_every_trail_carries_what_it_is_its_references_and_publisher(suspicious: Path, name: str) -> None:
     path = suspicious / name
     read = _read(path)
     text = path.read_text(encoding="utf-8")
-    family = name.removesuffix(".txt").replace("_", " ")  # as maltrail's assemble.py names it
+    what = name.removesuffix(".txt").replace("_", " ")  # as maltrail's assemble.py names it
     indicators = _of_type(read, "indicator")
     [publisher] = _of_type(read, "identity")
     assert (publisher["id"], publisher["name"]) == (PUBLISHER_ID, "Maltrail")
-    family_object = next(obj for obj in _of_type(read, "malware") if obj["name"] == family)
-    # The family object holds every reference of the file, in order, once.
     cited = list(dict.fromkeys(REFERENCE_LINE.findall(text)))
-    assert [url for url in cited if "://" in url] == _urls(family_object)
-    # Every indicator: published by Maltrail, indicating the family, citing only the file's references.
+    if "# Aliases:" in text:
+        # A suspicious file naming aliases names a family (connectwise, simplehelp).
+        family_object = next(obj for obj in _of_type(read, "malware") if obj["name"] == what)
+        # The family object holds every reference of the file, in order, once.
+        assert [url for url in cited if "://" in url] == _urls(family_object)
+        families = 1 + len(family_object.get("aliases", []))
+    else:
+        # A suspicious trail says what its values are, and names no family.
+        assert (_of_type(read, "malware"), _of_type(read, "relationship")) == ([], [])
+        families = 0
     indicated = Counter(rel["source_ref"] for rel in _of_type(read, "relationship"))
     for obj in indicators:
         assert obj["created_by_ref"] == PUBLISHER_ID
         assert obj["external_references"][0] == {"source_name": name}
         assert set(_urls(obj)) <= set(cited)
-        assert indicated[obj["id"]] == 1 + len(family_object.get("aliases", []))
+        assert indicated[obj["id"]] == families
+        if not families:
+            assert (obj["labels"], obj["indicator_types"]) == (["suspicious", what], ["anomalous-activity"])
+            assert obj["description"].startswith(f"maltrail suspicious trail: {what}")
     # Rows: each data line is an indicator or a problem, as before.
     assert len(indicators) + len(read.problems) == len(_data_lines(path))
     assert sorted(read.clauses) == list(range(len(indicators)))
+
+
+def test_a_suspicious_trail_hit_names_no_family(suspicious: Path) -> None:
+    path = suspicious / "computrace.txt"
+    matcher = iocmatch.compile(iocmatch.load(path))
+    [hit] = matcher.scan_line(
+        "14-Jun-2024 15:16:01.123 queries: info: client 10.0.0.5#53124: query: search.namequery.com IN A"
+    )
+    assert (hit.value, hit.attribution, hit.sources) == ("search.namequery.com", (), ("Maltrail",))
+    # A copy of a malware trail outside a folder named "suspicious" names its family, as maltrail's do.
+    elsewhere = read_text_list(path.read_bytes(), "/trails/static/malware/computrace.txt")
+    assert [obj["name"] for obj in _of_type(elsewhere, "malware")] == ["computrace"]
 
 
 @pytest.mark.slow
@@ -185,9 +206,12 @@ def test_check_json_accounts_for_every_trail(suspicious: Path) -> None:
         if problem["status"] == "skipped":
             file, _, line = problem["id"].rpartition(":")
             assert int(line) in rows[Path(file).name], problem
-    # Counts as the reader made them before it read maltrail's headers.
-    assert (report["compiled"], report["skipped"], report["excluded"]) == (56_173, 1_169, 2_543)
-    assert report["context"] == {"identity": 30, "malware": 31, "relationship": 63_749}
+    # An `address:port` line is that address on that port: 245 addresses written with more
+    # than one port (or also bare) are one indicator per port, no longer duplicates.
+    assert (report["compiled"], report["skipped"], report["excluded"]) == (56_418, 1_169, 2_298)
+    # Only connectwise (7,092 values: family and alias) and simplehelp (2,094) name a family;
+    # the other files say what they are.
+    assert report["context"] == {"identity": 30, "malware": 3, "relationship": 7_092 * 2 + 2_094}
 
 
 @pytest.mark.slow
@@ -196,10 +220,10 @@ def test_ports_and_url_paths_are_read_as_before(suspicious: Path) -> None:
     for path in sorted(suspicious.glob("*.txt")):
         read = _read(path)
         for obj in _of_type(read, "indicator"):
-            counts["port"] += (obj.get("description") or "").startswith("port ")
+            counts["port"] += obj["pattern"].startswith("[network-traffic:dst_ref.value = ")
             counts["url"] += obj["pattern"].startswith("[url:")
         counts["unrecognised"] += sum(problem.reason.startswith("unrecognised value") for problem in read.problems)
-    # `address:port`: the port goes to the description; `/path` trails are no value we can match.
+    # `address:port`: the address and the port; `/path` trails are no value we can match.
     assert counts == Counter(port=1106, url=106, unrecognised=1169)
 
 
@@ -241,6 +265,7 @@ def test_reference_groups_and_repeated_values() -> None:
         b"two.example\n"
         b"# Reference: https://a.example/3\n"
         b"three.example\n"
+        b"one.example\n"
         b"one.example:8080\n"
         b"# Reference:\n"
         b"four.example\n"
@@ -254,10 +279,14 @@ def test_reference_groups_and_repeated_values() -> None:
     # one.example is written twice: both copies cite both groups, so they stay duplicates.
     ones = [obj for obj in _of_type(read, "indicator") if obj["name"] == "one.example"]
     assert [_urls(obj) for obj in ones] == [["https://a.example/1", "https://a.example/2", "https://a.example/3"]] * 2
-    assert [obj.get("description") for obj in ones] == [None, "port 8080"]
+    # With a port it is another indicator: that host on that port.
+    assert _urls(by_name["one.example:8080"]) == ["https://a.example/3"]
+    assert by_name["one.example:8080"]["pattern"] == (
+        "[network-traffic:dst_ref.value = 'one.example' AND network-traffic:dst_port = 8080]"
+    )
     assert [problem.reason for problem in read.problems] == ["unrecognised value '/just/a/path.php'"]
     assert _families(read)[:3] == ["my family", "Foo", "bar"]
     # One set of relationships per indicator id, however often its value is written.
-    assert len(_of_type(read, "relationship")) == 4 * 3
+    assert len(_of_type(read, "relationship")) == 5 * 3
     report = iocmatch.load(read).report
-    assert (report.read, report.compiled, report.skipped, report.excluded) == (6, 4, 1, 1)
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (7, 5, 1, 1)

@@ -158,15 +158,20 @@ def test_citizenlab_event_counts_add_up(path: Path) -> None:
 
 
 def test_citizenlab_counts_by_type() -> None:
-    """The two reports with skipped types: YARA rules and a user agent, named."""
+    """YARA rules are skipped, named; MissingLink's user agent compiles."""
     keyboy = json.loads(_real(CITIZENLAB / "201611_KeyBoy" / "misp.json").read_text(encoding="utf-8"))
     loaded = iocmatch.load(read_misp_event(keyboy, "keyboy"), ignore_validity=True)
     assert (loaded.report.compiled, loaded.report.skipped, loaded.report.excluded) == (32, 8, 39)
     assert _reasons(loaded)[("skipped", "MISP type 'yara': no STIX 2.1 pattern for it")] == 8
     link = json.loads(_real(CITIZENLAB / "201909_MissingLink" / "misp.json").read_text(encoding="utf-8"))
     loaded = iocmatch.load(read_misp_event(link, "missing-link"), ignore_validity=True)
-    assert (loaded.report.compiled, loaded.report.skipped, loaded.report.excluded) == (28, 1, 42)
-    assert _reasons(loaded)[("skipped", "MISP type 'user-agent': the pattern compiler has no kind for user agents yet")]
+    assert (loaded.report.compiled, loaded.report.skipped, loaded.report.excluded) == (29, 0, 42)
+    proxy = (
+        "1568000000.123    240 10.1.2.3 TCP_MISS/200 812 GET http://198.51.100.20/a.php - HIER_DIRECT/198.51.100.20 "
+        'text/html "hots scot"'
+    )
+    [hit] = iocmatch.compile(loaded).scan_line(proxy)
+    assert (hit.kind, hit.value, hit.sources) == ("user-agent", "hots scot", ("citizenlab",))  # its Orgc
 
 
 def test_citizenlab_domain_hits_with_its_event() -> None:
@@ -266,6 +271,15 @@ MAPPING = [
     ("mutex", "Global\\EvilMutex", {("mutex", "Global\\EvilMutex")}),
     ("regkey", "HKLM\\Software\\Evil", {("windows-registry-key", "hkey_local_machine\\software\\evil")}),
     ("regkey|value", "HKCU\\Software\\Evil|payload", {("windows-registry-key", "hkey_current_user\\software\\evil")}),
+    ("email-subject", "Your invoice 4411", {("email-subject", "Your invoice 4411")}),
+    ("user-agent", "hots scot", {("user-agent", "hots scot")}),
+    ("uri", "/wp-content/gate.php", {("http-request", "/wp-content/gate.php")}),
+    ("x509-fingerprint-sha1", "E" * 40, {("sha1", "e" * 40)}),
+    ("x509-fingerprint-sha256", "f" * 64, {("sha256", "f" * 64)}),
+    ("x509-fingerprint-md5", "1" * 32, {("md5", "1" * 32)}),
+    ("ip-dst|port", "198.51.100.7|443", {("ipv4-addr", "198.51.100.7"), ("port", "443")}),
+    ("ip-src|port", "2001:db8::7|8443", {("ipv6-addr", "2001:db8::7"), ("port", "8443")}),
+    ("hostname|port", "c2.example.net|8080", {("domain-name", "c2.example.net"), ("port", "8080")}),
 ]
 
 
@@ -297,15 +311,14 @@ def test_filename_beside_a_hash_is_context() -> None:
 
 
 SKIPS = [
-    ("ip-dst|port", "198.51.100.7|443", "the matcher cannot require the port"),
-    ("ip-src|port", "198.51.100.7|443", "the matcher cannot require the port"),
+    ("ip-dst|port", "198.51.100.7", "is not 'address|port'"),
+    ("ip-src|port", "198.51.100.7|http", "is not a port"),
     ("link", "https://citizenlab.ca/report", "a reference"),
     ("text", "some words", "free text"),
     ("comment", "some words", "free text"),
     ("other", "some words", "free text"),
-    ("email-subject", "Invoice", "e-mail subjects"),
-    ("user-agent", "Mozilla/4.0 (evil)", "user agents"),
-    ("uri", "/gate.php", "not absolute"),
+    ("http-method", "POST", "no indicator"),
+    ("ja3-fingerprint-md5", "e7d705a3286e19ea42f587b344ee6865", "JA3"),
     ("yara", "rule x { condition: true }", "no STIX 2.1 pattern"),
 ]
 
@@ -409,12 +422,32 @@ def test_csv_rows() -> None:
     assert read.objects[0]["valid_from"] == "2017-05-25T00:00:00.000Z"
     loaded = iocmatch.load(read, ignore_validity=True)
     report = loaded.report
-    assert (report.read, report.compiled, report.skipped, report.excluded) == (4, 1, 2, 1)
-    assert {p.id: p.status for p in report.problems} == {
-        "iocs.csv:3": "excluded",
-        "iocs.csv:4": "skipped",
-        "iocs.csv:7": "skipped",
-    }
+    assert (report.read, report.compiled, report.skipped, report.excluded) == (4, 2, 1, 1)
+    assert {p.id: p.status for p in report.problems} == {"iocs.csv:3": "excluded", "iocs.csv:4": "skipped"}
+    # ip-dst|port: the address and the port, on one line.
+    endpoint = next(i for i in loaded.indicators if i.id == "indicator--5b1f6a1e-0000-4000-8000-000000000004")
+    assert endpoint.pattern == "[network-traffic:dst_ref.value = '198.51.100.7' AND network-traffic:dst_port = 443]"
+    matcher = iocmatch.compile(loaded)
+    assert len(matcher.scan_line("May 25 10:00:00 fw01 SRC=10.1.2.3 DST=198.51.100.7 PROTO=TCP DPT=443")) == 2
+    assert matcher.scan_line("May 25 10:00:00 fw01 SRC=10.1.2.3 DST=198.51.100.7 PROTO=TCP DPT=22") == []
+
+
+@pytest.mark.parametrize(
+    ("date", "valid_from"),
+    [
+        ("20170525", "2017-05-25T00:00:00.000Z"),  # as MISP writes it
+        ("1495714210", "2017-05-25T12:10:10.000Z"),  # epoch seconds, as other exports do
+        ("2017-05-25T12:10:10Z", "2017-05-25T12:10:10.000Z"),
+        ("someday", "1970-01-01T00:00:00.000Z"),  # no date: valid from the start
+    ],
+)
+def test_csv_dates(date: str, valid_from: str) -> None:
+    data = (
+        b"uuid,event_id,category,type,value,comment,to_ids,date\n"
+        b"5b1f6a1e-0000-4000-8000-000000000001,1,Network activity,domain,a.example.com,,1," + date.encode() + b"\n"
+    )
+    [made] = read_misp_csv(data, "iocs.csv").objects
+    assert (made["created"], made["valid_from"]) == (valid_from, valid_from)
 
 
 def test_feed_folder_with_a_missing_event_is_an_error(tmp_path: Path) -> None:
@@ -432,12 +465,22 @@ def test_feed_folder_with_a_missing_event_is_an_error(tmp_path: Path) -> None:
 
 
 def test_shapes_that_once_lost_attributes_are_read_or_reported() -> None:
-    alone = {"Event": {"info": "x", "Attribute": {"type": "domain", "value": "evil.example", "to_ids": True},
-                       "Object": [{"Attribute": [{"type": "domain", "value": "other.example", "to_ids": True}]}]}}
+    alone = {
+        "Event": {
+            "info": "x",
+            "Attribute": {"type": "domain", "value": "evil.example", "to_ids": True},
+            "Object": [{"Attribute": [{"type": "domain", "value": "other.example", "to_ids": True}]}],
+        }
+    }
     report = iocmatch.load(alone).report
     assert (report.read, report.compiled) == (2, 2)
-    broken = {"Event": {"info": "x", "Attribute": "evil.example",
-                        "Object": [{"Attribute": [{"type": "domain", "value": "other.example", "to_ids": True}]}]}}
+    broken = {
+        "Event": {
+            "info": "x",
+            "Attribute": "evil.example",
+            "Object": [{"Attribute": [{"type": "domain", "value": "other.example", "to_ids": True}]}],
+        }
+    }
     report = iocmatch.load(broken).report
     assert (report.compiled, report.skipped) == (1, 1)
     assert "'Attribute' is not a list" in report.problems[0].reason

@@ -13,7 +13,8 @@ import iocmatch
 from tests import strategies as gen
 from tests.conftest import PATTERN_PATHS as PATHS
 from tests.conftest import bundle, indicator
-from tests.oracle import Atom, oracle_hits
+from tests.oracle import Atom
+from tests.oracle_forms import oracle_form_hits as oracle_hits
 
 _PATH_PART = st.text(alphabet="abcXYZ019-_/.", min_size=1, max_size=8)
 cidrs = st.tuples(gen.ipv4s, st.integers(8, 32)).map(lambda t: f"{t[0]}/{t[1]}")

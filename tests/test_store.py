@@ -183,13 +183,21 @@ def flip(field: str, at: int = 0) -> Callable[[bytes], bytes]:
     return change
 
 
+def _length_off_by(data: bytes, change: int) -> bytes:
+    at = offsets(data)["length"]
+    (length,) = struct.unpack(">Q", data[at : at + 8])
+    return data[:at] + struct.pack(">Q", length + change) + data[at + 8 :]
+
+
 CHANGES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "payload first byte": (flip("payload"), "made with another key or changed"),
     "payload last byte": (flip("payload", -1), "made with another key or changed"),
     "build in the header": (flip("build", 3), "made with another key or changed"),
     "key id": (flip("key id", 2), "made with another key or changed"),
     "tag": (flip("tag", 5), "made with another key or changed"),
-    "length": (flip("length", -1), "truncated"),
+    # The header says one byte more than the file holds, and one less (whatever the payload's size).
+    "length longer": (lambda data: _length_off_by(data, 1), "truncated"),
+    "length shorter": (lambda data: _length_off_by(data, -1), "longer than its header says"),
     "magic": (flip("start"), "not a compiled iocmatch matcher"),
     "format version": (lambda data: data[:8] + struct.pack(">H", 2) + data[10:], "matcher file format 2"),
     "truncated payload": (lambda data: data[:-7], "truncated"),

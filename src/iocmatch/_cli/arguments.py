@@ -77,6 +77,12 @@ def parser() -> argparse.ArgumentParser:
     _max_age_option(scan)
     _matching_options(scan)
     scan.add_argument(
+        "--defanged",
+        action="store_true",
+        help="also find values written defanged, as mail and tickets write them (hxxp://evil[.]com/a, "
+        "evil[.]com, x[@]evil.com), at their place as written; with -m too",
+    )
+    scan.add_argument(
         "-j",
         "--jobs",
         type=int,
@@ -196,6 +202,12 @@ def _validity_options(command: argparse.ArgumentParser) -> None:
         "suffixes, empty-file hashes, public DNS resolvers, system folders, one- and two-character or "
         "ubiquitous Windows file names, LIKE prefixes that fix fewer than 4 letters or digits); excluded and "
         "reported by default",
+    )
+    command.add_argument(
+        "--ignore-ports",
+        action="store_true",
+        help="an address published with its port (ThreatFox ip:port, MISP ip-dst|port, maltrail ip:port) hits "
+        "on any port; by default it hits only with that port on the same line",
     )
     command.add_argument(
         "--allowlist",

@@ -27,6 +27,7 @@ _COMPILE_CHOICES = {
     "taxii_timeout": "--taxii-timeout",
     "taxii_max_response": "--taxii-max-response",
     "allow_plain_http": "--allow-plain-http",
+    "ignore_ports": "--ignore-ports",
 }
 
 

@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         del read
         matcher = compiled(args, indicators)
         del indicators
+    if args.defanged:
+        matcher = matcher.with_defanged()
     colour = args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     json_fields = args.json_field or ([] if args.json else None)
     started = time.monotonic()

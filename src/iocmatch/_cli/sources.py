@@ -53,6 +53,7 @@ def read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceOb
         ignore_validity=args.ignore_validity,
         allow_broad=args.allow_broad,
         allowlists=args.allowlist or (),
+        ignore_ports=args.ignore_ports,
     )
     if args.strict:
         _refuse_problems(loaded, _empty_sources(loaded.report))

@@ -22,14 +22,46 @@ FILE_NAME = "file-name"
 MUTEX = "mutex"
 REGISTRY_KEY = "windows-registry-key"
 DIRECTORY = "directory"
+# Literal properties a log line shows as text (process:command_line, ...).
+PROCESS_NAME = "process-name"
+COMMAND_LINE = "command-line"
+EMAIL_SUBJECT = "email-subject"
+USER_ACCOUNT = "user-account"
+SOFTWARE_NAME = "software-name"
+X509_SERIAL = "x509-serial"
+X509_NAME = "x509-name"  # a certificate's subject or issuer
+USER_AGENT = "user-agent"
+HTTP_REQUEST = "http-request"  # an HTTP request line's value (method, path)
+HTTP_HEADER = "http-header"  # another request header's value
+PORT = "port"  # a TCP/UDP port, only ever beside an address in one clause
+HTTP_METHOD = "http-method"  # GET, POST: only ever beside another part of the request in one clause
 
 HASH_KINDS = (MD5, SHA1, SHA256, SHA512)
-KINDS = (DOMAIN, URL, IPV4, IPV6, *HASH_KINDS, EMAIL, FILE_NAME, MUTEX, REGISTRY_KEY, DIRECTORY)
+LITERAL_KINDS = (
+    PROCESS_NAME,
+    COMMAND_LINE,
+    EMAIL_SUBJECT,
+    USER_ACCOUNT,
+    SOFTWARE_NAME,
+    X509_SERIAL,
+    X509_NAME,
+    USER_AGENT,
+    HTTP_REQUEST,
+    HTTP_HEADER,
+)
+# Kinds that name nothing alone: a clause needs another kind beside them.
+WEAK_KINDS = (PORT, HTTP_METHOD)
+KINDS = (
+    *(DOMAIN, URL, IPV4, IPV6, *HASH_KINDS, EMAIL, FILE_NAME, MUTEX, REGISTRY_KEY, DIRECTORY),
+    *LITERAL_KINDS,
+    *WEAK_KINDS,
+)
 
 # How an atom's value is compared with the text of a line.
 EQUALS = "equals"  # the value itself (a domain also hits its subdomains)
 SUBDOMAINS_ONLY = "subdomains-only"  # LIKE '%.evil.com'
 PREFIX = "prefix"  # LIKE 'evil%'
+MATCHES = "matches"  # MATCHES, and LIKE of other shapes: a regular expression (RE2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +79,8 @@ class Atom:
             return "%." + self.value
         if self.mode == PREFIX:
             return self.value + "%"
+        if self.mode == MATCHES:
+            return f"/{self.value}/"
         return self.value
 
 

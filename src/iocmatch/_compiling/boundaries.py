@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from .._common.model import EQUALS, PREFIX, SUBDOMAINS_ONLY
 from .._patterns.canonical import HIVES
+from .literal_rules import LITERAL_RULES
+from .regex_rule import regex_span
 
 HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -27,6 +29,8 @@ EMAIL_RULE = "email"
 FILE_NAME_RULE = "file-name"
 LITERAL_RULE = "literal"
 REGISTRY_RULE = "registry"
+PORT_RULE = "port"
+REGEX_RULE = "regex"  # MATCHES and LIKE of other shapes (regex_rule.py)
 
 # How each hive is written. STIX 2.1 requires the full name; regedit, reg.exe
 # and most logs write the short one: the same key either way.
@@ -70,7 +74,8 @@ class Needle:
     into the occurrence (a URL's path, a mutex). ``hive`` names the hive that
     must precede a registry key;
     ``aliases`` lets other paths to it count, and ``escaped`` says the needle
-    is the JSON-escaped spelling (``\\\\`` for ``\\``).
+    is the JSON-escaped spelling (``\\\\`` for ``\\``). ``regex`` is a regex
+    atom's regex as written and ``kind`` its kind (the rule compiles it once).
     """
 
     rule: str
@@ -81,6 +86,8 @@ class Needle:
     hive: str = ""
     aliases: bool = False
     escaped: bool = False
+    regex: str = ""
+    kind: str = ""
 
 
 Span = tuple[int, int]
@@ -184,6 +191,35 @@ def registry(line: str, start: int, end: int, needle: Needle, _subdomains: bool)
     return hive_start, end
 
 
+# A port is a bare number, so it must not be a piece of a longer number-like
+# token: an address octet, a time (11:45:22), a date (2026-12-06, 06/12/2026),
+# a decimal, an IPv6 group. What may stand before it, by the separator:
+_COLON_GROUP = re.compile(r":[0-9A-Fa-f]{0,4}\Z")  # 11:45 then :22, 2001:db8: then :443
+_SLASH_GROUP = re.compile(r"/[0-9A-Za-z]{1,4}\Z")  # 06/12 then /2026
+_PORT_WINDOW = 16
+_DIGITS = frozenset("0123456789")
+_NUMBER_JOINERS = frozenset(".-/")
+
+
+def port(line: str, start: int, end: int, _needle: Needle, _subdomains: bool) -> Span | None:
+    """A port: a number on its own, after an address (``1.2.3.4:443``, ASA's
+    ``1.2.3.4/443``) or a field name (``DPT=443``, ``"dst_port":443``, a tab)."""
+    before, after = _char(line, start - 1), _char(line, end)
+    if _is_word(before) or _is_word(after) or before == ".":
+        return None
+    following = _char(line, end + 1)
+    if (after in _NUMBER_JOINERS and following in _DIGITS) or (after == ":" and following in HEX_DIGITS):
+        return None
+    head = line[max(0, start - 1 - _PORT_WINDOW) : max(0, start - 1)]
+    if before == ":" and _COLON_GROUP.search(head):
+        return None
+    if before == "/" and _SLASH_GROUP.search(head):
+        return None
+    if before == "-" and head[-1:] in _DIGITS:
+        return None
+    return start, end
+
+
 RULES: dict[str, Rule] = {
     DOMAIN_RULE: domain,
     URL_RULE: url,
@@ -192,4 +228,7 @@ RULES: dict[str, Rule] = {
     FILE_NAME_RULE: file_name,
     LITERAL_RULE: literal,
     REGISTRY_RULE: registry,
+    PORT_RULE: port,
+    REGEX_RULE: regex_span,
+    **LITERAL_RULES,
 }

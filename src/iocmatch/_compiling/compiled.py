@@ -19,13 +19,14 @@ from typing import cast
 
 from .._common.addresses import ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in, network_range
 from .._common.bulk import collector_paused
-from .._common.model import IPV4, IPV6, Atom, IndicatorSet, Match, Origin
+from .._common.model import IPV4, IPV6, WEAK_KINDS, Atom, IndicatorSet, Match, Origin
 from .._engines import picking
 from .._engines.intervals import IntervalIndex
 from .._patterns.canonical import fold_case
 from .boundaries import RULES, Needle
 from .engine_choice import ENGINES, SIEVED_ADDRESS, TOKENS, engine_name, line_picker
 from .line_text import LINE_ERRORS, in_characters
+from .log_forms import block_view, lines_holding, lines_with_forms, may_hold_forms, view_of, view_text
 from .needles import NeedleMaker, needles
 
 WHOLE_LINE = -1  # a block event that asks for the line's own scan
@@ -54,6 +55,9 @@ class CompiledSet:
         "_provenance",
         "_rank",
         "_single",
+        "_wants_weak",
+        "_weak",
+        "defanged",
         "engine",
         "registry_aliases",
         "subdomains",
@@ -66,11 +70,14 @@ class CompiledSet:
         subdomains: bool = True,
         registry_aliases: bool = False,
         engine: str = "auto",
+        defanged: bool = False,
     ) -> None:
         with collector_paused():
-            self._build(indicators, subdomains, registry_aliases, engine)
+            self._build(indicators, subdomains, registry_aliases, engine, defanged)
 
-    def _build(self, indicators: IndicatorSet, subdomains: bool, registry_aliases: bool, engine: str) -> None:
+    def _build(
+        self, indicators: IndicatorSet, subdomains: bool, registry_aliases: bool, engine: str, defanged: bool
+    ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
         atom_index: dict[Atom, int] = {}
@@ -108,11 +115,16 @@ class CompiledSet:
         self._direct: dict[int, Verdict | None] = {}
         self.subdomains = subdomains
         self.registry_aliases = registry_aliases
+        self.defanged = defanged
 
         self.engine = engine_name(engine, len(atoms))
         large_set = self.engine == TOKENS
 
         keys: dict[str, list[tuple[Needle, int]]] = {}
+        # Ports and methods never hit alone, and short numbers are in every
+        # line: they pick no lines, and are looked for only on a line where an
+        # atom of their AND clause was found.
+        weak: list[tuple[str, Needle, int]] = []
         # Equal needles are one object (less to keep, to pickle and to read
         # back), made once each: a cache on the arguments, whose tuples hash in C.
         make_needle = cast(NeedleMaker, lru_cache(maxsize=None)(Needle))
@@ -130,7 +142,10 @@ class CompiledSet:
                         pick_only[text] = picking.AFTER_NON_DIGIT
                 continue
             for key, needle in needles(atom, registry_aliases, make_needle):
-                keys.setdefault(key, []).append((needle, atom_id))
+                if atom.kind in WEAK_KINDS:
+                    weak.append((key, needle, atom_id))
+                else:
+                    keys.setdefault(key, []).append((needle, atom_id))
         if ranges[IPV4]:
             pick_only[":ffff:"] = picking.MAPPED_IPV4_HEX
             if large_set:
@@ -144,7 +159,15 @@ class CompiledSet:
         self._ipv4 = IntervalIndex(ranges[IPV4]) if ranges[IPV4] else None
         self._ipv6 = IntervalIndex(ranges[IPV6]) if ranges[IPV6] else None
         self._picker = line_picker(self.engine, keys, checks, self._ipv4)
-        self._rank = tuple(rank)
+        self._weak = tuple(weak)
+        self._wants_weak = frozenset(
+            atom_id
+            for entries in multi
+            for _, clause in entries
+            if any(atoms[other].kind in WEAK_KINDS for other in clause)
+            for atom_id in clause
+        )
+        self._rank = tuple(rank)  # set last: it closes the set to changes (__setattr__)
 
     def __setattr__(self, name: str, value: object) -> None:
         if hasattr(self, "_rank"):
@@ -160,6 +183,12 @@ class CompiledSet:
     def __setstate__(self, state: dict[str, object]) -> None:
         for name in self.__slots__:
             object.__setattr__(self, name, state[name])
+
+    def reading_defanged(self, defanged: bool) -> CompiledSet:
+        """The same set, reading defanged text or not (its tables are shared)."""
+        other = object.__new__(CompiledSet)
+        other.__setstate__({**self.__getstate__(), "defanged": defanged})
+        return other
 
     @property
     def longest_key(self) -> int:
@@ -180,15 +209,34 @@ class CompiledSet:
     def atom_count(self) -> int:
         return len(self._atom_kinds)
 
-    def found_in(self, text: str) -> Found:
-        """The verified atoms of ``text`` (one line, or one window of a long
-        line) and their spans, before AND clauses are resolved."""
+    def found_in(self, text: str, *, window: bool = False) -> Found:
+        """The verified atoms of ``text`` (one line, or one ``window`` of a long
+        line) and their spans, before AND clauses are resolved: those of the
+        line as written, and those of its view with the log's forms undone
+        (``log_forms.py``), at their spans in the line."""
+        found = self._found_as_written(text)
+        if window:
+            # The other atoms of a port's clause may be in another window of the line.
+            self._find_weak(text, found, always=True)
+        if not may_hold_forms(text, self.defanged):
+            return found
+        seen = view_text(text, self.defanged)
+        in_view = self._found_as_written(seen) if seen != text else {}
+        if in_view and (view := view_of(text, self.defanged)) is not None:
+            for atom_id, spans in in_view.items():
+                into = found.setdefault(atom_id, {})
+                for start, end in spans:
+                    into[view.span(start, end)] = None
+        return found
+
+    def _found_as_written(self, text: str) -> Found:
         if text.isascii():
             # ASCII lowering is the line's folding: the block path's own verification.
             candidates, _ = self._picker.pick(text.encode("ascii"))
             found = self.verified(text, 0, candidates)
             if self._ipv6 is not None:  # IPv6 ranges have no keys: their runs are read off the line
                 self._find_ipv6(text, found)
+                self._find_weak(text, found)  # an address of them may be what a port waits for
             return found
         return self._found_in_folded(text)
 
@@ -205,19 +253,43 @@ class CompiledSet:
             self._check_needles(text, start, end, key_needles[key], found)
         if self._ipv4 is not None or self._ipv6 is not None:
             self._find_addresses(text, found)
+        self._find_weak(text, found)
         return found
 
     def block_candidates(self, block: bytes) -> tuple[list[tuple[int, int, int]], list[int]]:
         """Where keys occur in a block of lines, (start, end, key) with offsets in
         the block, and the offsets of places that ask for their whole line's
-        scan (a line with an IPv6 address of the set among them)."""
+        scan (a line with an IPv6 address of the set among them, a line whose
+        view, its forms undone, holds a key)."""
         candidates, whole_lines = self._picker.pick(block)
+        whole_lines += self._ipv6_places(block)
+        whole_lines += self._lines_with_forms(block)
+        return candidates, whole_lines
+
+    def _ipv6_places(self, data: bytes) -> list[int]:
+        places = []
         if self._ipv6 is not None:
-            for start, _, address, is_ipv4 in ipv6_in(block.decode("latin-1")):
+            for start, _, address, is_ipv4 in ipv6_in(data.decode("latin-1")):
                 index = self._ipv4 if is_ipv4 else self._ipv6
                 if index is not None and index.lookup(address):
-                    whole_lines.append(start)
-        return candidates, whole_lines
+                    places.append(start)
+        return places
+
+    def _lines_with_forms(self, block: bytes) -> list[int]:
+        """Where the lines start whose view may hold a hit. The lines where a
+        form may be are found over the whole block; their view is made at
+        once and searched like a block, and only a line where a key occurs
+        in its view is scanned whole (by ``found_in``)."""
+        written, starts = lines_with_forms(block, self.defanged)
+        if not starts:
+            return []
+        view = block_view(written, self.defanged)
+        if view == written:
+            return []
+        candidates, places = self._picker.pick(view)
+        places += self._ipv6_places(view)
+        places += [start for start, _, _ in candidates]
+        return [starts[number] for number in lines_holding(view, places)] if places else []
 
     def verified(self, text: str, line_start: int, candidates: list[tuple[int, int, int]]) -> Found:
         """The verified atoms of an ASCII line from its key occurrences
@@ -243,7 +315,22 @@ class CompiledSet:
                 first, last, value = address
                 for atom_id in self._ipv4.lookup(value):
                     found.setdefault(atom_id, {})[(first, last)] = None
+        self._find_weak(text, found)
         return found
+
+    def _find_weak(self, text: str, found: Found, *, always: bool = False) -> None:
+        """The ports and methods of ``text``, when an atom of one of their AND
+        clauses was found in it, or ``always`` (they are in no engine: see ``_build``)."""
+        if not self._weak or (not always and self._wants_weak.isdisjoint(found)):
+            return
+        folded = fold_case(text)
+        for key, needle, atom_id in self._weak:
+            start = folded.find(key)
+            while start >= 0:
+                span = RULES[needle.rule](text, start, start + len(key), needle, self.subdomains)
+                if span is not None:
+                    found.setdefault(atom_id, {})[span] = None
+                start = folded.find(key, start + 1)
 
     def _check_needles(
         self, text: str, start: int, end: int, needles: tuple[tuple[Needle, int], ...], found: Found

@@ -6,10 +6,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from .._common.model import DIRECTORY, DOMAIN, EMAIL, FILE_NAME, HASH_KINDS, MUTEX, PREFIX, REGISTRY_KEY, URL, Atom
+from .._common.model import (
+    DIRECTORY,
+    DOMAIN,
+    EMAIL,
+    FILE_NAME,
+    HASH_KINDS,
+    HTTP_METHOD,
+    LITERAL_KINDS,
+    MATCHES,
+    MUTEX,
+    PORT,
+    PREFIX,
+    REGISTRY_KEY,
+    URL,
+    Atom,
+)
 from .._patterns.canonical import DEFAULT_PORTS, domain_spellings, fold_case, split_url
+from .._patterns.regexes import read_regex
 from . import boundaries as rules
 from .boundaries import Needle
+from .literal_needles import literal_needles
 
 NeedleMaker = Callable[..., Needle]
 
@@ -17,7 +34,11 @@ NeedleMaker = Callable[..., Needle]
 def needles(atom: Atom, registry_aliases: bool, make_needle: NeedleMaker) -> Iterator[tuple[str, Needle]]:
     """The case-folded keys under which one string atom is looked for."""
     kind, value, mode = atom.kind, atom.value, atom.mode
-    if kind == DOMAIN:
+    if mode == MATCHES:
+        # The literals every match holds are the keys; RE2 runs the regex on each occurrence.
+        for key in read_regex(value).keys:
+            yield key, make_needle(rules.REGEX_RULE, mode, regex=value, kind=kind)
+    elif kind == DOMAIN:
         for spelling in domain_spellings(value) if mode != PREFIX else (value,):
             yield spelling, make_needle(rules.DOMAIN_RULE, mode)
     elif kind == URL:
@@ -36,6 +57,10 @@ def needles(atom: Atom, registry_aliases: bool, make_needle: NeedleMaker) -> Ite
         for spelling in _backslash_spellings(value):
             key = fold_case(spelling)
             yield key, make_needle(rules.LITERAL_RULE, mode, exact=spelling if exact else "")
+    elif kind == PORT:
+        yield value, make_needle(rules.PORT_RULE)
+    elif kind in LITERAL_KINDS or kind == HTTP_METHOD:
+        yield from literal_needles(atom, make_needle, rules.LITERAL_RULE, rules.FILE_NAME_RULE)
     elif kind == REGISTRY_KEY:
         hive, sep, rest = value.partition("\\")
         # With a hive and a path under it, the hive may be spelled any way;

@@ -1,10 +1,13 @@
-"""Read abuse.ch's CSV exports: Feodo Tracker, URLhaus, ThreatFox and MalwareBazaar.
+"""Read abuse.ch's exports: Feodo Tracker, URLhaus, ThreatFox and MalwareBazaar
+CSV, and ThreatFox's and MalwareBazaar's JSON.
 
-Each is told by its header (``abusech_product``), which abuse.ch writes as a
+Each CSV is told by its header (``abusech_product``), which abuse.ch writes as a
 ``#`` comment after its banner (``# id,dateadded,url,...``) or, in copies
 whose banner was cut, as a plain first line; ThreatFox and MalwareBazaar put
 a space after each comma (``"a", "b"``). Columns are read by name, so a
-column added later does not shift the others.
+column added later does not shift the others. A JSON export or API answer
+becomes the rows its CSV export would hold (``abusech_json.py``): every form
+of a product means the same, down to the indicator ids.
 
 Every data row becomes one STIX 2.1 indicator, or a skipped ``Problem`` with
 the reason, so every row is accounted for in the load report:
@@ -12,13 +15,14 @@ the reason, so every row is accounted for in the load report:
 - Feodo Tracker is an IP blocklist: a row's ``dst_ip`` is the indicator, its
   ``dst_port`` only context in the description. A C2 address is one to find
   whatever port the log shows it with (a firewall line may show the client's
-  side, a proxy line none), and the matcher has no address-and-port comparison.
+  side, a proxy line none).
 - URLhaus rows are URLs; ``threat`` (``malware_download``) is a kind of threat,
   not a malware family, so it is a label and gives no attribution.
 - ThreatFox ``domain``, ``url`` and ``*_hash`` rows are domains, URLs and file
-  hashes. An ``ip:port`` row is skipped, its reason naming what is missing: the
-  address alone would hit every connection to a shared host, and the matcher
-  cannot yet require the address and its port on one line.
+  hashes. An ``ip:port`` row is the address AND the port, both on one line
+  (``network-traffic:dst_ref.value = ... AND network-traffic:dst_port = ...``):
+  the address alone would hit every connection to a shared host.
+  ``load(..., ignore_ports=True)`` takes the address alone.
 - MalwareBazaar rows are files: one indicator per row, hit by any of its
   SHA-256, MD5 or SHA-1.
 
@@ -29,7 +33,8 @@ MalwareBazaar ``signature``) becomes a ``malware`` object that the indicator
 names. First seen is ``created`` and ``valid_from`` (in the past, so live);
 last seen, when later, is ``modified``, so a newer snapshot's row wins. Tags
 and the threat type are ``labels``; the reporter and the product's link to the
-entry are the external reference, the note of source.
+entry are the external reference, the note of source. A value written
+defanged (``evil[.]com``) is read refanged, with a warning saying so.
 """
 
 from __future__ import annotations
@@ -41,29 +46,49 @@ from datetime import datetime
 from typing import Any
 
 from .._common.errors import PatternError, SourceError
-from .._common.model import DOMAIN, IPV4, IPV6, MD5, SHA1, SHA256, URL, Atom, Clause, Problem
+from .._common.model import DOMAIN, IPV4, IPV6, MD5, SHA1, SHA256, URL, Clause
 from .._patterns.canonical import typed_value
-from .._patterns.values import atom
-from .objects import SourceObjects
+from .._patterns.values import atom, refanged_note
+from .abusech_json import abusech_json_product, json_rows
+from .objects import Collector, SourceObjects
 from .rows import damage, decode, not_utf8, physical_lines, repaired
-from .stix2_build import EPOCH, OBJECT_PATHS, any_of, comparison, identity, indicator, stable_id
+from .stix2_build import (
+    ENDPOINT,
+    EPOCH,
+    OBJECT_PATHS,
+    address_and_port,
+    any_of,
+    comparison,
+    identity,
+    indicator,
+    split_endpoint,
+    stable_id,
+)
 
 # Undated rows are valid from the Unix epoch, as lists are (lists.py).
 # The header comes after abuse.ch's banner of 8 or 9 lines; a file whose first
 # lines hold no such header is not an abuse.ch export.
 _HEADER_SEARCH = 64
+_JSON_HEAD = 65_536  # characters: enough to tell a JSON export or API answer by its first fields
 # Cells abuse.ch writes for "nothing here".
 _NOTHING = {"", "none", "n/a", "null", "unknown", "unknown malware"}
 # Older exports' names for today's columns (Feodo Tracker before 2021).
 _ALIASES = {"firstseen": "first_seen_utc", "dstip": "dst_ip", "dstport": "dst_port", "lastonline": "last_online"}
-_THREATFOX_KINDS = {"domain": DOMAIN, "url": URL, "md5_hash": MD5, "sha1_hash": SHA1, "sha256_hash": SHA256}
+_THREATFOX_KINDS = {
+    "domain": DOMAIN,
+    "url": URL,
+    "md5_hash": MD5,
+    "sha1_hash": SHA1,
+    "sha256_hash": SHA256,
+    "ip:port": ENDPOINT,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class _Product:
     name: str  # as abuse.ch names it; the publisher is "abuse.ch <name>"
     required: frozenset[str]  # the columns that tell it apart, and that its rows need
-    read_row: Callable[[_Reader, int, dict[str, str]], None]
+    read_row: Callable[[_Reader, str, dict[str, str]], None]  # (reader, where the row is, row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,28 +105,37 @@ def abusech_product(text: str) -> str | None:
 
 
 def read_abusech(data: bytes, label: str) -> SourceObjects:
-    """One indicator per row of an abuse.ch CSV export; rows that cannot be one become problems."""
-    lines = physical_lines(decode(data))
+    """One indicator per row (or JSON record) of an abuse.ch export; rows that cannot be one become problems."""
+    text = decode(data)
+    if abusech_json_product(text[:_JSON_HEAD]) is not None:
+        product_name, json_records = json_rows(text, label)
+        reader = _Reader(label, _PRODUCT_NAMED[product_name])
+        for at, row in json_records:
+            if isinstance(row, str):
+                reader.skip(at, row)
+            else:
+                reader.read(at, row)
+        return reader.result()
+    lines = physical_lines(text)
     header = _find_header(lines[:_HEADER_SEARCH])
     if header is None:
         raise SourceError(f"{label}: no abuse.ch CSV header (Feodo Tracker, URLhaus, ThreatFox or MalwareBazaar)")
     reader = _Reader(label, header.product)
     width = len(header.columns)
     for index in range(header.line + 1, len(lines)):
-        text = lines[index].strip()
-        if not text or text.startswith("#"):
+        line = lines[index].strip()
+        if not line or line.startswith("#"):
             continue  # blank, banner, trailer ("# END 28 entries")
-        number = index + 1
-        cells, problem = _cells(text)
+        at = f"{label}:{index + 1}"
+        cells, problem = _cells(line)
         while len(cells) > width and not cells[-1]:  # empty cells at the end say nothing
             cells.pop()
         if problem is None and len(cells) > width:
             problem = f"row has {len(cells)} cells, the header {width}: an unquoted ',' in some cell"
         if problem is not None:
-            reader.skip(number, problem)
+            reader.skip(at, problem)
         elif [_column_key(cell) for cell in cells] != header.columns:  # a header repeated: files joined
-            row = dict(zip(header.columns, cells + [""] * (width - len(cells)), strict=True))
-            header.product.read_row(reader, number, row)
+            reader.read(at, dict(zip(header.columns, cells + [""] * (width - len(cells)), strict=True)))
     return reader.result()
 
 
@@ -146,36 +180,35 @@ def _given(value: str) -> str:
 
 
 def _stamp(value: str) -> str | None:
-    """``2024-04-04 07:03:03`` (UTC) or ``2024-04-04`` as a STIX timestamp; "" for no value; None when no date."""
+    """``2024-04-04 07:03:03`` (UTC; the API writes `` UTC`` after it) or ``2024-04-04`` as a STIX
+    timestamp; "" for no value; None when no date."""
     if not _given(value):
         return ""
     for shape in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
         try:
-            return datetime.strptime(value.strip(), shape).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            return datetime.strptime(value.strip().removesuffix(" UTC"), shape).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         except ValueError:
             continue
     return None
 
 
-class _Reader:
+class _Reader(Collector):
     """Gathers one export's indicators, the malware they indicate, and its problems."""
 
     def __init__(self, label: str, product: _Product) -> None:
-        self.label = label
+        super().__init__(label)
+        self.product = product
         self.publisher = f"abuse.ch {product.name}"
         self.identity = identity(self.publisher, EPOCH)
-        self.objects: list[dict[str, Any]] = [self.identity]
+        self.objects.append(self.identity)
         self.malware: dict[str, str] = {}  # name -> id
-        self.clauses: dict[int, tuple[Clause, ...]] = {}
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []
 
-    def skip(self, line: int, reason: str) -> None:
-        self.problems.append(Problem(f"{self.label}:{line}", reason, "skipped", self.label))
+    def read(self, at: str, row: dict[str, str]) -> None:
+        self.product.read_row(self, at, row)
 
-    def add(
+    def row(
         self,
-        line: int,
+        at: str,
         *,
         key: Sequence[str],
         values: Sequence[tuple[str, str, str]],
@@ -190,27 +223,30 @@ class _Reader:
         link: str = "",
         **extra: Any,
     ) -> None:
-        """One indicator hit by any of ``values`` ((kind, value, column)); a
-        value that is none of its kind is a warning while another is good,
-        and the row is skipped when none is."""
-        atoms: list[Atom] = []
+        """One indicator hit by any of ``values`` ((kind, value, column); kind ``ENDPOINT`` for an address and
+        its port, both needed); a value that is none of its kind is a warning while another is good, and the
+        row is skipped when none is."""
+        clauses: list[Clause] = []
         comparisons: list[str] = []
         refused: list[str] = []
+        refanged: list[str] = []
         for published_kind, value, column in values:
             try:
                 if not_utf8(value, column):
                     raise PatternError(str(not_utf8(value, column)))
-                kind, canonical = typed_value(published_kind, value)  # an IPv4-mapped IPv6 address is IPv4
-                atoms.append(atom(kind, canonical))
+                text, clause, written = _comparison(published_kind, value)
             except PatternError as exc:
                 refused.append(f"{column}: {exc}")
                 continue
-            comparisons.append(comparison(kind, canonical, OBJECT_PATHS[kind]))
-        if not atoms:
-            self.skip(line, "; ".join(refused) or "row has no value")
+            if (note := refanged_note((clause,), written)) is not None:
+                refanged.append(note)
+            comparisons.append(text)
+            clauses.append(clause)
+        if not clauses:
+            self.skip(at, "; ".join(refused) or "row has no value")
             return
         ident = stable_id("indicator", self.publisher, *(repaired(part) for part in key))
-        first_seen, last_seen = (self._stamp(line, ident, stamp) for stamp in seen)
+        first_seen, last_seen = (self._stamp(at, ident, stamp) for stamp in seen)
         created = first_seen or EPOCH
         obj = indicator(
             ident=ident,
@@ -230,17 +266,18 @@ class _Reader:
         if labels:
             obj["labels"] = list(dict.fromkeys(repaired(label) for label in labels))
         for reason in refused:
-            self.warnings.append(Problem(ident, f"{self.label}:{line}: {reason}: left out", "warning", self.label))
-        self.clauses[len(self.objects)] = tuple(frozenset((each,)) for each in dict.fromkeys(atoms))
-        self.objects.append(obj)
+            self.warn(ident, f"{at}: {reason}: left out")
+        for note in refanged:
+            self.warn(ident, f"{at}: {note}")
+        self.add(obj, tuple(dict.fromkeys(clauses)))
         if malware:
             self._indicates(ident, repaired(malware), aliases, malware_reference)
 
-    def _stamp(self, line: int, ident: str, value: str) -> str:
+    def _stamp(self, at: str, ident: str, value: str) -> str:
         stamp = _stamp(value)
         if stamp is None:
-            reason = f"{self.label}:{line}: {repaired(value)!r} is no date: read as undated"
-            self.warnings.append(Problem(ident, reason, "warning", self.label))
+            reason = f"{at}: {repaired(value)!r} is no date: read as undated"
+            self.warn(ident, reason)
             return ""
         return stamp
 
@@ -278,15 +315,16 @@ class _Reader:
             }
         )
 
-    def result(self) -> SourceObjects:
-        return SourceObjects(
-            self.label,
-            self.objects,
-            spec_version="2.1",
-            problems=tuple(self.problems),
-            warnings=tuple(self.warnings),
-            clauses=self.clauses,
-        )
+
+def _comparison(kind: str, value: str) -> tuple[str, Clause, str]:
+    """The comparison a value of ``kind`` becomes, its clause, and the part of ``value`` read as an address
+    or value (to tell whether it was written defanged)."""
+    if kind == ENDPOINT:
+        address, port = split_endpoint(value)
+        text, clause = address_and_port(address, port)
+        return text, clause, address
+    kind, canonical = typed_value(kind, value)  # an IPv4-mapped IPv6 address is IPv4
+    return comparison(kind, canonical, OBJECT_PATHS[kind]), frozenset((atom(kind, canonical),)), value
 
 
 def _split(cell: str) -> list[str]:
@@ -302,13 +340,13 @@ def _note(*parts: tuple[str, str]) -> str:
 # ------------------------------------------------------------------ products
 
 
-def _feodo(reader: _Reader, line: int, row: dict[str, str]) -> None:
+def _feodo(reader: _Reader, at: str, row: dict[str, str]) -> None:
     address, port, malware = row["dst_ip"], _given(row.get("dst_port", "")), _given(row.get("malware", ""))
     if not address:
-        reader.skip(line, "row has no dst_ip")
+        reader.skip(at, "row has no dst_ip")
         return
-    reader.add(
-        line,
+    reader.row(
+        at,
         key=(address, port),
         values=[(IPV6 if ":" in address else IPV4, address, "dst_ip")],
         name=address,
@@ -323,14 +361,14 @@ def _feodo(reader: _Reader, line: int, row: dict[str, str]) -> None:
     )
 
 
-def _urlhaus(reader: _Reader, line: int, row: dict[str, str]) -> None:
+def _urlhaus(reader: _Reader, at: str, row: dict[str, str]) -> None:
     url = row["url"]
     if not url:
-        reader.skip(line, "row has no url")
+        reader.skip(at, "row has no url")
         return
     threat = _given(row["threat"])
-    reader.add(
-        line,
+    reader.row(
+        at,
         key=(row["id"] or url,),
         values=[(URL, url, "url")],
         name=url,
@@ -344,21 +382,14 @@ def _urlhaus(reader: _Reader, line: int, row: dict[str, str]) -> None:
     )
 
 
-def _threatfox(reader: _Reader, line: int, row: dict[str, str]) -> None:
+def _threatfox(reader: _Reader, at: str, row: dict[str, str]) -> None:
     value, ioc_type = row["ioc_value"], row["ioc_type"].strip().lower()
     if not value:
-        reader.skip(line, "row has no ioc_value")
-        return
-    if ioc_type == "ip:port":
-        reader.skip(
-            line,
-            f"ThreatFox ip:port {value!r} not read: it needs the address and its port on one line, and the "
-            "matcher has no address-and-port comparison yet (the address alone would hit every connection to it)",
-        )
+        reader.skip(at, "row has no ioc_value")
         return
     kind = _THREATFOX_KINDS.get(ioc_type)
     if kind is None:
-        reader.skip(line, f"unknown ThreatFox ioc_type {row['ioc_type']!r} for {value!r}")
+        reader.skip(at, f"unknown ThreatFox ioc_type {row['ioc_type']!r} for {value!r}")
         return
     threat = _given(row.get("threat_type", ""))
     malware = _given(row.get("malware_printable", ""))
@@ -367,8 +398,8 @@ def _threatfox(reader: _Reader, line: int, row: dict[str, str]) -> None:
     extra: dict[str, Any] = {}
     if confidence.isdigit() and int(confidence) <= 100:
         extra["confidence"] = int(confidence)
-    reader.add(
-        line,
+    reader.row(
+        at,
         key=(row["ioc_id"] or value,),
         values=[(kind, value, "ioc_value")],
         name=value,
@@ -384,18 +415,18 @@ def _threatfox(reader: _Reader, line: int, row: dict[str, str]) -> None:
     )
 
 
-def _malwarebazaar(reader: _Reader, line: int, row: dict[str, str]) -> None:
+def _malwarebazaar(reader: _Reader, at: str, row: dict[str, str]) -> None:
     hashes = [
         (kind, _given(row[column]), column)
         for kind, column in ((SHA256, "sha256_hash"), (MD5, "md5_hash"), (SHA1, "sha1_hash"))
         if _given(row[column])
     ]
     if not hashes:
-        reader.skip(line, "row has no sha256_hash, md5_hash or sha1_hash")
+        reader.skip(at, "row has no sha256_hash, md5_hash or sha1_hash")
         return
     file_name = _given(row.get("file_name", ""))
-    reader.add(
-        line,
+    reader.row(
+        at,
         key=(hashes[0][1].lower(),),
         values=hashes,
         name=file_name or hashes[0][1],
@@ -422,3 +453,4 @@ _PRODUCTS = (
     _Product("ThreatFox", frozenset({"first_seen_utc", "ioc_id", "ioc_value", "ioc_type"}), _threatfox),
     _Product("MalwareBazaar", frozenset({"first_seen_utc", "sha256_hash", "md5_hash", "sha1_hash"}), _malwarebazaar),
 )
+_PRODUCT_NAMED = {product.name: product for product in _PRODUCTS}

@@ -16,6 +16,7 @@ import re
 
 from .._common.errors import SourceError
 from .abusech import abusech_product
+from .abusech_json import abusech_json_product
 from .lists import looks_like_csv
 from .misp import looks_like_misp_csv
 from .openioc import looks_like_openioc
@@ -40,8 +41,8 @@ _JSON_START = re.compile(r"\s*(?:\{|\[\s*(?:\{|\]))")
 
 
 def detect_format(data: bytes, label: str) -> str:
-    """``stix2-json`` (MISP JSON included), ``stix1-xml``, ``openioc``, ``abusech``, ``misp-csv``, ``csv`` or
-    ``text``; SourceError naming ``label`` otherwise."""
+    """``stix2-json`` (MISP JSON included), ``stix1-xml``, ``openioc``, ``abusech`` (CSV, and ThreatFox's or
+    MalwareBazaar's JSON), ``misp-csv``, ``csv`` or ``text``; SourceError naming ``label`` otherwise."""
     head = data[:_HEAD]
     _refuse_utf16(head, label)
     if _XML_START.match(head):
@@ -52,6 +53,8 @@ def detect_format(data: bytes, label: str) -> str:
         raise SourceError(f"{label}: XML, but not a STIX 1.x package (STIX_Package) or an OpenIOC document (ioc)")
     text = decode(head)
     _refuse_binary(head, text, label)
+    if abusech_json_product(text) is not None:  # ThreatFox's export, an abuse.ch API answer
+        return "abusech"
     if _JSON_START.match(text):
         return "stix2-json"
     # Readers of CSV exports by their headers: before the generic CSV, whose

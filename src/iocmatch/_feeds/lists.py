@@ -23,7 +23,6 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from .._common.errors import PatternError, SourceError
 from .._common.model import (
@@ -35,21 +34,22 @@ from .._common.model import (
     IPV6,
     KINDS,
     MD5,
+    PORT,
     REGISTRY_KEY,
     SHA1,
     SHA256,
     SHA512,
     URL,
     Clause,
-    Problem,
 )
 from .._patterns.canonical import HASH_DIGITS, expand_hive, refang, typed_value
+from .._patterns.clauses import ALONE
 from .._patterns.values import atom, refanged_note
 from .maltrail import REFERENCE, Trail, cited, external_reference, trail_context, trail_header
-from .objects import SourceObjects
+from .objects import Collector, SourceObjects
 from .paths import name_in_folder, name_in_folder_clause, refuse_variables, split_path
 from .rows import damage, decode, not_utf8, physical_lines, records, repaired
-from .stix2_build import EPOCH, indicator, pattern_for, stable_id
+from .stix2_build import ENDPOINT, EPOCH, OBJECT_PATHS, address_and_port, indicator, pattern_for, stable_id
 
 # Lists carry no dates (see the module docstring).
 
@@ -64,7 +64,8 @@ _SNIFF_SAMPLE = 8192  # characters of the first 50 lines that csv.Sniffer is sho
 
 # Published type names (after _type_key) and the kind each holds.
 _CSV_KINDS = {
-    **{kind: kind for kind in KINDS},
+    # A kind with one object path; a port, a method or a header alone is no row's indicator.
+    **{kind: kind for kind in KINDS if kind in OBJECT_PATHS},
     "url": URL,
     "uri": URL,
     "domain": DOMAIN,
@@ -164,34 +165,32 @@ class _Layout:
     comment_column: int | None
 
 
-class _Collector:
+class _Collector(Collector):
     """Gathers one file's indicators and problems."""
 
     def __init__(self, label: str) -> None:
-        self.label = label
+        super().__init__(label)
         # Either separator, so a Windows path gives the same ids on Linux.
-        self.base = re.split(r"[\\/]", label.rstrip("\\/"))[-1] or label
-        self.objects: list[dict[str, Any]] = []
-        self.clauses: dict[int, tuple[Clause, ...]] = {}
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []  # values published defanged, and refanged
+        parts = re.split(r"[\\/]", label.rstrip("\\/"))
+        self.base = parts[-1] or label
+        self.folder = parts[-2] if len(parts) > 1 else ""  # the name of the folder the file is in
         self.trail: Trail | None = None  # a maltrail trail file's header, once read
         self.counted = False  # an IPsum file: a count follows each value
         self.group: tuple[dict[str, str], ...] = ()  # the maltrail references above the next value
         # Each indicator's maltrail references: of every line its value is on, in order.
         self.references: dict[str, dict[str, dict[str, str]]] = {}
 
-    def add(self, line: int, name: str, description: str | None, build: Callable[[], _Entry]) -> None:
+    def entry(self, line: int, name: str, description: str | None, build: Callable[[], _Entry]) -> None:
+        """The indicator a line or row gives, or the problem saying why there is none."""
         try:
             entry = build()
         except PatternError as exc:
-            self.skip(line, str(exc))
+            self.skip_line(line, str(exc))
             return
         ident = stable_id("indicator", self.base, entry.key, entry.value)
-        self.clauses[len(self.objects)] = (entry.clause,)
         if (note := refanged_note((entry.clause,), name)) is not None:
-            self.warnings.append(Problem(ident, note, "warning", self.label))
-        self.objects.append(
+            self.warn(ident, note)
+        self.add(
             indicator(
                 ident=ident,
                 pattern=entry.pattern,
@@ -200,26 +199,20 @@ class _Collector:
                 valid_from=EPOCH,
                 source_name=self.base,
                 description=description,
-            )
+            ),
+            (entry.clause,),
         )
         if self.trail is not None:
             found = self.references.setdefault(ident, {})
             found.update((cited(reference), reference) for reference in self.group if cited(reference) not in found)
 
-    def skip(self, line: int, reason: str) -> None:
-        self.problems.append(Problem(f"{self.label}:{line}", reason, "skipped", self.label))
+    def skip_line(self, line: int, reason: str) -> None:
+        self.skip(f"{self.label}:{line}", reason)
 
     def result(self) -> SourceObjects:
         if self.trail is not None:
             self.objects.extend(trail_context(self.trail, self.objects, self.references))
-        return SourceObjects(
-            self.label,
-            self.objects,
-            spec_version="2.1",
-            problems=tuple(self.problems),
-            warnings=tuple(self.warnings),
-            clauses=self.clauses,
-        )
+        return super().result()
 
 
 def _show(value: str) -> str:
@@ -246,7 +239,7 @@ def read_csv(data: bytes, label: str) -> SourceObjects:
         if record.line <= layout.header_line:
             continue
         if record.problem is not None:
-            collector.skip(record.line, record.problem)
+            collector.skip_line(record.line, record.problem)
         elif not _is_header(record.cells, layout):
             _read_row(collector, record.line, record.cells, layout)
     return collector.result()
@@ -300,14 +293,14 @@ def _read_row(collector: _Collector, line: int, row: list[str], layout: _Layout)
     type_name, value = _cell(row, layout.type_column), _cell(row, layout.value_column)
     problem = _damaged_row(row, layout) or not_utf8(type_name, "type") or not_utf8(value, "value")
     if problem:
-        collector.skip(line, problem)
+        collector.skip_line(line, problem)
     elif not value:
-        collector.skip(line, "row has no value")
+        collector.skip_line(line, "row has no value")
     elif not type_name:
-        collector.skip(line, f"row has no type for {_show(value)}")
+        collector.skip_line(line, f"row has no type for {_show(value)}")
     else:
         comment = repaired(_cell(row, layout.comment_column)) or None
-        collector.add(line, value, comment, lambda: _csv_entry(type_name, value))
+        collector.entry(line, value, comment, lambda: _csv_entry(type_name, value))
 
 
 def _damaged_row(row: list[str], layout: _Layout) -> str | None:
@@ -368,6 +361,8 @@ def _csv_entry(type_name: str, value: str) -> _Entry:
         return _url_entry(value)
     if key in _ANY_IP_TYPES:
         return _value_entry(IPV6 if value.count(":") >= 2 else IPV4, value)
+    if key in ALONE:
+        raise PatternError(ALONE[key])
     kind = _CSV_KINDS.get(key)
     if kind is None:
         raise PatternError(f"unknown indicator type {_show(type_name)}")
@@ -415,21 +410,28 @@ def _value_entry(kind: str, value: str) -> _Entry:
     return _Entry(kind, canonical, pattern_for(kind, canonical), frozenset((atom(kind, canonical),)))
 
 
+def _endpoint_entry(address: str, port: str) -> _Entry:
+    text, clause = address_and_port(address, port)
+    host = next(found.value for found in clause if found.kind != PORT)
+    number = next(found.value for found in clause if found.kind == PORT)
+    return _Entry(ENDPOINT, f"[{host}]:{number}" if ":" in host else f"{host}:{number}", f"[{text}]", clause)
+
+
 # ----------------------------------------------------------------- text lists
 
 
 def read_text_list(data: bytes, label: str) -> SourceObjects:
     """One indicator per line, its kind inferred from the value (``infer_kind``).
 
-    ``value;comment`` (signature-base), ``address:port`` (maltrail: the port
-    goes to the description, not the pattern) and ``value  # comment`` are read;
+    ``value;comment`` (signature-base), ``address:port`` (maltrail: the address
+    and the port, both on one line) and ``value  # comment`` are read;
     LOKI ``regex;score`` lines are problems, not literals. A maltrail trail
     file (its ``# Copyright ... Maltrail developers`` header) also gives every
     value its family, aliases, references and publisher (``maltrail.py``).
     """
     collector = _Collector(label)
     lines = physical_lines(decode(data))
-    collector.trail = trail_header(lines, collector.base)
+    collector.trail = trail_header(lines, collector.base, collector.folder)
     collector.counted = any(_IPSUM_HEADER.match(line.strip()) for line in _header_comments(lines))
     after_value = True  # a `# Reference:` after a value starts the next group
     for number, raw in enumerate(lines, 1):
@@ -460,10 +462,10 @@ def _read_line(collector: _Collector, number: int, line: str) -> None:
     comment = repaired("; ".join(part.strip() for part in (comment, *inline) if part.strip()))
     problem = damage([line], "line") or not_utf8(value, "value")
     if problem:
-        collector.skip(number, problem)
+        collector.skip_line(number, problem)
         return
     if _is_score(comment) and _REGEX_HINT.search(value):
-        collector.skip(number, f"{_show(value)} is a regular expression, not a literal value")
+        collector.skip_line(number, f"{_show(value)} is a regular expression, not a literal value")
         return
     kind = infer_kind(value)
     counted = _COUNTED.fullmatch(value) if kind is None and collector.counted else None
@@ -474,11 +476,13 @@ def _read_line(collector: _Collector, number: int, line: str) -> None:
     if kind is None:
         kind = _defanged_kind(value)  # the value stays as written: loading refangs it, with a warning
     if kind is None:
-        collector.skip(number, _unrecognised(value))
+        collector.skip_line(number, _unrecognised(value))
         return
     address, port = _without_port(kind, value)
-    description = "; ".join(part for part in (comment, f"port {port}" if port else "") if part) or None
-    collector.add(number, address, description, lambda: _value_entry(kind, address))
+    if port:  # the address and its port, both on one line
+        collector.entry(number, value, comment or None, lambda: _endpoint_entry(address, port))
+    else:
+        collector.entry(number, address, comment or None, lambda: _value_entry(kind, address))
 
 
 def _is_score(comment: str) -> bool:

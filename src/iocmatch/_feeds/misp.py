@@ -7,8 +7,13 @@ its source, so ``read == compiled + skipped + excluded`` holds per attribute:
   a hash of a benign file). A problem with status ``excluded`` and the reason
   ``to_ids is false``: the loader counts it read and excluded.
 * ``deleted`` true: excluded the same way (``attribute is deleted``).
-* a type with no pattern (``text``, ``link``, ``yara``, ``ip-dst|port``, ...):
+* a type with no pattern (``text``, ``link``, ``yara``, ``http-method``, ...):
   a problem with status ``skipped`` naming the type.
+
+``ip-dst|port``, ``ip-src|port`` and ``hostname|port`` are the address AND
+the port, both on one line (``load(..., ignore_ports=True)`` takes the
+address alone). A relative ``uri`` is a request's path; ``x509-fingerprint-*``
+a certificate's hash.
 
 Each indicator's clauses are built beside its pattern with the compiler's own
 atom constructor, as the list readers do, so the loader never parses them.
@@ -18,7 +23,8 @@ and CSV exports of one event. The event's ``info`` names the indicators, its
 threat-actor galaxy clusters and ``misp-galaxy:`` tags become intrusion sets
 (malware and tools for those galaxies) that the indicators ``indicates``.
 ``valid_from`` is the attribute's ``first_seen``, else its ``timestamp``
-(the CSV's ``date``), never later than the moment of reading.
+(the CSV's ``date``: ``YYYYMMDD`` or epoch seconds), never later than the
+moment of reading.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ from .._common.errors import PatternError, SourceError
 from .._common.model import (
     DOMAIN,
     EMAIL,
+    EMAIL_SUBJECT,
     FILE_NAME,
+    HTTP_REQUEST,
     IPV4,
     IPV6,
     MD5,
@@ -47,16 +55,27 @@ from .._common.model import (
     SHA256,
     SHA512,
     URL,
+    USER_AGENT,
     Clause,
-    Problem,
 )
 from .._common.timestamps import parse_timestamp
 from .._patterns.canonical import expand_hive, typed_value
 from .._patterns.values import atom, refanged_note
-from .objects import SourceObjects
+from .objects import Collector, SourceObjects
 from .paths import name_in_folder, name_in_folder_clause, refuse_variables, split_path
 from .rows import damage, decode, physical_lines, records, repaired
-from .stix2_build import EPOCH, any_of, identity, indicator, pattern_for, stable_id
+from .stix2_build import (
+    EPOCH,
+    X509_HASH_PATHS,
+    address_and_port,
+    any_of,
+    comparison,
+    identity,
+    indicator,
+    pattern_for,
+    stable_id,
+    stix_time,
+)
 
 EXCLUDED_NOT_FOR_IDS = "to_ids is false"
 
@@ -72,20 +91,24 @@ _ONE_KIND = {
     "email-src": EMAIL,
     "email-dst": EMAIL,
     "mutex": MUTEX,
+    "email-subject": EMAIL_SUBJECT,
+    "user-agent": USER_AGENT,
 }
+# A certificate's fingerprints: compared as any hash of the kind is, written as the certificate's.
+_X509_FINGERPRINTS = {"x509-fingerprint-md5": MD5, "x509-fingerprint-sha1": SHA1, "x509-fingerprint-sha256": SHA256}
 _ADDRESS_TYPES = {"ip-src", "ip-dst"}
+# `address|port`: the address and the port, both on one line; the side each is on.
+_ENDPOINT_TYPES = {"ip-dst|port": "dst", "ip-src|port": "src", "hostname|port": "dst"}
 # `filename|<hash>`: the hash is the indicator, the name context (malware is renamed).
 _FILENAME_HASH = {"filename|md5": MD5, "filename|sha1": SHA1, "filename|sha256": SHA256, "filename|sha512": SHA512}
 # Types with a reason they cannot be a pattern (yet).
 _SKIPPED_TYPES = {
-    "ip-src|port": "the matcher cannot require the port on the same line as the address",
-    "ip-dst|port": "the matcher cannot require the port on the same line as the address",
     "link": "a reference to read, not an indicator",
     "text": "free text, not an indicator value",
     "comment": "free text, not an indicator value",
     "other": "free text, not an indicator value",
-    "email-subject": "the pattern compiler has no kind for e-mail subjects yet",
-    "user-agent": "the pattern compiler has no kind for user agents yet",
+    "http-method": "a request method alone is no indicator (every request has one)",
+    "ja3-fingerprint-md5": "a JA3 fingerprint has no STIX 2.1 object path (it is no file's or certificate's hash)",
 }
 # Galaxies whose clusters an indicator is attributed to, and the STIX object each becomes.
 _GALAXIES = {
@@ -300,31 +323,11 @@ def read_misp_csv(data: bytes, label: str) -> SourceObjects:
 # ------------------------------------------------------------------ collecting
 
 
-class _Collector:
+class _Collector(Collector):
     def __init__(self, label: str) -> None:
-        self.label = label
+        super().__init__(label)
         self.now = datetime.now(timezone.utc)
-        self.objects: list[dict[str, Any]] = []
-        self.clauses: dict[int, tuple[Clause, ...]] = {}
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []  # values published defanged, and refanged
         self.context_ids: set[str] = set()
-
-    def result(self) -> SourceObjects:
-        return SourceObjects(
-            self.label,
-            self.objects,
-            spec_version="2.1",
-            problems=tuple(self.problems),
-            warnings=tuple(self.warnings),
-            clauses=self.clauses,
-        )
-
-    def skip(self, where: str, reason: str) -> None:
-        self.problems.append(Problem(where, reason, "skipped", self.label))
-
-    def exclude(self, where: str, reason: str) -> None:
-        self.problems.append(Problem(where, reason, "excluded", self.label))
 
     def context(self, obj: dict[str, Any]) -> None:
         if obj["id"] not in self.context_ids:
@@ -397,10 +400,9 @@ class _Collector:
             return
         description = "; ".join(part for part in (attribute.comment.strip(), entry.context) if part) or None
         created = attribute.valid_from
-        self.clauses[len(self.objects)] = entry.clauses
         if (note := refanged_note(entry.clauses, attribute.value.strip())) is not None:
-            self.warnings.append(Problem(attribute.ident, note, "warning", self.label))
-        self.objects.append(
+            self.warn(attribute.ident, note)
+        self.add(
             indicator(
                 ident=attribute.ident,
                 pattern=entry.pattern,
@@ -410,7 +412,8 @@ class _Collector:
                 source_name=self.label,
                 description=description,
                 created_by_ref=publisher["id"] if publisher else None,
-            )
+            ),
+            entry.clauses,
         )
         for kind, cluster_name, aliases in attribute.clusters:
             target = _cluster_object(kind, cluster_name, aliases)
@@ -441,7 +444,7 @@ class _Collector:
                 return None
         except (ValueError, OverflowError, OSError):
             return None
-        return _stix_time(min(stamp, self.now))
+        return stix_time(min(stamp, self.now))
 
 
 # ------------------------------------------------------------------ the types
@@ -453,6 +456,15 @@ def misp_entry(type_name: str, value: str) -> _Entry:
         raise PatternError(f"MISP type {type_name!r}: {_SKIPPED_TYPES[type_name]}")
     if type_name in _ADDRESS_TYPES:
         return _one(_address_kind(value), value)
+    if type_name in _ENDPOINT_TYPES:
+        address, _, port = value.rpartition("|")
+        if not address or not port:
+            raise PatternError(f"MISP type {type_name!r}: {value!r} is not 'address|port'")
+        try:
+            text, clause = address_and_port(address, port, _ENDPOINT_TYPES[type_name])
+        except PatternError as exc:
+            raise PatternError(f"MISP type {type_name!r}: {exc}") from None
+        return _Entry(f"[{text}]", (clause,))
     if type_name == "domain|ip":
         domain, _, address = value.partition("|")
         if not domain or not address:
@@ -462,10 +474,11 @@ def misp_entry(type_name: str, value: str) -> _Entry:
         return _Entry(pattern, (*first.clauses, *second.clauses))
     if type_name == "url":
         return _one(URL, value)
-    if type_name == "uri":
-        if "://" not in value:
-            raise PatternError(f"MISP type 'uri': {value!r} is not absolute (no scheme and host)")
-        return _one(URL, value)
+    if type_name == "uri":  # absolute, a URL; else the path of a request, as a web log shows it
+        return _one(URL if "://" in value else HTTP_REQUEST, value)
+    if type_name in _X509_FINGERPRINTS:
+        hashed, digest = typed_value(_X509_FINGERPRINTS[type_name], value.strip())
+        return _Entry(f"[{comparison(hashed, digest, X509_HASH_PATHS[hashed])}]", (frozenset((atom(hashed, digest),)),))
     if type_name in _FILENAME_HASH:
         name, _, digest = value.rpartition("|")
         entry = _one(_FILENAME_HASH[type_name], digest)
@@ -579,18 +592,17 @@ def _indicator_id(attribute_uuid: str, label: str, type_name: str, value: str) -
     return stable_id("indicator", base, type_name, value)
 
 
-def _stix_time(stamp: datetime) -> str:
-    return stamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
 def _csv_date(text: str) -> str:
-    """``20170525`` (MISP's CSV ``date``) as a STIX timestamp, never after now; the epoch if none."""
+    """MISP's CSV ``date`` as a STIX timestamp, never after now; the epoch if none. MISP writes
+    ``20170525``; other exports give epoch seconds (``1495670400``) or ISO text."""
     text = text.strip()
     try:
-        if text.isdigit():
+        if text.isdigit() and len(text) == len("YYYYMMDD"):
             stamp = datetime.strptime(text, "%Y%m%d").replace(tzinfo=timezone.utc)
+        elif text.isdigit():
+            stamp = datetime.fromtimestamp(int(text), timezone.utc)
         else:
             stamp = parse_timestamp(text)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return EPOCH
-    return _stix_time(min(stamp, datetime.now(timezone.utc)))
+    return stix_time(min(stamp, datetime.now(timezone.utc))) or EPOCH

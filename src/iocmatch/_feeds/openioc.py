@@ -14,9 +14,11 @@ Every ``IndicatorItem`` is accounted for: it is in the ``x_openioc_items`` of
 one indicator, or it is one skipped problem whose reason names its term.
 
 Citizen Lab's MISP exports leave ``Content`` empty and write the value in the
-item's ``id`` attribute. When ``Content`` is empty and the id is not a UUID
-(the ids OpenIOC writes), the id is read as the value, and the source gets a
-warning saying how many values were read that way.
+item's ``id`` attribute. In a document where no item has a ``Content`` value,
+an id that is not a UUID (the ids OpenIOC writes) is read as the value, and
+the source gets a warning saying how many values were read that way. A
+document with values in ``Content`` uses its ids as ids (``i1``, ``dns-3``):
+an empty item of it is skipped, its id never taken for a value.
 """
 
 from __future__ import annotations
@@ -32,15 +34,20 @@ from .._common.errors import PatternError, SourceError
 from .._common.model import (
     DOMAIN,
     EMAIL,
+    EMAIL_SUBJECT,
     FILE_NAME,
+    HTTP_REQUEST,
     IPV4,
     IPV6,
     MD5,
     MUTEX,
+    PROCESS_NAME,
     REGISTRY_KEY,
     SHA1,
     SHA256,
     URL,
+    USER_ACCOUNT,
+    USER_AGENT,
     Problem,
 )
 from .._patterns.canonical import HIVES, expand_hive, refang, typed_value
@@ -72,6 +79,14 @@ _TERMS: dict[str, tuple[str, str, str | None]] = {
     "urlhistoryitem/url": (URL, "url", None),
     "network/uri": (URL, "url", None),
     "network/url": (URL, "url", None),
+    "network/useragent": (
+        USER_AGENT,
+        "network-traffic",
+        "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'",
+    ),
+    "processitem/name": (PROCESS_NAME, "process", None),
+    "email/subject": (EMAIL_SUBJECT, "email-message", None),
+    "useritem/username": (USER_ACCOUNT, "user-account", None),
     "portitem/remoteip": (_IP, "", None),
     "processitem/portlist/portitem/remoteip": (_IP, "", None),
     "routeentryitem/destination": (_IP, "", None),
@@ -82,11 +97,6 @@ _TERMS: dict[str, tuple[str, str, str | None]] = {
 }
 # Full paths: a name AND its folder, as the STIX 1 reader reads CybOX File_Path.
 _PATH_TERMS = {"fileitem/fullpath", "fileitem/filepath"}
-# Terms with no kind a log line is compared by (yet): skipped, with this reason.
-_NO_KIND = {
-    "processitem/name": "the pattern compiler has no literal kind for process names",
-    "network/useragent": "the pattern compiler has no literal kind for user agents",
-}
 _MUTEX_NAMES = {"mutex", "mutexname", "mutant"}
 _HANDLE_NAME = "processitem/handlelist/handle/name"
 _HANDLE_TYPE = "processitem/handlelist/handle/type"
@@ -111,16 +121,6 @@ def read_openioc(data: bytes, label: str) -> SourceObjects:
     if local(root.tag) not in _ROOTS:
         raise SourceError(f"{label}: not an OpenIOC document (root element {local(root.tag)})")
     return _Ioc(root, label).read()
-
-
-
-
-
-
-
-
-
-
 
 
 @dataclass
@@ -150,6 +150,10 @@ class _Ioc:
             or _UNDATED
         )
         self.problems: list[Problem] = []
+        # Values are in the ids only where no item has its value in Content.
+        self.ids_are_values = not any(
+            text(child(item, "Content")) for item in root.iter() if local(item.tag) == "IndicatorItem"
+        )
         self.from_ids = 0
         self.position = 0
 
@@ -347,11 +351,11 @@ class _Ioc:
             raise _Skip(f"{term}: a handle type without a Handle/Name in its AND names nothing to look for")
         if key in _PATH_TERMS:
             return FILE_NAME, "file", None
-        if key in _NO_KIND:
-            raise _Skip(f"{term}: {_NO_KIND[key]}")
         if key not in _TERMS:
             raise _Skip(f"{term or '(no Context search)'}: term is not supported")
         kind, object_type, object_path = _TERMS[key]
+        if key == "network/uri" and "://" not in value:  # a request's path: what a web log shows
+            return HTTP_REQUEST, "network-traffic", None
         if kind == _IP:
             kind = IPV6 if ":" in value else IPV4
             object_type = kind
@@ -379,7 +383,7 @@ class _Ioc:
         if value:
             return value
         written = (item.get("id") or "").strip()
-        if written and not _UUID.fullmatch(written):
+        if written and self.ids_are_values and not _UUID.fullmatch(written):
             if not item.get("{iocmatch}counted"):
                 item.set("{iocmatch}counted", "1")
                 self.from_ids += 1

@@ -30,7 +30,7 @@ READERS: dict[str, Callable[[bytes, str], SourceObjects]] = {
     "stix2-json": read_json,
     "stix1-xml": read_stix1,
     "openioc": read_openioc,
-    "abusech": read_abusech,  # Feodo Tracker, URLhaus, ThreatFox, MalwareBazaar CSV
+    "abusech": read_abusech,  # Feodo Tracker, URLhaus, ThreatFox, MalwareBazaar: CSV and JSON
     "misp-csv": read_misp_csv,
     "csv": read_csv,
     "text": read_text_list,

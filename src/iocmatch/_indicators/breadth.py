@@ -25,6 +25,7 @@ from .._common.model import (
     IPV6,
     MD5,
     PREFIX,
+    PROCESS_NAME,
     SHA1,
     SHA256,
     SHA512,
@@ -218,7 +219,7 @@ def too_broad(atom: Atom) -> str | None:
         return f"too broad: {value} is the {kind.upper()} of an empty file"
     elif atom.mode == PREFIX:
         return _broad_prefix(atom)
-    elif kind == FILE_NAME:
+    elif kind in (FILE_NAME, PROCESS_NAME):
         return _broad_file_name(value)
     elif kind == DIRECTORY:
         folder = _system_folder(value)
@@ -246,7 +247,7 @@ def _broad_prefix(atom: Atom) -> str | None:
         folder = _system_folder(literal, prefix=True)
         if folder:
             return f"too broad: {shown} covers {folder}"
-    if kind == FILE_NAME:
+    if kind in (FILE_NAME, PROCESS_NAME):
         covered = sorted(name for name in UBIQUITOUS_FILE_NAMES if name.startswith(literal.lower()))
         if covered:
             return f"too broad: {shown} covers {covered[0]}, the name of a program on every Windows host"

@@ -22,10 +22,10 @@ from typing import Any, NamedTuple
 
 from .._common.bulk import collector_paused
 from .._common.errors import ObjectError, PatternError
-from .._common.model import Atom, Clause, Indicator, IndicatorSet, LoadReport, Problem
+from .._common.model import PORT, Atom, Clause, Indicator, IndicatorSet, LoadReport, Problem
 from .._common.timestamps import parse_timestamp
 from .._feeds import SourceObjects, read_source
-from .._patterns.clauses import CompiledPattern, compile_pattern
+from .._patterns.clauses import CompiledPattern, compile_pattern, without_weak_clauses
 from .allowlists import Allowlist, parse_allowlist, read_allowlist
 from .breadth import too_broad
 from .context import Context
@@ -54,6 +54,7 @@ def load(
     ignore_validity: bool = False,
     allow_broad: bool = False,
     allowlists: Any = (),
+    ignore_ports: bool = False,
 ) -> IndicatorSet:
     """Load STIX 2.0/2.1 indicators from every source, together.
 
@@ -66,6 +67,9 @@ def load(
     of its pattern that are excluded, with a warning, and is excluded when
     nothing is left. Raises SourceError only for a source or an allowlist
     that cannot be read at all; problems with single objects go to the report.
+    An address published with its port (ThreatFox ``ip:port``, MISP
+    ``ip-dst|port``) hits only with that port on the same line, unless
+    ``ignore_ports``: then the address alone hits, on any port.
     """
     reference = parse_timestamp(as_of) if isinstance(as_of, str) else as_of
     given = reference is not None
@@ -76,7 +80,7 @@ def load(
     lists = tuple(_allowlist(entry) for entry in allowlists)
     with collector_paused():
         read = [objects for source in sources for objects in read_source(source)]
-        loaded = _Loader(reference, ignore_validity, allow_broad, lists).run(read)
+        loaded = _Loader(reference, ignore_validity, allow_broad, lists, ignore_ports).run(read)
     report = dataclasses.replace(loaded.report, as_of=reference if given else None, ignore_validity=ignore_validity)
     return IndicatorSet(loaded.indicators, report)
 
@@ -91,9 +95,15 @@ def _allowlist(entry: Any) -> Allowlist:
 
 class _Loader:
     def __init__(
-        self, reference: datetime, ignore_validity: bool, allow_broad: bool, allowlists: tuple[Allowlist, ...]
+        self,
+        reference: datetime,
+        ignore_validity: bool,
+        allow_broad: bool,
+        allowlists: tuple[Allowlist, ...],
+        ignore_ports: bool = False,
     ) -> None:
         self.reference = reference
+        self.ignore_ports = ignore_ports
         self.ignore_validity = ignore_validity
         self.allow_broad = allow_broad
         self.allowlists = allowlists
@@ -234,8 +244,16 @@ class _Loader:
                 self._skip(ident, str(exc), label)
                 return None
         else:
-            compiled = CompiledPattern(built, ())  # a reader that built clauses warned of what it refanged
-        clauses = self._screened(ident, label, compiled.clauses)
+            # A reader that built clauses warned of what it refanged; a port alone is refused as a pattern's is.
+            warnings: list[str] = []
+            try:
+                compiled = CompiledPattern(without_weak_clauses(built, warnings), tuple(warnings))
+            except PatternError as exc:
+                self._skip(ident, str(exc), label)
+                return None
+        clauses = self._screened(
+            ident, label, _without_ports(compiled.clauses) if self.ignore_ports else compiled.clauses
+        )
         if clauses is None:
             return None
         for warning in compiled.warnings:
@@ -292,6 +310,11 @@ class _Loader:
 
     def _exclude(self, ident: str, reason: str, label: str) -> None:
         self.problems.append(Problem(ident, reason, "excluded", label))
+
+
+def _without_ports(clauses: tuple[Clause, ...]) -> tuple[Clause, ...]:
+    """Each clause without its ports: the address alone, on any port."""
+    return tuple(dict.fromkeys(frozenset(a for a in clause if a.kind != PORT) or clause for clause in clauses))
 
 
 def _compiled_pattern(obj: dict[str, Any], spec: str) -> CompiledPattern:

@@ -41,8 +41,11 @@ class Matcher:
         subdomains: bool = True,
         registry_aliases: bool = False,
         engine: str = "auto",
+        defanged: bool = False,
     ) -> None:
-        compiled = CompiledSet(indicators, subdomains=subdomains, registry_aliases=registry_aliases, engine=engine)
+        compiled = CompiledSet(
+            indicators, subdomains=subdomains, registry_aliases=registry_aliases, engine=engine, defanged=defanged
+        )
         object.__setattr__(self, "_compiled", compiled)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -71,6 +74,17 @@ class Matcher:
     def registry_aliases(self) -> bool:
         """Whether a registry key hits under other spellings of its hive."""
         return self._compiled.registry_aliases
+
+    @property
+    def defanged(self) -> bool:
+        """Whether defanged text (``hxxp://evil[.]com``) is read as its refanged value."""
+        return self._compiled.defanged
+
+    def with_defanged(self, defanged: bool = True) -> Matcher:
+        """This matcher, reading defanged text or not (nothing is compiled again)."""
+        other = object.__new__(Matcher)
+        object.__setattr__(other, "_compiled", self._compiled.reading_defanged(defanged))
+        return other
 
     @property
     def longest_key(self) -> int:
@@ -160,7 +174,12 @@ class Matcher:
 
 
 def compile(  # noqa: A001 - the public name
-    indicators: IndicatorSet, *, subdomains: bool = True, registry_aliases: bool = False, engine: str = "auto"
+    indicators: IndicatorSet,
+    *,
+    subdomains: bool = True,
+    registry_aliases: bool = False,
+    engine: str = "auto",
+    defanged: bool = False,
 ) -> Matcher:
     """Compile loaded indicators.
 
@@ -172,6 +191,13 @@ def compile(  # noqa: A001 - the public name
     ``engine`` picks the block engine for files: ``hyperscan`` where its wheel
     exists, ``aho-corasick`` always; ``auto`` takes the faster one available.
     Results never depend on it.
+    ``defanged=True`` also finds values written defanged, as mail and tickets
+    write them (``hxxp://evil[.]com/a``, ``evil[.]com``, ``x[@]evil.com``), at
+    their spans as written. Off by default: a log does not defang, and
+    ``(.)`` or ``[.]`` in ordinary text would otherwise join names.
+    Percent-encoding, Windows DNS debug names and Zeek's host and uri columns
+    are always read.
     """
-    return Matcher(indicators, subdomains=subdomains, registry_aliases=registry_aliases, engine=engine)
-
+    return Matcher(
+        indicators, subdomains=subdomains, registry_aliases=registry_aliases, engine=engine, defanged=defanged
+    )

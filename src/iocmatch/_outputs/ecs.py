@@ -22,19 +22,31 @@ from datetime import datetime
 from typing import Any
 
 from .._common.model import (
+    COMMAND_LINE,
     DIRECTORY,
     DOMAIN,
     EMAIL,
+    EMAIL_SUBJECT,
     FILE_NAME,
+    HTTP_HEADER,
+    HTTP_METHOD,
+    HTTP_REQUEST,
     IPV4,
     IPV6,
     MD5,
     MUTEX,
+    PORT,
+    PROCESS_NAME,
     REGISTRY_KEY,
     SHA1,
     SHA256,
     SHA512,
+    SOFTWARE_NAME,
     URL,
+    USER_ACCOUNT,
+    USER_AGENT,
+    X509_NAME,
+    X509_SERIAL,
 )
 from .._scanning.hits import HitLine
 from .catalog import Catalog
@@ -56,6 +68,19 @@ _ECS_KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     REGISTRY_KEY: ("windows-registry-key", ("registry", "path")),
     MUTEX: ("mutex", None),
     DIRECTORY: ("directory", ("file", "directory")),
+    PORT: ("port", ("port",)),
+    PROCESS_NAME: ("process", None),
+    COMMAND_LINE: ("process", None),
+    USER_ACCOUNT: ("user-account", None),
+    SOFTWARE_NAME: ("software", None),
+    X509_SERIAL: ("x509-certificate", ("x509", "serial_number")),
+    X509_NAME: ("x509-certificate", None),  # subject or issuer: the kind does not say which
+    HTTP_REQUEST: ("url", ("url", "path")),
+    # No ECS indicator type fits these: the STIX object's type, as ECS allows.
+    EMAIL_SUBJECT: ("email-message", None),
+    USER_AGENT: ("network-traffic", None),
+    HTTP_HEADER: ("network-traffic", None),
+    HTTP_METHOD: ("network-traffic", None),
 }
 
 
@@ -108,9 +133,7 @@ def ecs_record(hit: HitLine, catalog: Catalog, observer: str | None = None) -> d
     return record
 
 
-def _indicator(
-    indicator_id: str, kind: str, value: str, sources: tuple[str, ...], catalog: Catalog
-) -> dict[str, Any]:
+def _indicator(indicator_id: str, kind: str, value: str, sources: tuple[str, ...], catalog: Catalog) -> dict[str, Any]:
     ecs_type, value_field = _ECS_KINDS.get(kind, (kind, None))
     info = catalog.get(indicator_id)
     indicator: dict[str, Any] = {"id": indicator_id, "type": ecs_type}

@@ -15,20 +15,33 @@ import idna
 
 from .._common.errors import PatternError
 from .._common.model import (
+    COMMAND_LINE,
     DIRECTORY,
     DOMAIN,
     EMAIL,
+    EMAIL_SUBJECT,
     FILE_NAME,
+    HTTP_HEADER,
+    HTTP_METHOD,
+    HTTP_REQUEST,
     IPV4,
     IPV6,
     MD5,
     MUTEX,
+    PORT,
+    PROCESS_NAME,
     REGISTRY_KEY,
     SHA1,
     SHA256,
     SHA512,
+    SOFTWARE_NAME,
     URL,
+    USER_ACCOUNT,
+    USER_AGENT,
+    X509_NAME,
+    X509_SERIAL,
 )
+from .literals import canonical_dn, canonical_method, canonical_request, canonical_serial, canonical_text
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -263,6 +276,18 @@ def _refang_email(value: str) -> str:
     return text
 
 
+# Literal kinds compared as the text they are, without the space around it.
+TEXT_KINDS = (PROCESS_NAME, COMMAND_LINE, EMAIL_SUBJECT, USER_ACCOUNT, SOFTWARE_NAME, USER_AGENT, HTTP_HEADER)
+
+
+def canonical_port(value: str) -> str:
+    """A TCP/UDP port as decimal digits without leading zeros: ``0443`` -> ``443``."""
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= 65535:
+        raise PatternError(f"{value!r} is not a port (1 to 65535)")
+    return str(int(digits))
+
+
 def canonical_value(kind: str, value: str) -> str:
     """The canonical string form of ``value`` for every string kind; a defanged value is refanged first."""
     return _canonical_value(kind, refang(kind, value))
@@ -279,6 +304,18 @@ def _canonical_value(kind: str, value: str) -> str:
         return canonical_email(value)
     if kind in (IPV4, IPV6):
         return network_value(canonical_network(kind, value))
+    if kind == PORT:
+        return canonical_port(value)
+    if kind in TEXT_KINDS:
+        return canonical_text(kind, value)
+    if kind == X509_SERIAL:
+        return canonical_serial(value)
+    if kind == X509_NAME:
+        return canonical_dn(value)
+    if kind == HTTP_REQUEST:
+        return canonical_request(value)
+    if kind == HTTP_METHOD:
+        return canonical_method(value)
     if kind in (FILE_NAME, MUTEX, REGISTRY_KEY, DIRECTORY):
         if not value.strip():
             raise PatternError(f"empty {kind} value")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .._common.errors import PatternError
-from .._common.model import IPV4, IPV6, Atom, Clause
+from .._common.model import HTTP_METHOD, IPV4, IPV6, PORT, WEAK_KINDS, Atom, Clause
 from .values import GRAMMAR_SPACE, MAX_ALTERNATIVES, TOO_MANY_ALTERNATIVES, atom, kind_of, like_atom, unescape
 
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL)
@@ -63,13 +63,35 @@ def compile_pattern(pattern: str, stix_version: str = "2.1", *, fast: bool = Tru
     from .tree import clauses_of
 
     clauses, warnings = clauses_of(pattern, stix_version)
-    return CompiledPattern(tuple(dict.fromkeys(clauses)), tuple(warnings))
+    return CompiledPattern(without_weak_clauses(tuple(dict.fromkeys(clauses)), warnings), tuple(warnings))
+
+
+# Why a clause of weak kinds alone is refused, by kind.
+ALONE = {
+    PORT: "a port alone is no indicator (it would hit every line holding that number)",
+    HTTP_METHOD: "a request method alone is no indicator (every request has one)",
+}
+_BESIDE = "; a port or a method counts only ANDed with an address, a path or a header in one observation"
+
+
+def without_weak_clauses(clauses: tuple[Clause, ...], warnings: list[str]) -> tuple[Clause, ...]:
+    """``clauses`` without those made only of weak kinds (ports, methods);
+    PatternError when none is left, a warning when some were dropped."""
+    kept = tuple(clause for clause in clauses if any(found.kind not in WEAK_KINDS for found in clause))
+    if len(kept) == len(clauses):
+        return kept
+    weak = sorted({found.kind for clause in clauses if clause not in kept for found in clause})
+    reason = "; ".join(ALONE[kind] for kind in weak) + _BESIDE
+    if not kept:
+        raise PatternError(reason)
+    warnings.append(f"part of the pattern was not compiled: {reason}")
+    return kept
 
 
 def _compile_one(path: str, value: str) -> CompiledPattern | None:
     """``[path = 'value']``; None sends it the longer way, as for ``_compile_simple``."""
     kind = _simple_kind(path)
-    if kind is None:
+    if kind is None or kind in WEAK_KINDS:
         return None
     warnings: list[str] = []
     try:
@@ -88,7 +110,8 @@ def _compile_simple(pattern: str) -> CompiledPattern | None:
         for found in _ONE_COMPARISON.finditer(pattern):
             path, operator, value, values = found.groups()
             kind = _simple_kind(path)
-            if kind is None or (operator == "ISSUBSET" and kind not in (IPV4, IPV6)):
+            # A port or a method needs another part beside it (AND), which only the grammar reads.
+            if kind is None or kind in WEAK_KINDS or (operator == "ISSUBSET" and kind not in (IPV4, IPV6)):
                 return None
             if operator == "LIKE":
                 atoms.append(like_atom(kind, unescape(value[1:-1]), warnings))
@@ -113,4 +136,4 @@ def _simple_kind(path: str) -> str | None:
     return None if warnings else kind
 
 
-__all__ = ["CompiledPattern", "compile_pattern", "unescape"]
+__all__ = ["CompiledPattern", "compile_pattern", "unescape", "without_weak_clauses"]

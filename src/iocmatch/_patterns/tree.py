@@ -28,8 +28,10 @@ from stix2.pattern_visitor import create_pattern_object
 from stix2patterns.exceptions import ParseException
 
 from .._common.errors import PatternError
-from .._common.model import IPV4, IPV6, Atom, Clause
+from .._common.model import Atom, Clause
+from .regexes import like_or_regex_atom, regex_atom
 from .values import (
+    ADDRESS_KINDS,
     GRAMMAR_SPACE,
     MAX_ALTERNATIVES,
     MAX_CLAUSES,
@@ -39,7 +41,6 @@ from .values import (
     TOO_MANY_CLAUSES,
     atom,
     kind_of,
-    like_atom,
     unescape,
 )
 
@@ -410,13 +411,15 @@ def _comparison(node: Any, warnings: list[str]) -> list[_Term]:
         raise PatternError(f"negated {operator} is not supported")
     kind, object_type = _kind(node.lhs, warnings)
     if isinstance(node, ast.EqualityComparisonExpression):
-        atoms = [atom(kind, _string(node.rhs), warnings)]
+        atoms = [atom(kind, _literal(node.rhs), warnings)]
     elif isinstance(node, ast.InComparisonExpression):
         atoms = _in_list(kind, node.rhs, warnings)
     elif isinstance(node, ast.LikeComparisonExpression):
-        atoms = [like_atom(kind, _string(node.rhs), warnings)]
-    elif isinstance(node, ast.IsSubsetComparisonExpression) and kind in (IPV4, IPV6):
-        atoms = [atom(kind, _string(node.rhs), warnings)]
+        atoms = [like_or_regex_atom(kind, _string(node.rhs), warnings)]
+    elif isinstance(node, ast.MatchesComparisonExpression):
+        atoms = [regex_atom(kind, _string(node.rhs))]
+    elif isinstance(node, ast.IsSubsetComparisonExpression) and kind in ADDRESS_KINDS:
+        atoms = [atom(kind, _literal(node.rhs), warnings)]
     else:
         raise PatternError(f"{operator} is not supported on {kind}")
     return [(atom, object_type) for atom in atoms]
@@ -426,7 +429,7 @@ def _in_list(kind: str, rhs: Any, warnings: list[str]) -> list[Atom]:
     atoms: list[Atom] = []
     for element in getattr(rhs, "value", []):
         try:
-            atoms.append(atom(kind, _string(element), warnings))
+            atoms.append(atom(kind, _literal(element), warnings))
         except PatternError as exc:
             warnings.append(f"value left out of IN list: {exc}")
     if not atoms:
@@ -439,6 +442,13 @@ def _kind(path: Any, warnings: list[str]) -> tuple[str, str]:
     simple = all(isinstance(component, ast.BasicObjectPathComponent) for component in components)
     steps = [str(component.property_name).strip("'") for component in components]
     return kind_of(path.object_type_name, steps, simple, warnings)
+
+
+def _literal(constant: Any) -> str | int:
+    """A compared value: a string, or an integer (ports)."""
+    if isinstance(constant, ast.IntegerConstant):
+        return int(constant.value)
+    return _string(constant)
 
 
 def _string(constant: Any) -> str:

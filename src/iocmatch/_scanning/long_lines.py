@@ -136,7 +136,7 @@ class LongLine:
         decided: list[Ranked] = []
         owned: list[tuple[int, list[tuple[int, int]]]] = []
         cut_before, cut_after = base > 0, not final
-        for atom, found in compiled.found_in(window).items():
+        for atom, found in compiled.found_in(window, window=True).items():
             mine = [span for span in found if own_from <= span[0] < own_to]
             if mine and cut_before | cut_after and compiled.atom_kind(atom) in (IPV4, IPV6):
                 mine = [span for span in mine if not _run_cut(window, span, cut_before, cut_after)]
