@@ -197,12 +197,37 @@ def view(line: str | bytes, defanged: bool = False) -> Chars:
     return chars
 
 
+_NAMES = frozenset({"domain-name", "email-addr", "file-name", "process-name"})
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def _escaped(text: str, at: int) -> str | None:
+    """The character ``%XX`` at ``at`` stands for, or None when none is there."""
+    if text[at : at + 1] == "%" and len(text) >= at + 3 and all(c in HEX for c in text[at + 1 : at + 3]):
+        return chr(int(text[at + 1 : at + 3], 16))
+    return None
+
+
+def _goes_on(text: str, end: int) -> bool:
+    after = _escaped(text, end)
+    if after is None:
+        return False
+    if after in _NAME_CHARS:
+        return True
+    following = _escaped(text, end + 3) or text[end + 3 : end + 4]
+    return after == "." and following in _NAME_CHARS
+
+
 def oracle_form_hits(
     atoms: Iterable[Atom], line: str | bytes, subdomains: bool = True, defanged: bool = False
 ) -> set[Hit]:
     """Every hit of ``atoms`` in ``line`` as written and in its view, at spans of the line."""
     atoms = list(atoms)
-    hits = oracle_hits(atoms, line, subdomains)
+    written = as_text(line)
+    # A name followed by an escape that goes on with it once decoded is another name.
+    hits = {
+        hit for hit in oracle_hits(atoms, line, subdomains) if hit.kind not in _NAMES or not _goes_on(written, hit.end)
+    }
     chars = view(line, defanged)
     text = "".join(c for c, _, _ in chars)
     for hit in oracle_hits(atoms, text, subdomains):

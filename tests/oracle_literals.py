@@ -163,7 +163,7 @@ def _port_ok(line: str, s: int, e: int) -> bool:
     """Not beside a letter, digit or '_', not after '.'; ':' before not after
     ':' + up to 4 hex (a time, IPv6), '/' before not after '/' + 1-4 letters or
     digits (a date), '-' before not after a digit; not followed by '.', '-' or
-    '/' and a digit, nor ':' and a hex digit."""
+    '/' and a digit, nor ':' and a hex digit; not a syslog pid (``prog[53]``)."""
     b, a = _at(line, s - 1), _at(line, e)
     if _word(b) or _word(a):
         return False
@@ -180,6 +180,8 @@ def _port_ok(line: str, s: int, e: int) -> bool:
         return re.search(r"/[0-9A-Za-z]{1,4}$", head) is None
     if b == "-":
         return not (head and head[-1] in DIGITS)
+    if b == "[" and a == "]":  # a syslog pid, prog[53]
+        return not _word(_at(line, s - 2))
     return True
 
 

@@ -567,3 +567,17 @@ def test_no_campaign_corpus_csv_is_taken_for_an_abusech_export() -> None:
         pytest.skip(f"the published campaign corpus is not beside the project ({CORPUS} is missing)")
     for path in sorted(CORPUS.rglob("*.csv")):
         assert detect_format(path.read_bytes(), str(path)) != "abusech", path
+
+
+def test_a_threatfox_ip_port_that_names_no_address_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "threatfox.csv"
+    row = (
+        '"2024-03-01 10:00:07", "108", "notanip:443", "ip:port", "botnet_cc", "win.cobalt_strike", '
+        '"None", "Cobalt Strike", "", "100", "False", "None", "None", "0", "tester"\n'
+    )
+    path.write_text(THREATFOX.replace("# Number of entries: 7\n", row + "# Number of entries: 8\n"))
+    report = iocmatch.load(path).report
+    assert (report.read, report.compiled, report.skipped) == (8, 6, 2)
+    assert (f"{path}:13", "ioc_value: 'notanip' of ip:port 'notanip:443' is not an IP address") in [
+        (p.id, p.reason) for p in report.problems
+    ]

@@ -1113,7 +1113,7 @@ REPORTED = [
     (">", "[domain-name:value > 'evil.com']", "xyz.com evil.com"),
     (">=", "[domain-name:value >= 'evil.com']", "xyz.com evil.com"),
     ("unknown object type", "[x-acme-beacon:value = 'evil.com']", "evil.com"),
-    ("unknown object path", "[domain-name:resolves_to_refs[*].value = '10.0.0.1']", "evil.com 10.0.0.1"),
+    ("unknown object path", "[process:arguments[*] = '--steal']", "run --steal"),
     ("AND across object types", "[domain-name:value = 'evil.com' AND ipv4-addr:value = '1.2.3.4']", "evil.com 1.2.3.4"),
     ("unobservable property", "[file:size = 1024]", "size=1024"),
     ("AND with an unobservable part", "[file:name = 'evil.exe' AND file:size = 1024]", "evil.exe size 1024"),

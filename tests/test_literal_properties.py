@@ -460,3 +460,98 @@ def test_planted_values_on_realistic_lines(comparison: str, line: str, hits: int
     found = matcher.scan_line(line)
     assert len(found) == hits, [(m.kind, m.text) for m in found]
     assert all(line[m.start : m.end] == m.text for m in found)
+
+
+REFERENCE_TYPES = [
+    # MISP's STIX 2 export and Talos write the referenced object's type beside its value.
+    (
+        "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '192.36.57.181']",
+        {("ipv4-addr", "192.36.57.181")},
+    ),
+    (
+        "[network-traffic:src_ref.type = 'ipv6-addr' AND network-traffic:src_ref.value = '2001:db8::7']",
+        {("ipv6-addr", "2001:db8::7")},
+    ),
+    (
+        (
+            "[network-traffic:dst_ref.type IN ('ipv4-addr', 'domain-name')"
+            " AND network-traffic:dst_ref.value = 'c2.example']"
+        ),
+        {("domain-name", "c2.example")},
+    ),
+    (
+        (
+            "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '192.36.57.181'"
+            " AND network-traffic:dst_port = 443]"
+        ),
+        {("ipv4-addr", "192.36.57.181"), ("port", "443")},
+    ),
+    (
+        "[domain-name:value = 'c2.example' AND domain-name:resolves_to_refs[*].value = '203.0.113.7']",
+        {("domain-name", "c2.example"), ("ipv4-addr", "203.0.113.7")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("pattern", "atoms"), REFERENCE_TYPES)
+def test_a_reference_type_beside_its_value_is_that_value(pattern: str, atoms: set[tuple[str, str]]) -> None:
+    [clause] = compile_pattern(pattern, fast=False).clauses
+    assert {(a.kind, a.value) for a in clause} == atoms
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("[network-traffic:dst_ref.type = 'ipv4-addr']", "a reference's type alone is no indicator"),
+        (
+            "[network-traffic:dst_ref.type = 'domain-name' AND network-traffic:dst_ref.value = '192.36.57.181']",
+            "the reference's type (domain-name) does not fit its value",
+        ),
+        (
+            "[network-traffic:dst_ref.type = 'mac-addr' AND network-traffic:dst_ref.value = '192.36.57.181']",
+            "a reference to a 'mac-addr' object names nothing a log line shows",
+        ),
+    ],
+)
+def test_a_reference_type_that_names_nothing_is_refused(pattern: str, reason: str) -> None:
+    with pytest.raises(PatternError) as refused:
+        compile_pattern(pattern)
+    assert str(refused.value) == reason
+
+
+def test_a_typed_reference_hits_a_firewall_line() -> None:
+    pattern = (
+        "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '192.36.57.181'"
+        " AND network-traffic:dst_port = 443]"
+    )
+    matcher = iocmatch.compile(iocmatch.load(bundle(indicator(pattern))))
+    hit = "Dec  6 09:14:02 fw kernel: OUT=eth0 SRC=10.0.0.5 DST=192.36.57.181 PROTO=TCP SPT=51234 DPT=443"
+    assert {m.kind for m in matcher.scan_line(hit)} == {"ipv4-addr", "port"}
+    assert not matcher.scan_line(hit.replace("DPT=443", "DPT=80"))
+
+
+def test_a_non_standard_file_path_is_read_as_a_path_with_a_warning() -> None:
+    """Amnesty's and MVT's STIX 2.1 write ``file:path``, which STIX has not."""
+    path = "/private/var/db/com.apple.xpc.roleaccountd.staging/PlugIns/fud.appex/"
+    compiled = compile_pattern(f"[file:path = '{path}']")
+    assert [(a.kind, a.value) for clause in compiled.clauses for a in clause] == [("directory", path)]
+    assert compiled.warnings == ("non-standard property file:path read as a path",)
+    matcher = iocmatch.compile(iocmatch.load(bundle(indicator(f"[file:path = '{path}']"))))
+    assert [m.text for m in matcher.scan_line(f'{{"event":"exec","path":"{path}fud"}}')] == [path]
+
+
+def test_a_syslog_process_id_is_no_port() -> None:
+    pattern = "[network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port = 53]"
+    matcher = iocmatch.compile(iocmatch.load(bundle(indicator(pattern))))
+    assert not matcher.scan_line("Dec  6 10:00:00 mx postfix/smtp[53]: to=<a@b.c>, relay=x[203.0.113.9]:25")
+    bind = "Dec  6 10:00:00 named[812]: client 10.0.0.1#53211: forwarding to [203.0.113.9]:53"
+    assert [m.text for m in matcher.scan_line(bind)] == ["203.0.113.9", "53"]
+
+
+def test_a_command_line_in_rendered_event_xml_is_found() -> None:
+    """Rendered Windows event XML (XmlWinEventLog) escapes quotes too."""
+    matcher = iocmatch.compile(
+        iocmatch.load(bundle(indicator("[process:command_line = 'cmd.exe /c \"whoami & net user\"']")))
+    )
+    line = '<Data Name="CommandLine">cmd.exe /c &quot;whoami &amp; net user&quot;</Data>'
+    assert [m.text for m in matcher.scan_line(line)] == ["cmd.exe /c &quot;whoami &amp; net user&quot;"]

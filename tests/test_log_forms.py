@@ -125,6 +125,8 @@ def test_a_value_a_log_form_hides_is_found_where_it_is_written(line: str, expect
         DNS_DEBUG.replace("(3)cia", "(4)xcia"),  # xcia.toh.info is another name
         "GET /?u=http%253A%252F%252Fcia.toh.info%252F HTTP/1.1",  # encoded twice: %2F in the view
         "GET /a%2Fxcia.toh.info HTTP/1.1",
+        "GET /r?u=http%3A%2F%2Fcia.toh.info%2Eattacker.net%2F HTTP/1.1",  # another host once decoded
+        "GET /r?u=cia.toh.info%2Dx HTTP/1.1",
         ZEEK_TSV.replace("\t/a/b.php", "\t/a/b.php5"),
         ZEEK_TSV.replace("GET\tevil.com\t", "GET\tevil.com\t-\t"),  # not adjacent
         MAIL,  # defanged text is read only when asked for

@@ -296,4 +296,3 @@ def test_a_progress_bar_only_on_a_terminal(feed: Path, tmp_path: Path) -> None:
     piped = run(*args)
     assert piped.stderr == b""
     assert piped.stdout == stdout
-

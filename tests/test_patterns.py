@@ -128,7 +128,27 @@ def test_an_or_branch_that_cannot_compile_is_dropped_with_a_warning() -> None:
 
 def test_an_and_with_an_unobservable_part_is_not_weakened() -> None:
     with pytest.raises(PatternError, match="file:size"):
-        compile_pattern("[file:hashes.MD5 = '0123456789abcdef0123456789abcdef' AND file:size = 10]")
+        compile_pattern("[file:name = 'evil.exe' AND file:size = 10]")
+
+
+def test_a_file_object_is_any_of_its_exact_hashes_with_its_name() -> None:
+    """MISP writes a file object as one AND of its hashes, name, size and more:
+    a hash names the content (its size, type and other hashes follow), so
+    each exact hash with the name is one clause; the rest is left out, said."""
+    md5, sha256 = "0123456789abcdef0123456789abcdef", "ab" * 32
+    compiled = compile_pattern(
+        f"[file:hashes.MD5 = '{md5}' AND file:hashes.'SHA-256' = '{sha256}' AND file:hashes.SSDEEP = '3:a:b'"
+        " AND file:name = 'dcmd.dll' AND file:size = '291840' AND file:x_misp_mimetype = 'application/x-dosexec']"
+    )
+    assert {frozenset((a.kind, a.value) for a in clause) for clause in compiled.clauses} == {
+        frozenset({("md5", md5), ("file-name", "dcmd.dll")}),
+        frozenset({("sha256", sha256), ("file-name", "dcmd.dll")}),
+    }
+    assert compiled.warnings == (
+        "a file is named by its exact hashes: file:hashes.SSDEEP, file:size, file:x_misp_mimetype left out",
+    )
+    only_size = compile_pattern(f"[file:hashes.MD5 = '{md5}' AND file:size = 10]")
+    assert [{(a.kind, a.value) for a in clause} for clause in only_size.clauses] == [{("md5", md5)}]
 
 
 def test_in_list_keeps_valid_values_and_warns_about_the_rest() -> None:

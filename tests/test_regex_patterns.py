@@ -504,3 +504,65 @@ def test_long_lines_in_windows_give_the_whole_lines_hits(engine: str) -> None:
         ]
         assert sorted(windowed) == sorted(whole)
         assert {text for _, text in whole} == {"abloader.dll", ".evil-cdn.com/gate", f"powershell -enc {ENCODED}"}
+
+
+REQUEST = "network-traffic:extensions.'http-request-ext'.request_value"
+AGENT = "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'"
+# Anchored ends keep the kind's own edges, those its `=` has (DESIGN "Matching rules").
+EDGES = [
+    (
+        f"[{REQUEST} MATCHES '^/gate[0-9]+\\\\.php$']",
+        '10.0.0.5 - - [x] "GET /gate12.php HTTP/1.1" 200 5',
+        ["/gate12.php"],
+    ),
+    (f"[{REQUEST} MATCHES '^/gate[0-9]+\\\\.php$']", '10.0.0.5 - - [x] "GET /admin/gate12.php HTTP/1.1" 200 5', []),
+    (f"[{REQUEST} LIKE '/gate%.php']", "GET http://evil.example/gate7.php?id=1 HTTP/1.1", ["/gate7.php"]),
+    (f"[{REQUEST} LIKE '/gate%.php']", '"GET /admin/gate12.php HTTP/1.1"', []),
+    ("[user-account:account_login MATCHES '^svcadm[0-9]$']", "Account Name: svcadm1 Domain: CORP", ["svcadm1"]),
+    ("[user-account:account_login MATCHES '^svcadm[0-9]$']", "Account Name: svcadm1$ Domain: CORP", []),
+    ("[user-account:account_login MATCHES '^svcadm[0-9]$']", "Account Name: svcadm1.adm", []),
+    ("[process:name LIKE 'evil%.exe']", r"Image: C:\x\evil32.exe", ["evil32.exe"]),
+    ("[process:name LIKE 'evil%.exe']", r"Image: C:\x\not-evil32.exe", []),
+    ("[x509-certificate:subject MATCHES '^CN=evil[0-9]+$']", "subject=CN=evil12\tissuer=CN=ca", ["CN=evil12"]),
+    ("[x509-certificate:subject MATCHES '^CN=evil[0-9]+$']", "subject=OU=x,CN=evil12", []),
+    (
+        f"[{AGENT} MATCHES '^EvilBot/[0-9]\\\\.[0-9]$']",
+        '10.0.0.5 - - [x] "GET / HTTP/1.1" 200 5 "-" "EvilBot/2.0"',
+        ["EvilBot/2.0"],
+    ),
+    (f"[{AGENT} MATCHES '^EvilBot/[0-9]\\\\.[0-9]$']", '"-" "Mozilla/5.0 EvilBot/2.0"', []),
+    # A query the regex does not name is still its URL's, as for `=`.
+    (
+        "[url:value LIKE 'http://evil.com/%/gate.php']",
+        "GET http://evil.com/a/b/gate.php?x=1 -",
+        ["http://evil.com/a/b/gate.php"],
+    ),
+    ("[url:value MATCHES '^http://evil\\\\.com/gate\\\\?id=[0-9]+$']", "GET http://evil.com/gate?id=12&x=1 -", []),
+    # A quote left open (\Q...) runs to the end, as RE2 reads it.
+    ("[process:command_line MATCHES '\\\\Qevilword']", "x evilword y", ["evilword"]),
+]
+
+
+@pytest.mark.parametrize(("pattern", "line", "expected"), EDGES)
+def test_anchored_ends_keep_the_kinds_own_edges(pattern: str, line: str, expected: list[str]) -> None:
+    matcher = _matcher("aho-corasick", pattern)
+    assert [match.text for match in matcher.scan_line(line)] == expected
+    block = [
+        match.text for _, _, _, matches in matcher.hit_lines(io.BytesIO(line.encode() + b"\n")) for match in matches
+    ]
+    assert block == expected
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bytes_that_are_not_utf8_never_stop_a_regex(engine: str) -> None:
+    """A byte that is not UTF-8 is a lone surrogate in the line's text, which
+    RE2 cannot be given: it reads as U+FFFD, and the hit is still found."""
+    matcher = _matcher(
+        engine, "[url:value LIKE '%.evil-cdn.com/gate%']", "[process:command_line MATCHES 'mimikatz.*sekurlsa']"
+    )
+    assert [m.text for m in matcher.scan_line("GET http://a.evil-cdn.com/gate.php?q=%FF HTTP/1.1")] == [
+        ".evil-cdn.com/gate"
+    ]
+    assert [m.text for m in matcher.scan_line(b"\xff run mimikatz \xfe sekurlsa")] == ["mimikatz \udcfe sekurlsa"]
+    block = b"\xff run mimikatz \xfe sekurlsa\nGET http://a.evil-cdn.com/gate.php?q=%FF\n"
+    assert sum(len(matches) for _, _, _, matches in matcher.hit_lines(io.BytesIO(block))) == 2

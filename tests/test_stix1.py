@@ -354,3 +354,29 @@ def test_a_timestamp_before_the_first_day_is_read_as_none(tmp_path: Path) -> Non
     (obj,) = read_file(path).objects
     assert obj["created"] == "1970-01-01T00:00:00.000Z"
     assert iocmatch.compile(iocmatch.load(path)).scan_line("GET evil.example")[0].value == "evil.example"
+
+
+def test_a_defanged_value_is_refanged_with_a_warning_naming_it(tmp_path: Path) -> None:
+    path = package(
+        tmp_path,
+        xml_indicator(
+            1,
+            '<cybox:Properties xsi:type="URIObj:URIObjectType" type="URL">'
+            '<URIObj:Value condition="Equals">hxxp://evil[.]example/gate.php</URIObj:Value></cybox:Properties>',
+        ),
+        xml_indicator(
+            2,
+            '<cybox:Properties xsi:type="DomainNameObj:DomainNameObjectType">'
+            '<DomainNameObj:Value condition="Equals">plain.example</DomainNameObj:Value></cybox:Properties>',
+        ),
+    )
+    loaded = iocmatch.load(path)
+    assert loaded.report.compiled == 2
+    assert [(w.id, w.reason) for w in loaded.report.warnings] == [
+        (
+            "indicator--00000000-0000-4000-8000-000000000001",
+            "defanged value 'hxxp://evil[.]example/gate.php' refanged to 'http://evil.example/gate.php'",
+        )
+    ]
+    hits = iocmatch.compile(loaded).scan_line("GET http://evil.example/gate.php HTTP/1.1")
+    assert [hit.value for hit in hits] == ["http://evil.example/gate.php"]

@@ -428,6 +428,7 @@ def test_compile_writes_only_a_regular_file_that_is_no_feed(
     (tmp_path / "link.iocm").symlink_to(tmp_path / "real.iocm")
     assert main(["compile", "-i", str(folder), "-o", str(tmp_path / "link.iocm")]) == 0
     assert (tmp_path / "link.iocm").is_symlink()
-    assert iocmatch.load_matcher(tmp_path / "real.iocm").indicator_count == iocmatch.load_matcher(
-        tmp_path / "link.iocm"
-    ).indicator_count
+    assert (
+        iocmatch.load_matcher(tmp_path / "real.iocm").indicator_count
+        == iocmatch.load_matcher(tmp_path / "link.iocm").indicator_count
+    )

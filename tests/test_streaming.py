@@ -149,9 +149,7 @@ def test_a_json_field_hit_names_the_field_and_spans_its_value() -> None:
     line = json.dumps({"process": {"command_line": "curl http://evil.example/x", "name": "curl evil.example"}})
     found, scanned = EventScanner(matcher, ["process.command_line"]).scan(line, 7)
     assert scanned
-    assert [(f.field, f.match.line, f.match.start, f.match.end) for f in found] == [
-        ("process.command_line", 7, 12, 24)
-    ]
+    assert [(f.field, f.match.line, f.match.start, f.match.end) for f in found] == [("process.command_line", 7, 12, 24)]
     every = EventScanner(matcher).scan(line, 7)[0]
     assert [(f.field, f.match.start) for f in every] == [("process.command_line", 12), ("process.name", 5)]
     assert "curl http://evil.example/x"[12:24] == "evil.example"
@@ -305,11 +303,8 @@ def test_follow_refuses_other_files(feed: Path, tmp_path: Path) -> None:
     assert b"--follow" in result.stderr
 
 
-
 @pytest.mark.parametrize("change", ["rotate", "truncate"])
-def test_a_stop_right_after_a_rotation_or_truncation_reads_the_file_as_it_now_is(
-    tmp_path: Path, change: str
-) -> None:
+def test_a_stop_right_after_a_rotation_or_truncation_reads_the_file_as_it_now_is(tmp_path: Path, change: str) -> None:
     log = tmp_path / "app.log"
     log.write_bytes(b"one\ntwo\n")
     follower = Follower(log, poll_seconds=0)

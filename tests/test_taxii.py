@@ -51,6 +51,7 @@ def campaign_subset() -> tuple[list[dict[str, Any]], list[str]]:
         if found and per_kind.get(kind, 0) < 4:
             per_kind[kind] = per_kind.get(kind, 0) + 1
             chosen[obj["id"]] = obj
+
     def wanted(obj: dict[str, Any]) -> bool:
         if obj["type"] == "relationship":
             return bool(obj["source_ref"] in chosen or obj["relationship_type"] == "attributed-to")

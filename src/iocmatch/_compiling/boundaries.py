@@ -217,6 +217,8 @@ def port(line: str, start: int, end: int, _needle: Needle, _subdomains: bool) ->
         return None
     if before == "-" and head[-1:] in _DIGITS:
         return None
+    if before == "[" and after == "]" and _is_word(_char(line, start - 2)):
+        return None  # a syslog process id: ``postfix/smtp[53]:``
     return start, end
 
 

@@ -19,17 +19,31 @@ from typing import cast
 
 from .._common.addresses import ipv4_at, ipv4_in, ipv4_pick_keys, ipv6_in, network_range
 from .._common.bulk import collector_paused
-from .._common.model import IPV4, IPV6, WEAK_KINDS, Atom, IndicatorSet, Match, Origin
+from .._common.model import (
+    DOMAIN,
+    EMAIL,
+    FILE_NAME,
+    IPV4,
+    IPV6,
+    PROCESS_NAME,
+    WEAK_KINDS,
+    Atom,
+    IndicatorSet,
+    Match,
+    Origin,
+)
 from .._engines import picking
 from .._engines.intervals import IntervalIndex
 from .._patterns.canonical import fold_case
 from .boundaries import RULES, Needle
 from .engine_choice import ENGINES, SIEVED_ADDRESS, TOKENS, engine_name, line_picker
 from .line_text import LINE_ERRORS, in_characters
-from .log_forms import block_view, lines_holding, lines_with_forms, may_hold_forms, view_of, view_text
+from .log_forms import block_view, lines_holding, lines_with_forms, may_hold_forms, name_goes_on, view_of, view_text
 from .needles import NeedleMaker, needles
 
 WHOLE_LINE = -1  # a block event that asks for the line's own scan
+# Kinds whose value ends where host characters do (a percent escape may go on with one).
+_NAME_KINDS = frozenset((DOMAIN, EMAIL, FILE_NAME, PROCESS_NAME))
 Verdict = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # indicator ids, attribution, sources
 _UNKNOWN: Verdict = ((), (), ())
 Found = dict[int, dict[tuple[int, int], None]]  # atom id -> its spans in the line
@@ -254,6 +268,8 @@ class CompiledSet:
         if self._ipv4 is not None or self._ipv6 is not None:
             self._find_addresses(text, found)
         self._find_weak(text, found)
+        if "%" in text and found:
+            self._drop_names_going_on(text, found)
         return found
 
     def block_candidates(self, block: bytes) -> tuple[list[tuple[int, int, int]], list[int]]:
@@ -316,7 +332,19 @@ class CompiledSet:
                 for atom_id in self._ipv4.lookup(value):
                     found.setdefault(atom_id, {})[(first, last)] = None
         self._find_weak(text, found)
+        if "%" in text and found:
+            self._drop_names_going_on(text, found)
         return found
+
+    def _drop_names_going_on(self, text: str, found: Found) -> None:
+        """Names followed by an escape that continues them once decoded
+        (``evil.com%2Eother.net``): the view says that is another name."""
+        for atom_id, spans in list(found.items()):
+            if self._atom_kinds[atom_id] in _NAME_KINDS:
+                for span in [span for span in spans if name_goes_on(text, span[1])]:
+                    del spans[span]
+                if not spans:
+                    del found[atom_id]
 
     def _find_weak(self, text: str, found: Found, *, always: bool = False) -> None:
         """The ports and methods of ``text``, when an atom of one of their AND

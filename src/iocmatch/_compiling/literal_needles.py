@@ -70,15 +70,18 @@ def literal_needles(
 # How each log format escapes the characters it reserves. JSON (EDR, Zeek,
 # Suricata, Sysmon forwarded as JSON) escapes ``\`` and ``"``, and control
 # characters; Apache escapes ``\`` and ``"`` in its quoted fields the same way;
-# the XML of Windows events escapes ``&``, ``<`` and ``>``; CSV (Exchange
-# message tracking) doubles ``"``.
+# the XML of Windows events escapes ``&``, ``<`` and ``>``, and rendered
+# event XML (XmlWinEventLog) quotes too; CSV (Exchange message tracking)
+# doubles ``"``.
 _XML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_XML_QUOTED = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"})
 
 
 def escaped_spellings(value: str) -> tuple[str, ...]:
     """The value, and as JSON, XML and CSV write it, each spelling once."""
     as_json = json.dumps(value, ensure_ascii=False)[1:-1]
-    return tuple(dict.fromkeys((value, as_json, value.translate(_XML), value.replace('"', '""'))))
+    as_xml = (value.translate(_XML), value.translate(_XML_QUOTED))
+    return tuple(dict.fromkeys((value, as_json, *as_xml, value.replace('"', '""'))))
 
 
 def field_spellings(value: str) -> tuple[str, ...]:

@@ -50,28 +50,37 @@ _NOT_BEFORE_ACCOUNT = frozenset(".@")
 def account(line: str, start: int, end: int, needle: Needle, _subdomains: bool) -> Span | None:
     """A user name: ``CORP\\jdoe`` and ``jdoe@corp.example`` (a UPN) hold ``jdoe``;
     ``jdoe.adm``, ``xjdoe``, ``jdoe-2`` and the machine account ``jdoe$`` do not."""
-    before = _char(line, start - 1)
-    if before in _HOST_CHARS or before in _NOT_BEFORE_ACCOUNT:
+    if not account_opens(line, start):
         return None
-    if needle.mode == PREFIX:
+    if needle.mode == PREFIX or account_closes(line, end):
         return start, end
+    return None
+
+
+def account_opens(line: str, start: int) -> bool:
+    before = _char(line, start - 1)
+    return before not in _HOST_CHARS and before not in _NOT_BEFORE_ACCOUNT
+
+
+def account_closes(line: str, end: int) -> bool:
     after = _char(line, end)
-    if after in _HOST_CHARS or after == "$" or (after == "." and _char(line, end + 1) in _HOST_CHARS):
-        return None
-    return start, end
+    return not (after in _HOST_CHARS or after == "$" or (after == "." and _char(line, end + 1) in _HOST_CHARS))
 
 
 def serial(line: str, start: int, end: int, _needle: Needle, _subdomains: bool) -> Span | None:
     """A certificate serial: not a piece of a longer hex run, with or without
     colons (another serial, a fingerprint)."""
-    before, after = _char(line, start - 1), _char(line, end)
-    if before in _HEX_DIGITS or after in _HEX_DIGITS:
-        return None
-    if before == ":" and _char(line, start - 2) in _HEX_DIGITS:
-        return None
-    if after == ":" and _char(line, end + 1) in _HEX_DIGITS:
-        return None
-    return start, end
+    return (start, end) if serial_opens(line, start) and serial_closes(line, end) else None
+
+
+def serial_opens(line: str, start: int) -> bool:
+    before = _char(line, start - 1)
+    return before not in _HEX_DIGITS and not (before == ":" and _char(line, start - 2) in _HEX_DIGITS)
+
+
+def serial_closes(line: str, end: int) -> bool:
+    after = _char(line, end)
+    return after not in _HEX_DIGITS and not (after == ":" and _char(line, end + 1) in _HEX_DIGITS)
 
 
 # Characters that join the parts of a distinguished name: next to one, the
@@ -84,18 +93,22 @@ _NEXT_KEY = re.compile(r" +[A-Za-z0-9_.-]+=")
 def distinguished_name(line: str, start: int, end: int, _needle: Needle, _subdomains: bool) -> Span | None:
     """A whole subject or issuer: nothing joined before or after it, and no
     word after a space (``CN=Microsoft`` is not ``CN=Microsoft Windows``)."""
+    return (start, end) if name_opens(line, start) and name_closes(line, end) else None
+
+
+def name_opens(line: str, start: int) -> bool:
     at = start - 1
     while _char(line, at) == " ":
         at -= 1
     before = _char(line, at)
-    if before in _DN_JOINERS or (at == start - 1 and (_is_word(before) or before == ".")):
-        return None
+    return not (before in _DN_JOINERS or (at == start - 1 and (_is_word(before) or before == ".")))
+
+
+def name_closes(line: str, end: int) -> bool:
     after = _char(line, end)
     if _is_word(after) or after in _DN_JOINERS or (after == "." and _is_word(_char(line, end + 1))):
-        return None
-    if after == " " and _char(line, end + 1) not in ("", " ", "\t") and not _NEXT_KEY.match(line, end):
-        return None
-    return start, end
+        return False
+    return not (after == " " and _char(line, end + 1) not in ("", " ", "\t") and not _NEXT_KEY.match(line, end))
 
 
 # What a log puts around a whole field: quotes, tabs (Zeek), bars (CEF headers), brackets.
@@ -107,18 +120,19 @@ def field(line: str, start: int, end: int, needle: Needle, _subdomains: bool) ->
     """A whole header value, case kept: ``Mozilla/5.0`` is not the start of
     ``Mozilla/5.0 (Windows NT 10.0)``. Fields are quoted (Apache, Squid,
     JSON), tab-separated (Zeek), ``key=`` (CEF) or follow ``Name: ``."""
-    if not _exact_ok(line, start, needle):
-        return None
-    before = _char(line, start - 1)
-    opened = before == "" or before in _FIELD_OPEN or (before == " " and _char(line, start - 2) == ":")
-    if not opened:
+    if not _exact_ok(line, start, needle) or not field_opens(line, start):
         return None
     if needle.mode == PREFIX:
         return start, end
-    return (start, end) if _closes_field(line, end) else None
+    return (start, end) if field_closes(line, end) else None
 
 
-def _closes_field(line: str, end: int) -> bool:
+def field_opens(line: str, start: int) -> bool:
+    before = _char(line, start - 1)
+    return before == "" or before in _FIELD_OPEN or (before == " " and _char(line, start - 2) == ":")
+
+
+def field_closes(line: str, end: int) -> bool:
     after = _char(line, end)
     if after == "" or after in _FIELD_CLOSE:
         return True
@@ -149,16 +163,22 @@ def request(line: str, start: int, end: int, needle: Needle, _subdomains: bool) 
     """A request path, case kept: at the start of a field (``"GET /gate.php``,
     Zeek's uri) or right after a URL's host (``http://evil.com/gate.php``), not
     inside a longer path (``/admin/gate.php``); it ends as a URL does."""
-    if not _exact_ok(line, start, needle):
+    if not _exact_ok(line, start, needle) or not request_opens(line, start):
         return None
+    return (start, end) if request_closes(line, end, needle.has_query) else None
+
+
+def request_opens(line: str, start: int) -> bool:
     before = _char(line, start - 1)
     opened = before == "" or before.isspace() or before in _REQUEST_OPEN
-    if not opened and not _AUTHORITY_END.search(line, max(0, start - _WINDOW), start):
-        return None
+    return opened or _AUTHORITY_END.search(line, max(0, start - _WINDOW), start) is not None
+
+
+def request_closes(line: str, end: int, has_query: bool) -> bool:
     after = _char(line, end)
     if after == "" or after.isspace() or after in _REQUEST_CLOSE:
-        return start, end
-    return (start, end) if after in "?&" and not needle.has_query else None
+        return True
+    return after in "?&" and not has_query
 
 
 # Rule names, stored in needles.

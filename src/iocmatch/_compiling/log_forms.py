@@ -254,6 +254,28 @@ def _forms(defanged: bool) -> tuple[_Form, ...]:
     return (*_FORMS, _DEFANGED_FORM) if defanged else _FORMS
 
 
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _decoded_at(text: str, at: int) -> tuple[str, int]:
+    """The character at ``at`` once percent-decoded, and where the next one starts."""
+    escape = _ESCAPE.match(text, at)
+    if escape is not None:
+        return chr(int(escape.group(1), 16)), at + 3
+    return text[at : at + 1], at + 1
+
+
+def name_goes_on(text: str, end: int) -> bool:
+    """Whether a name that ends at ``end`` as written goes on once decoded:
+    ``%2E`` or ``%2D`` before a host character (``cia.toh.info%2Eattacker.net``
+    is another host in the view)."""
+    after, following = _decoded_at(text, end)
+    if after in _NAME_CHARS and text[end : end + 1] == "%":
+        return True
+    return after == "." and text[end : end + 1] == "%" and _decoded_at(text, following)[0] in _NAME_CHARS
+
+
 def may_hold_forms(text: str, defanged: bool) -> bool:
     """Whether any form may be in the line ``text`` (quick tests, before a view is made)."""
     return (

@@ -17,8 +17,23 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from .._common.errors import PatternError
-from .._common.model import DOMAIN, EMAIL, FILE_NAME, HASH_KINDS, MUTEX, URL
+from .._common.model import (
+    DOMAIN,
+    EMAIL,
+    FILE_NAME,
+    HASH_KINDS,
+    HTTP_HEADER,
+    HTTP_REQUEST,
+    MUTEX,
+    PROCESS_NAME,
+    URL,
+    USER_ACCOUNT,
+    USER_AGENT,
+    X509_NAME,
+    X509_SERIAL,
+)
 from .._patterns.regexes import compile_re2, read_regex
+from . import literal_rules
 
 # How far from its literal a match may reach, each way, in characters: it
 # bounds the work per occurrence on a very long line. At most half the context
@@ -41,7 +56,38 @@ _H = r"A-Za-z0-9_\-"
 # (it finds the leftmost match that keeps them) and as a check on the line
 # (the truth, also at the window's edges and for non-ASCII word characters).
 _NAME, _WEB, _MAIL, _HEX, _WORD = "name", "url", "mail", "hex", "word"
-_FAMILY = {DOMAIN: _NAME, FILE_NAME: _NAME, URL: _WEB, EMAIL: _MAIL, **dict.fromkeys(HASH_KINDS, _HEX)}
+_FAMILY = {
+    DOMAIN: _NAME,
+    FILE_NAME: _NAME,
+    PROCESS_NAME: _NAME,
+    URL: _WEB,
+    EMAIL: _MAIL,
+    **dict.fromkeys(HASH_KINDS, _HEX),
+}
+# The literal kinds with rules of their own: the same edges as their `=`
+# (``literal_rules``), checked on the line; RE2 gets no guard for them.
+_ACCOUNT, _SERIAL, _DN, _FIELD, _REQUEST = "account", "serial", "dn", "field", "request"
+_FAMILY |= {
+    USER_ACCOUNT: _ACCOUNT,
+    X509_SERIAL: _SERIAL,
+    X509_NAME: _DN,
+    USER_AGENT: _FIELD,
+    HTTP_HEADER: _FIELD,
+    HTTP_REQUEST: _REQUEST,
+}
+_OPENS = {
+    _ACCOUNT: literal_rules.account_opens,
+    _SERIAL: literal_rules.serial_opens,
+    _DN: literal_rules.name_opens,
+    _FIELD: literal_rules.field_opens,
+    _REQUEST: literal_rules.request_opens,
+}
+_CLOSES = {
+    _ACCOUNT: literal_rules.account_closes,
+    _SERIAL: literal_rules.serial_closes,
+    _DN: literal_rules.name_closes,
+    _FIELD: literal_rules.field_closes,
+}
 _NAME_AFTER = rf"(?:\z|[^{_H}.]|\.(?:\z|[^{_H}]))"
 _BEFORE = {
     _NAME: rf"(?:\A|[^{_H}.])",
@@ -65,9 +111,12 @@ _NOT_BEFORE = {
     _HEX: frozenset("0123456789abcdefABCDEF"),
 }
 _URL_END = frozenset("\"'<>|,;)]#")
-# Fixed patterns of this module (never a feed's): the edges of a run of non-space characters.
+# Fixed patterns of this module (never a feed's): the edges of a run of
+# non-space characters; the lone surrogates a line may hold (bytes that are not
+# UTF-8), which RE2 cannot be given.
 _LAST_SPACE = re.compile(r"\s\S*\Z")
 _SPACE = re.compile(r"\s")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Span = tuple[int, int]
 
@@ -87,6 +136,7 @@ class _Verifier:
     anchored_start: bool
     anchored_end: bool
     family: str
+    names_query: bool  # the regex holds a literal `?`: a query after it is another value
 
 
 @lru_cache(maxsize=4096)
@@ -98,19 +148,29 @@ def _verifier(regex: str, kind: str) -> _Verifier | None:
     except PatternError:
         return None
     family = _FAMILY.get(kind, _WORD)
+    core = parts.core
+    if core.rfind("\\Q") > core.rfind("\\E"):
+        core += "\\E"  # a quote left open runs to the end: closed before the group is
+    names_query = "\\?" in core or "[?]" in core
     source = "".join(
         (
             "" if kind in _CASE_SENSITIVE else "(?i)",
-            _BEFORE[family] if parts.anchored_start else "",
-            f"({parts.core})",
-            _AFTER[family] if parts.anchored_end else "",
+            _BEFORE.get(family, "") if parts.anchored_start else "",
+            f"({core})",
+            _after_guard(family, names_query) if parts.anchored_end else "",
         )
     )
     try:
         pattern = compile_re2(source)
     except Exception:  # noqa: BLE001 - re2.error: verify nothing rather than raise
         return None
-    return _Verifier(pattern, parts.anchored_start, parts.anchored_end, family)
+    return _Verifier(pattern, parts.anchored_start, parts.anchored_end, family, names_query)
+
+
+def _after_guard(family: str, names_query: bool) -> str:
+    if family == _WEB and not names_query:
+        return r"(?:\z|[\s\"'<>|,;)\]#?&])"  # a query the regex does not name is still its URL's
+    return _AFTER.get(family, "")
 
 
 def regex_span(line: str, start: int, end: int, needle: RegexNeedle, _subdomains: bool) -> Span | None:
@@ -123,14 +183,21 @@ def regex_span(line: str, start: int, end: int, needle: RegexNeedle, _subdomains
     if verifier is None:
         return None
     low, high = _window(line, start, end, needle.kind in _SPACE_FREE)
-    # One character more on each side: the guards read the characters around the match.
-    position, stop = max(0, low - 1), min(len(line), high + 2)
+    # One character more on each side: the guards read the characters around
+    # the match. RE2 is given only that piece (it copies what it is given: the
+    # whole line for each occurrence would be quadratic), a lone surrogate in
+    # it replaced by U+FFFD, one character for one.
+    base, stop = max(0, low - 1), min(len(line), high + 2)
+    piece = line[base:stop]
+    if not piece.isascii():
+        piece = _SURROGATE.sub("\ufffd", piece)
     search = verifier.pattern.search
+    position = base
     while position <= start:
-        found = search(line, position, stop)
+        found = search(piece, position - base)
         if found is None:
             return None
-        match_start, match_end = found.span(1)
+        match_start, match_end = (offset + base for offset in found.span(1))
         if match_start > start:
             return None
         if (
@@ -159,6 +226,14 @@ def _window(line: str, start: int, end: int, space_free: bool) -> Span:
 def _ends_hold(line: str, start: int, end: int, verifier: _Verifier) -> bool:
     """The kind's boundaries at the anchored ends, on the line itself."""
     family = verifier.family
+    if family in _OPENS:
+        if verifier.anchored_start and not _OPENS[family](line, start):
+            return False
+        if not verifier.anchored_end:
+            return True
+        if family == _REQUEST:
+            return literal_rules.request_closes(line, end, verifier.names_query)
+        return _CLOSES[family](line, end)
     if verifier.anchored_start:
         before = line[start - 1] if start > 0 else ""
         if family == _WORD:
@@ -171,7 +246,8 @@ def _ends_hold(line: str, start: int, end: int, verifier: _Verifier) -> bool:
         if family == _WORD:
             return not (_is_word(after) and _is_word(line[end - 1 : end]))
         if family == _WEB:
-            return not after or after.isspace() or after in _URL_END
+            query = after in "?&" and not verifier.names_query
+            return not after or after.isspace() or after in _URL_END or query
         if family == _HEX:
             return after not in _NOT_BEFORE[_HEX]
         following = line[end + 1] if end + 1 < len(line) else ""

@@ -322,6 +322,9 @@ def _comparison(kind: str, value: str) -> tuple[str, Clause, str]:
     if kind == ENDPOINT:
         address, port = split_endpoint(value)
         text, clause = address_and_port(address, port)
+        if all(found.kind not in (IPV4, IPV6) for found in clause):
+            # ThreatFox's ip:port names an address; a host name there is a mistake, not a host.
+            raise PatternError(f"{address!r} of ip:port {value!r} is not an IP address")
         return text, clause, address
     kind, canonical = typed_value(kind, value)  # an IPv4-mapped IPv6 address is IPv4
     return comparison(kind, canonical, OBJECT_PATHS[kind]), frozenset((atom(kind, canonical),)), value

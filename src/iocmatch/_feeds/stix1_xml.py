@@ -19,7 +19,8 @@ from xml.etree.ElementTree import Element
 
 from .._common.errors import PatternError, SourceError
 from .._common.model import DOMAIN, EMAIL, FILE_NAME, IPV4, IPV6, MUTEX, REGISTRY_KEY, URL, Problem
-from .._patterns.canonical import canonical_value, expand_hive, hash_kind, typed_value
+from .._patterns.canonical import canonical_value, expand_hive, hash_kind, refang, typed_value
+from .._patterns.values import refanged_warning
 from . import stix2_build as build
 from .objects import SourceObjects
 from .paths import folder_only, name_in_folder, refuse_variables, split_path
@@ -49,18 +50,8 @@ def read_stix1(data: bytes, label: str) -> SourceObjects:
     return _Package(root, label).read()
 
 
-
-
-
-
-
-
 def _descendants(element: Element, name: str) -> Iterator[Element]:
     return (node for node in element.iter() if local(node.tag) == name)
-
-
-
-
 
 
 class _Package:
@@ -213,50 +204,52 @@ def _values(element: Element) -> list[str]:
     return values
 
 
-def _comparisons(kind: str, element: Element, object_path: str | None = None) -> list[str]:
+def _comparisons(kind: str, element: Element, notes: _Notes, object_path: str | None = None) -> list[str]:
     comparisons = []
     for value in _values(element):
         typed_kind, canonical = typed_value(kind, value)
+        if refang(kind, value) != value:  # the pattern holds the value refanged: say so here
+            notes.warnings.append(refanged_warning(value, canonical))
         comparisons.append(build.comparison(typed_kind, canonical, object_path))
     return comparisons
 
 
-def _single(kind: str, element: Element | None) -> str:
+def _single(kind: str, element: Element | None, notes: _Notes) -> str:
     if element is None:
         raise _Unsupported(f"{kind} object has no value")
-    return build.any_of(_comparisons(kind, element))
+    return build.any_of(_comparisons(kind, element, notes))
 
 
-def _domain(properties: Element, _notes: _Notes) -> str:
-    return _single(DOMAIN, child(properties, "Value"))
+def _domain(properties: Element, notes: _Notes) -> str:
+    return _single(DOMAIN, child(properties, "Value"), notes)
 
 
-def _uri(properties: Element, _notes: _Notes) -> str:
+def _uri(properties: Element, notes: _Notes) -> str:
     value = child(properties, "Value")
     kind = DOMAIN if properties.get("type") == "Domain Name" else URL
-    return _single(kind, value)
+    return _single(kind, value, notes)
 
 
-def _address(properties: Element, _notes: _Notes) -> str:
+def _address(properties: Element, notes: _Notes) -> str:
     category = properties.get("category", "ipv4-addr")
     kind = {"ipv4-addr": IPV4, "ipv4-net": IPV4, "ipv6-addr": IPV6, "ipv6-net": IPV6, "e-mail": EMAIL}.get(category)
     if kind is None:
         raise _Unsupported(f"Address category {category!r} is not supported")
-    return _single(kind, child(properties, "Address_Value"))
+    return _single(kind, child(properties, "Address_Value"), notes)
 
 
-def _email_message(properties: Element, _notes: _Notes) -> str:
+def _email_message(properties: Element, notes: _Notes) -> str:
     senders = list(_descendants(properties, "From"))
     addresses = [child(sender, "Address_Value") for sender in senders]
     found = [address for address in addresses if address is not None]
     if not found:
         raise _Unsupported("EmailMessage without a From address is not supported")
-    comparisons = [c for address in found for c in _comparisons(EMAIL, address, "email-message:from_ref.value")]
+    comparisons = [c for address in found for c in _comparisons(EMAIL, address, notes, "email-message:from_ref.value")]
     return build.any_of(comparisons)
 
 
-def _mutex(properties: Element, _notes: _Notes) -> str:
-    return _single(MUTEX, child(properties, "Name"))
+def _mutex(properties: Element, notes: _Notes) -> str:
+    return _single(MUTEX, child(properties, "Name"), notes)
 
 
 def _registry_key(properties: Element, _notes: _Notes) -> str:
@@ -287,7 +280,7 @@ def _file(properties: Element, notes: _Notes) -> str:
         except PatternError:
             notes.warnings.append(f"{algorithm_name} hash left out: algorithm not supported")
             continue
-        hashes.extend(_comparisons(kind, exact))
+        hashes.extend(_comparisons(kind, exact, notes))
     for unobservable in ("Size_In_Bytes", "File_Format", "Magic_Number", "Created_Time", "Modified_Time"):
         if child(properties, unobservable) is not None:
             notes.warnings.append(f"{unobservable} left out: a log line cannot show it")
@@ -301,7 +294,7 @@ def _file(properties: Element, notes: _Notes) -> str:
         file_name = text(name) if name is not None else ""
         return " OR ".join(_file_path(value, file_name, folder_given) for value in _values(path))
     if name is not None:
-        return build.any_of(_comparisons(FILE_NAME, name))
+        return build.any_of(_comparisons(FILE_NAME, name, notes))
     if fuzzy_only:
         raise _Unsupported(
             f"File object with only a fuzzy hash ({', '.join(fuzzy_only)}), which a log line cannot show"

@@ -28,7 +28,7 @@ from stix2.pattern_visitor import create_pattern_object
 from stix2patterns.exceptions import ParseException
 
 from .._common.errors import PatternError
-from .._common.model import Atom, Clause
+from .._common.model import DOMAIN, IPV4, IPV6, Atom, Clause
 from .regexes import like_or_regex_atom, regex_atom
 from .values import (
     ADDRESS_KINDS,
@@ -357,17 +357,24 @@ def _one_object_each(terms: list[frozenset[_Term]], warnings: list[str]) -> list
     """
     clauses: list[Clause] = []
     mixed: list[str] = []
+    unsatisfiable: list[str] = []
     for clause in terms:
         object_types = sorted({object_type for _, object_type in clause})
         if len(object_types) > 1:
             mixed.append(" AND ".join(object_types))
+            continue
+        atoms, why = _without_reference_types(frozenset(atom for atom, _ in clause))
+        if atoms is None:
+            unsatisfiable.append(why)
         else:
-            clauses.append(frozenset(atom for atom, _ in clause))
-    reason = f"AND across object types ({'; '.join(dict.fromkeys(mixed))}) cannot be satisfied by one object"
-    if not clauses:
-        raise PatternError(f"invalid STIX pattern: {reason}")
+            clauses.append(atoms)
+    reasons = list(dict.fromkeys(unsatisfiable))
     if mixed:
-        warnings.append(f"part of the pattern was not compiled: {reason}")
+        reasons.append(f"AND across object types ({'; '.join(dict.fromkeys(mixed))}) cannot be satisfied by one object")
+    if not clauses:
+        prefix = "invalid STIX pattern: " if mixed and not unsatisfiable else ""
+        raise PatternError(prefix + "; ".join(reasons))
+    warnings.extend(f"part of the pattern was not compiled: {reason}" for reason in reasons)
     return clauses
 
 
@@ -377,6 +384,9 @@ def _boolean(node: Any, warnings: list[str]) -> list[frozenset[_Term]]:
     if isinstance(node, (ast.OrBooleanExpression, _OrList)):
         return _any_of(node.operands, _boolean, warnings)
     if isinstance(node, ast.AndBooleanExpression):
+        named = _file_named_by_its_hashes(node, warnings)
+        if named is not None:
+            return named
         combined: list[frozenset[_Term]] = [frozenset()]
         for operand in node.operands:
             parts = _boolean(operand, warnings)
@@ -385,6 +395,41 @@ def _boolean(node: Any, warnings: list[str]) -> list[frozenset[_Term]]:
             combined = [left | right for left, right in product(combined, parts)]
         return combined
     return [frozenset((term,)) for term in _comparison(node, warnings)]
+
+
+def _file_named_by_its_hashes(node: Any, warnings: list[str]) -> list[frozenset[_Term]] | None:
+    """A flat AND of ``=`` on one file that holds exact hashes, as MISP writes a
+    file object (its hashes, name, size, mime type, ...): each exact hash names
+    the content, so the file is any one of them, with the other parts a log
+    can show (its name) still ANDed; what no log line shows (size, fuzzy
+    hashes, mime type) follows from the content and is left out, with a
+    warning. No log line writes every hash. None for any other AND."""
+    hashes: list[_Term] = []
+    kept: list[_Term] = []
+    left_out: list[str] = []
+    for operand in node.operands:
+        if not isinstance(operand, ast.EqualityComparisonExpression) or operand.negated:
+            return None
+        path = operand.lhs
+        if path.object_type_name not in _CONTENT_TYPES:
+            return None
+        steps = [str(component.property_name).strip("'") for component in path.property_path]
+        try:
+            terms = _comparison(operand, warnings)
+        except PatternError:
+            left_out.append(f"{path.object_type_name}:{'.'.join(steps)}")
+            continue
+        is_hash = len(steps) == 2 and steps[0] == "hashes"
+        (hashes if is_hash else kept).extend(terms)
+    if not hashes or (len(hashes) == 1 and not left_out):
+        return None  # an ordinary AND
+    if left_out:
+        warnings.append(f"a file is named by its exact hashes: {', '.join(dict.fromkeys(left_out))} left out")
+    return [frozenset((term, *kept)) for term in dict.fromkeys(hashes)]
+
+
+# Objects a hash names whole: their other properties follow from their content.
+_CONTENT_TYPES = ("file", "artifact")
 
 
 def _any_of(operands: Any, compile_one: Any, warnings: list[str]) -> list[Any]:
@@ -409,6 +454,8 @@ def _comparison(node: Any, warnings: list[str]) -> list[_Term]:
     operator = getattr(node, "operator", type(node).__name__)
     if getattr(node, "negated", False):
         raise PatternError(f"negated {operator} is not supported")
+    if _is_reference_type(node.lhs):
+        return _reference_type(node)
     kind, object_type = _kind(node.lhs, warnings)
     if isinstance(node, ast.EqualityComparisonExpression):
         atoms = [atom(kind, _literal(node.rhs), warnings)]
@@ -423,6 +470,47 @@ def _comparison(node: Any, warnings: list[str]) -> list[_Term]:
     else:
         raise PatternError(f"{operator} is not supported on {kind}")
     return [(atom, object_type) for atom in atoms]
+
+
+# ``network-traffic:dst_ref.type = 'ipv4-addr'`` (MISP's STIX 2 exports write one
+# beside every ``dst_ref.value``) says which object the reference names: true
+# of the value beside it when the value is of that type. It becomes a marker
+# atom that ``_one_object_each`` checks and removes; no clause keeps one.
+_REFERENCE = "reference-type"
+_REFERENCE_KINDS = {"ipv4-addr": (IPV4,), "ipv6-addr": (IPV6, IPV4), "domain-name": (DOMAIN,)}
+_ADDRESS_VALUE_KINDS = (IPV4, IPV6, DOMAIN)
+
+
+def _is_reference_type(path: Any) -> bool:
+    steps = [str(component.property_name).strip("'") for component in path.property_path]
+    return path.object_type_name == "network-traffic" and steps in (["dst_ref", "type"], ["src_ref", "type"])
+
+
+def _reference_type(node: Any) -> list[_Term]:
+    if isinstance(node, ast.EqualityComparisonExpression):
+        written = [_string(node.rhs)]
+    elif isinstance(node, ast.InComparisonExpression):
+        written = [_string(element) for element in getattr(node.rhs, "value", [])]
+    else:
+        raise PatternError(f"{node.operator} is not supported on a reference's type")
+    for value in written:
+        if value not in _REFERENCE_KINDS:
+            raise PatternError(f"a reference to a {value!r} object names nothing a log line shows")
+    return [(Atom(_REFERENCE, value), "network-traffic") for value in written]
+
+
+def _without_reference_types(atoms: frozenset[Atom]) -> tuple[frozenset[Atom] | None, str]:
+    """``atoms`` without their reference types, or None and why no object satisfies them."""
+    types = {found.value for found in atoms if found.kind == _REFERENCE}
+    rest = frozenset(found for found in atoms if found.kind != _REFERENCE)
+    if not types:
+        return rest, ""
+    if not rest:
+        return None, "a reference's type alone is no indicator"
+    fitting = {kind for written in types for kind in _REFERENCE_KINDS[written]}
+    if any(found.kind in _ADDRESS_VALUE_KINDS and found.kind not in fitting for found in rest):
+        return None, f"the reference's type ({', '.join(sorted(types))}) does not fit its value"
+    return rest, ""
 
 
 def _in_list(kind: str, rhs: Any, warnings: list[str]) -> list[Atom]:

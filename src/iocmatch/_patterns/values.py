@@ -99,6 +99,17 @@ _PATHS: dict[tuple[str, tuple[str, ...]], str] = {
     ("x509-certificate", ("subject",)): X509_NAME,
     ("x509-certificate", ("issuer",)): X509_NAME,
 }
+# Paths through a list of references (``resolves_to_refs[*].value``): any element
+# of the list is the value compared, so the index does not matter.
+_LIST_PATHS: dict[tuple[str, tuple[str, ...]], str] = {
+    ("domain-name", ("resolves_to_refs", "value")): NETWORK_ADDRESS,
+    ("email-message", ("to_refs", "value")): EMAIL,
+    ("email-message", ("cc_refs", "value")): EMAIL,
+    ("email-message", ("bcc_refs", "value")): EMAIL,
+}
+# Non-standard properties seen in published feeds (Amnesty's and MVT's STIX 2.1
+# write a file's whole path as ``file:path``): compared as a path, with a warning.
+_NON_STANDARD_PATHS: dict[tuple[str, tuple[str, ...]], str] = {("file", ("path",)): DIRECTORY}
 # Object types whose ``hashes.<algorithm>`` a log line shows (Sysmon, Zeek's x509.log, EDR).
 _HASHED_TYPES = {"file", "x509-certificate", "artifact"}
 _REQUEST_HEADER = ("extensions", "http-request-ext", "request_header")
@@ -124,10 +135,14 @@ def kind_of(written_type: str, steps: list[str], simple: bool, warnings: list[st
         warnings.append(f"non-standard object type {object_type!r} read as {_TYPE_ALIASES[object_type]!r}")
         object_type = _TYPE_ALIASES[object_type]
     written = f"{written_type}:{'.'.join(steps)}"
-    if simple:
-        kind = _path_kind(object_type, tuple(steps))
-        if kind is not None:
-            return kind, object_type
+    kind = _path_kind(object_type, tuple(steps)) if simple else None
+    if kind is None:
+        kind = _LIST_PATHS.get((object_type, tuple(steps)))
+    if kind is None and simple and (object_type, tuple(steps)) in _NON_STANDARD_PATHS:
+        kind = _NON_STANDARD_PATHS[object_type, tuple(steps)]
+        warnings.append(f"non-standard property {written} read as a path")
+    if kind is not None:
+        return kind, object_type
     if object_type in _KNOWN_TYPES:
         raise PatternError(f"{written} cannot be seen in a log line")
     raise PatternError(f"object path {written} is not supported")
