@@ -296,3 +296,26 @@ def test_a_progress_bar_only_on_a_terminal(feed: Path, tmp_path: Path) -> None:
     piped = run(*args)
     assert piped.stderr == b""
     assert piped.stdout == stdout
+
+
+def test_ecs_puts_no_pattern_in_a_value_field(tmp_path: Path) -> None:
+    """A LIKE or MATCHES indicator names no one value: ECS gets its type, not a
+    ``url.domain`` or ``url.full`` that would read as one."""
+    feed = tmp_path / "feed.json"
+    feed.write_text(
+        json.dumps(
+            bundle(
+                indicator("[domain-name:value MATCHES '^[a-z0-9]{8}\\\\.dgaevil\\\\.net$']", 1),
+                indicator("[url:value LIKE 'http://evil.example/%/gate.php']", 2),
+                indicator("[domain-name:value LIKE '%.evil.example']", 3),
+            )
+        )
+    )
+    data = b"GET http://q7x9k2m4.dgaevil.net/ http://evil.example/a/gate.php a.evil.example\n"
+    result = run("scan", "-i", str(feed), "--format", "ecs", "-", stdin=data)
+    assert result.returncode == 0, result.stderr
+    (record,) = (json.loads(line) for line in result.stdout.splitlines())
+    enrichments = record["threat"]["enrichments"]
+    assert len(enrichments) == 3
+    for enrichment in enrichments:
+        assert "url" not in enrichment["indicator"], enrichment

@@ -147,10 +147,15 @@ def _indicator(indicator_id: str, kind: str, value: str, sources: tuple[str, ...
         if info.reference:
             indicator["reference"] = info.reference
     # A network is no ip value, and a LIKE wildcard (%.evil.com, evil%) no domain or URL.
-    is_pattern = "/" in value if kind in (IPV4, IPV6) else value.startswith("%.") or value.endswith("%")
+    # A regex (LIKE of other shapes, MATCHES) is shown as /regex/, which no value of these kinds can be.
+    is_regex = kind in _NEVER_SLASHED and len(value) > 1 and value.startswith("/") and value.endswith("/")
+    is_pattern = "/" in value if kind in (IPV4, IPV6) else value.startswith("%.") or value.endswith("%") or is_regex
     if value_field is not None and not is_pattern:
         _set(indicator, value_field, value)
     return indicator
+
+
+_NEVER_SLASHED = frozenset((DOMAIN, URL, EMAIL, FILE_NAME, MD5, SHA1, SHA256, SHA512, X509_SERIAL, REGISTRY_KEY))
 
 
 def _set(record: dict[str, Any], path: tuple[str, ...], value: str) -> None:
