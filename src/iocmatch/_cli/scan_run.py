@@ -12,6 +12,11 @@ progress, a pipe at once, a followed file after what a writer adds between two
 polls; what was read is scanned and written. ``cut_short`` says which inputs
 a stop left unread in part (the command then exits 2), ``notes`` what else a
 user should know (a last line scanned without its newline).
+
+The time a line carries (shown by ECS and sightings, and at event time the
+time the line is judged at) is read with each input's own clock: syslog's
+missing year comes from the file's modification time (``--log-year``
+overrides), a time without a zone is in ``--log-timezone`` (default UTC).
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import IO, TextIO, cast
 
 from .._common.errors import IocmatchError
 from .._common.stats import ScanStats
-from .._common.timestamps import log_timestamp
+from .._compiling.line_text import Line
 from .._matcher.matcher import Matcher
 from .._outputs.formats import OutputFormat
 from .._scanning.blocks import LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, read_blocks
@@ -63,8 +68,14 @@ class Scan:
         progress: bool = False,
         line_window: int = LINE_WINDOW,
         stopped: Callable[[], bool] | None = None,
+        log_year: int | None = None,
+        log_zone: tzinfo = timezone.utc,
     ) -> None:
+        self._given_matcher = matcher  # each input scans it with a clock of its own (_read_times)
         self.matcher = matcher
+        self.log_year = log_year
+        self.log_zone = log_zone
+        self.undated = 0  # at event time: hit lines without a time, judged at the reference time
         self.output = output
         self.out = out
         self.events = EventScanner(matcher, json_fields) if json_fields is not None else None
@@ -85,30 +96,33 @@ class Scan:
 
     def scan_stdin(self, descriptor: int) -> None:
         """Stdin (plain or gzip, by content)."""
-        self._scan_input(STDIN, descriptor, year=None, streaming=True)
+        self._read_times(None)
+        self._scan_input(STDIN, descriptor, streaming=True)
 
     def scan_file(self, path: str) -> None:
         """A log file, plain or gzip (by content). Raises OSError, EOFError
         or zlib.error when it cannot be read to its end, after the lines read
         before the fault were scanned and written."""
+        self._read_times(_modified_at(path))
         if self.jobs > 1 and self.events is None and can_split(path):
             self._scan_in_parallel(path)
             return
-        self._scan_input(path, path, year=_modified_year(path), streaming=False)
+        self._scan_input(path, path, streaming=False)
 
     def follow(self, path: str, poll_seconds: float) -> None:
         """Scan ``path`` and what is appended to it until ``stopped()``; what
         was written by then (up to what a writer adds between two polls), the
         last line even without its newline, is scanned before returning."""
         follower = Follower(path, poll_seconds, self.line_window)
+        self._read_times(None)  # a log being written: its syslog dates are of the year up to now
         try:
             for lines in follower.reads():
                 if lines:
-                    self._scan_lines(path, lines, year=None, streaming=True)
+                    self._scan_lines(path, lines, streaming=True)
                 if self.stopped():
                     break
             lines, unread = follower.remaining()
-            self._scan_lines(path, lines, year=None, streaming=True)
+            self._scan_lines(path, lines, streaming=True)
         finally:
             follower.close()
         if unread:
@@ -119,19 +133,24 @@ class Scan:
     def finish(self) -> None:
         self._emit(self.output.end(datetime.now(timezone.utc)), flush=True)
 
-    def _scan_input(self, name: str, source: str | int, year: int | None, streaming: bool) -> None:
+    def _read_times(self, written_by: datetime | None) -> None:
+        """The lines of the next input are dated with its clock (``written_by``: when it was last written)."""
+        self.matcher = self._given_matcher.with_log_clock(self.log_year, self.log_zone, written_by)
+        if self.events is not None:
+            self.events.matcher = self.matcher
+
+    def _scan_input(self, name: str, source: str | int, streaming: bool) -> None:
         with opened_log(source, self._stop) as (stream, raw):
             metered = MeteredStream(stream, self._start_bar(name, raw))
             try:
                 if self.events is not None:
                     numbers = LineNumbers()
                     blocks = read_blocks(cast(IO[bytes], metered), line_window=self.line_window)
-                    self._scan_lines(name, (line for block in blocks for line in numbers.lines(block)), year,
-                                     streaming)  # fmt: skip
+                    self._scan_lines(name, (line for block in blocks for line in numbers.lines(block)), streaming)
                 else:
                     hits = self.matcher.hit_lines(cast(IO[bytes], metered), line_window=self.line_window,
                                                   stats=self.stats)  # fmt: skip
-                    self._write_hit_lines(name, hits, year, streaming)
+                    self._write_hit_lines(name, hits, streaming)
             except (EOFError, zlib.error):
                 if not self.stopped():
                     raise
@@ -155,13 +174,13 @@ class Scan:
         """A large plain file on ``jobs`` processes; the hit lines come with
         their text, so the file is read once."""
         scan = ParallelScan(self.matcher, path, self.jobs, self.line_window, self.stopped, self.stats)
-        self._write_hit_lines(path, scan, _modified_year(path), streaming=False)
+        self._write_hit_lines(path, scan, streaming=False)
         if not scan.complete:
             self.cut_short.append(f"{path} was not read to its end")
 
     # -- scanning
 
-    def _scan_lines(self, name: str, lines: Iterable[NumberedLine], year: int | None, streaming: bool) -> None:
+    def _scan_lines(self, name: str, lines: Iterable[NumberedLine], streaming: bool) -> None:
         for number, offset, line in lines:
             if isinstance(line, LinePiece):
                 self._long_line = self._scan_piece(name, number, offset, line, self._long_line, streaming)
@@ -174,7 +193,7 @@ class Scan:
             self.stats.lines_scanned += scanned
             if found:
                 text = line_text(line) if self.output.needs_text else None
-                self._hit(HitLine(name, number, tuple(found), _now(), text, offset, _logged(text, year)), streaming)
+                self._hit(HitLine(name, number, tuple(found), _now(), text, offset, self._logged(line)), streaming)
 
     def _scan_piece(
         self, name: str, number: int, offset: int, piece: LinePiece, long_line: LongLine | None, streaming: bool
@@ -186,7 +205,8 @@ class Scan:
         for matches, continues in long_line.take(piece):
             text = line_text(long_line.head) if self.output.needs_text else None
             found = tuple(FieldMatch(match) for match in matches)
-            self._hit(HitLine(name, number, found, _now(), text, offset, _logged(text, None), continues), streaming)
+            logged = self._logged(long_line.head, continues)
+            self._hit(HitLine(name, number, found, _now(), text, offset, logged, continues), streaming)
         if not piece.last:
             return long_line
         self.stats.lines_read += 1
@@ -196,15 +216,25 @@ class Scan:
         self.stats.json_as_text += self.events is not None and long_line.head.lstrip()[:1] == b"{"
         return None
 
-    def _write_hit_lines(self, name: str, hits: Iterable[LineHits], year: int | None, streaming: bool) -> None:
+    def _write_hit_lines(self, name: str, hits: Iterable[LineHits], streaming: bool) -> None:
         previous = 0
         for number, offset, line, matches in hits:
             found = tuple(FieldMatch(match) for match in matches)
             text = line_text(line) if self.output.needs_text else None
             # A long line hits once per window: the same number again continues it.
-            hit = HitLine(name, number, found, _now(), text, offset, _logged(text, year), number == previous)
+            continues = number == previous
+            hit = HitLine(name, number, found, _now(), text, offset, self._logged(line, continues), continues)
             self._hit(hit, streaming)
             previous = number
+
+    def _logged(self, line: Line, continues: bool = False) -> datetime | None:
+        """The time a hit line carries, when the output shows it or the
+        line was judged at it; a hit line without one at event time is counted."""
+        if not (self.output.needs_text or self.matcher.at_event_time):
+            return None
+        stamp = self.matcher.line_time(line)
+        self.undated += stamp is None and self.matcher.at_event_time and not continues
+        return stamp
 
     def _hit(self, hit: HitLine, streaming: bool) -> None:
         self.stats.hits += len(hit.matches)
@@ -234,13 +264,8 @@ class Scan:
         return lambda: self._bar.moved_to(raw.tell())
 
 
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _logged(text: str | None, year: int | None) -> datetime | None:
-    return log_timestamp(text, year) if text is not None else None
 
 
 def _without_newline(line: bytes | LinePiece) -> bool:
@@ -248,9 +273,9 @@ def _without_newline(line: bytes | LinePiece) -> bool:
     return not data.endswith(b"\n")
 
 
-def _modified_year(path: str) -> int | None:
-    """The year syslog lines of a file were written in: its modification year."""
+def _modified_at(path: str) -> datetime | None:
+    """When a log was last written: its syslog lines are of that year or the one before."""
     try:
-        return datetime.fromtimestamp(os.stat(path).st_mtime, timezone.utc).year
+        return datetime.fromtimestamp(os.stat(path).st_mtime, timezone.utc)
     except OSError:
         return None

@@ -43,6 +43,8 @@ def load_indicators(args: argparse.Namespace) -> IndicatorSet:
 def read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceObjects]]:
     """The loaded indicators, and the objects read (the ECS output describes indicators from them)."""
     as_of = values.timestamp(args.as_of, "--as-of")
+    if args.at_event_time and args.ignore_validity:
+        raise IocmatchError("--at-event-time judges validity at each line's time: not with --ignore-validity")
     sources = [_source(name, args) for name in args.indicators or [str(campaign_data_path())]]
     if args.added_after and not any(isinstance(source, TaxiiSource) for source in sources):
         raise IocmatchError("--added-after applies to TAXII sources (-i http(s)://...) only")
@@ -54,6 +56,7 @@ def read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceOb
         allow_broad=args.allow_broad,
         allowlists=args.allowlist or (),
         ignore_ports=args.ignore_ports,
+        at_event_time=args.at_event_time,
     )
     if args.strict:
         _refuse_problems(loaded, _empty_sources(loaded.report))

@@ -4,7 +4,8 @@ one is an IocmatchError naming the option (exit 2)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._common.errors import IocmatchError
 from .._common.timestamps import parse_timestamp
@@ -42,3 +43,24 @@ def timestamp(value: str | None, option: str) -> datetime | None:
         return parse_timestamp(value)
     except ValueError:
         raise IocmatchError(f"{option} {value!r} is not an ISO 8601 timestamp") from None
+
+
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
+
+
+def zone(text: str | None, option: str) -> tzinfo:
+    """UTC, an offset (+01:00) or an IANA zone name (Europe/Berlin)."""
+    if not text or text.upper() in ("UTC", "Z"):
+        return timezone.utc
+    offset = _OFFSET.fullmatch(text.strip())
+    if offset:
+        sign, hours, minutes = offset.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes))
+        if delta < timedelta(hours=24):
+            return timezone(-delta if sign == "-" else delta)
+    else:
+        try:
+            return ZoneInfo(text.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise IocmatchError(f"{option} {text!r} is not a time zone (an IANA name such as Europe/Berlin, or +01:00)")

@@ -102,6 +102,7 @@ class Indicator:
     also_in: tuple[str, ...] = ()  # other sources that carry this very version
     publisher: str = ""  # the name of its created_by_ref identity, when the feed gives one
     valid_until: datetime | None = None
+    valid_from: datetime | None = None
 
     @property
     def provenance(self) -> tuple[str, ...]:
@@ -158,6 +159,7 @@ class LoadReport:
     digests: dict[str, str] = field(default_factory=dict)  # source label -> SHA-256 of what was read
     as_of: datetime | None = None  # the reference time asked for validity (None: the time of loading)
     ignore_validity: bool = False
+    at_event_time: bool = False  # validity is judged at each log line's own time, when scanning
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +176,7 @@ class LoadReport:
             "digests": dict(self.digests),
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "ignore_validity": self.ignore_validity,
+            "at_event_time": self.at_event_time,
         }
 
 
@@ -192,7 +195,9 @@ class Origin:
     ``sources`` pairs each source's label with the SHA-256 of what was read
     from it; ``as_of`` is the time validity was judged at (the compile time
     unless ``--as-of`` was given); ``expiries`` are the ``valid_until`` of its
-    indicators that have one, as POSIX seconds, sorted.
+    indicators that have one, as POSIX seconds, sorted. ``at_event_time``:
+    validity is judged at each line's own time (``as_of``, when given, judges
+    the lines that carry none).
     """
 
     compiled_at: datetime
@@ -202,6 +207,7 @@ class Origin:
     ignore_validity: bool
     indicators: int
     expiries: tuple[float, ...] = ()
+    at_event_time: bool = False
 
     @property
     def digest(self) -> str:
@@ -226,6 +232,7 @@ class Origin:
             "sources": [{"source": label, "sha256": digest} for label, digest in self.sources],
             "as_of": self.as_of.isoformat(),
             "ignore_validity": self.ignore_validity,
+            "at_event_time": self.at_event_time,
             "indicators": self.indicators,
             "expired_now": self.expired(now),
         }

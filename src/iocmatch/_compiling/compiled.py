@@ -7,11 +7,17 @@ satisfy on the line (an AND clause needs all of its atoms on that line).
 Safe to share across threads: the tables never change after compiling, each
 thread scans Hyperscan with its own scratch space, and the verdict cache
 fills with the same values whatever the order of its writers.
+
+At event time (``load(at_event_time=True)``) each indicator keeps its
+validity window, and a line is judged at the time it carries (``LogClock``):
+only the indicators live then fire. A line without a time is judged at the
+reference time (``as_of`` when the load was given one, else now).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -28,10 +34,12 @@ from .._common.model import (
     PROCESS_NAME,
     WEAK_KINDS,
     Atom,
+    Indicator,
     IndicatorSet,
     Match,
     Origin,
 )
+from .._common.timestamps import LogClock
 from .._engines import picking
 from .._engines.intervals import IntervalIndex
 from .._patterns.canonical import fold_case
@@ -57,6 +65,7 @@ class CompiledSet:
         "_atom_kinds",
         "_atom_values",
         "_attribution",
+        "_clock",
         "_direct",
         "_indicator_ids",
         "_ipv4",
@@ -68,9 +77,11 @@ class CompiledSet:
         "_picker",
         "_provenance",
         "_rank",
+        "_reference",
         "_single",
         "_wants_weak",
         "_weak",
+        "_windows",
         "defanged",
         "engine",
         "registry_aliases",
@@ -122,6 +133,11 @@ class CompiledSet:
         self._attribution = tuple(indicator.attribution for indicator in live)
         self._provenance = tuple(indicator.provenance for indicator in live)
         self._origin = _origin_of(indicators)
+        # At event time: each indicator's [valid_from, valid_until) in POSIX seconds; else None.
+        report = indicators.report
+        self._windows = tuple(map(_window, live)) if report.at_event_time else None
+        self._reference = report.as_of.timestamp() if report.at_event_time and report.as_of else None
+        self._clock = LogClock()
         self._single = tuple(tuple(dict.fromkeys(numbers)) for numbers in single)
         self._multi = tuple(tuple(entries) for entries in multi)
         # What a hit on an atom reports when no AND clause is involved: made at
@@ -203,6 +219,33 @@ class CompiledSet:
         other = object.__new__(CompiledSet)
         other.__setstate__({**self.__getstate__(), "defanged": defanged})
         return other
+
+    def reading_clock(self, clock: LogClock) -> CompiledSet:
+        """The same set, reading the times of lines with ``clock`` (its tables are shared)."""
+        other = object.__new__(CompiledSet)
+        other.__setstate__({**self.__getstate__(), "_clock": clock})
+        return other
+
+    @property
+    def at_event_time(self) -> bool:
+        """Whether each line is judged at its own time."""
+        return self._windows is not None
+
+    @property
+    def clock(self) -> LogClock:
+        return self._clock
+
+    def moment(self, text: str) -> float:
+        """The time a line is judged at (POSIX seconds): its own, else the
+        reference time (``as_of`` when the load had one, else now)."""
+        stamp = self._clock.time_of(text)
+        if stamp is not None:
+            return stamp.timestamp()
+        return self.reference_time()
+
+    def reference_time(self) -> float:
+        """When a line without a time is judged: ``as_of``, else now."""
+        return self._reference if self._reference is not None else datetime.now(timezone.utc).timestamp()
 
     @property
     def longest_key(self) -> int:
@@ -384,11 +427,15 @@ class CompiledSet:
                 for atom_id in index.lookup(address):
                     found.setdefault(atom_id, {})[(start, end)] = None
 
-    def resolve(self, text: str, number: int, found: Found) -> list[Match]:
+    def resolve(self, text: str, number: int, found: Found, when: float | None = None) -> list[Match]:
+        """The matches of a line from its verified atoms. At event time the
+        line is judged at ``when``, else at the time it carries (``moment``)."""
+        if self._windows is not None and when is None:
+            when = self.moment(text)
         present = found.keys()
         matches: list[tuple[int, int, int, Match]] = []
         for atom_id, spans in found.items():
-            verdict = self.atom_verdict(atom_id, present)
+            verdict = self.atom_verdict(atom_id, present, when)
             if verdict is None:
                 continue
             matches += [
@@ -397,9 +444,13 @@ class CompiledSet:
         matches.sort(key=lambda entry: entry[:3])
         return [entry[3] for entry in matches]
 
-    def atom_verdict(self, atom_id: int, present: AbstractSet[int]) -> Verdict | None:
+    def atom_verdict(self, atom_id: int, present: AbstractSet[int], when: float | None = None) -> Verdict | None:
         """What a hit on ``atom_id`` reports on a line where the atoms
-        ``present`` were verified: None when no indicator of it fires."""
+        ``present`` were verified: None when no indicator of it fires. At
+        event time, ``when`` (POSIX seconds) is the line's time: only the
+        indicators live then fire (never cached: the time differs by line)."""
+        if when is not None and self._windows is not None:
+            return self._verdict_at(atom_id, present, when)
         verdict = self._direct.get(atom_id, _UNKNOWN)
         if verdict is _UNKNOWN:
             verdict = self._direct[atom_id] = self._verdict(self._single[atom_id]) if self._single[atom_id] else None
@@ -408,6 +459,16 @@ class CompiledSet:
             if satisfied:
                 verdict = self._verdict(self._single[atom_id] + tuple(satisfied))
         return verdict
+
+    def _verdict_at(self, atom_id: int, present: AbstractSet[int], when: float) -> Verdict | None:
+        windows = cast(tuple[tuple[float, float], ...], self._windows)
+        live = [number for number in self._single[atom_id] if windows[number][0] <= when < windows[number][1]]
+        live += [
+            number
+            for number, clause in self._multi[atom_id]
+            if windows[number][0] <= when < windows[number][1] and clause <= present
+        ]
+        return self._verdict(tuple(live)) if live else None
 
     def atom_kind(self, atom_id: int) -> str:
         return self._atom_kinds[atom_id]
@@ -435,6 +496,13 @@ class CompiledSet:
         return ids, attribution, sources
 
 
+def _window(indicator: Indicator) -> tuple[float, float]:
+    """When an indicator is live: from ``valid_from`` (inclusive) to ``valid_until`` (exclusive)."""
+    start = indicator.valid_from.timestamp() if indicator.valid_from else -math.inf
+    end = indicator.valid_until.timestamp() if indicator.valid_until else math.inf
+    return start, end
+
+
 def _origin_of(indicators: IndicatorSet) -> Origin:
     report = indicators.report
     now = datetime.now(timezone.utc)
@@ -446,4 +514,5 @@ def _origin_of(indicators: IndicatorSet) -> Origin:
         ignore_validity=report.ignore_validity,
         indicators=len(indicators.indicators),
         expiries=tuple(sorted(i.valid_until.timestamp() for i in indicators.indicators if i.valid_until)),
+        at_event_time=report.at_event_time,
     )

@@ -55,6 +55,7 @@ def load(
     allow_broad: bool = False,
     allowlists: Any = (),
     ignore_ports: bool = False,
+    at_event_time: bool = False,
 ) -> IndicatorSet:
     """Load STIX 2.0/2.1 indicators from every source, together.
 
@@ -70,7 +71,14 @@ def load(
     An address published with its port (ThreatFox ``ip:port``, MISP
     ``ip-dst|port``) hits only with that port on the same line, unless
     ``ignore_ports``: then the address alone hits, on any port.
+    ``at_event_time`` keeps expired and not-yet-valid indicators with their
+    ``valid_from`` and ``valid_until``, for a matcher that judges each line
+    at its own time (``as_of`` then judges the lines that carry none);
+    revoked ones stay out, as do those whose ``valid_until`` is not after
+    their ``valid_from``. It excludes ``ignore_validity``.
     """
+    if at_event_time and ignore_validity:
+        raise ValueError("at_event_time judges validity at each line's time: it excludes ignore_validity")
     reference = parse_timestamp(as_of) if isinstance(as_of, str) else as_of
     given = reference is not None
     if reference is None:
@@ -80,8 +88,13 @@ def load(
     lists = tuple(_allowlist(entry) for entry in allowlists)
     with collector_paused():
         read = [objects for source in sources for objects in read_source(source)]
-        loaded = _Loader(reference, ignore_validity, allow_broad, lists, ignore_ports).run(read)
-    report = dataclasses.replace(loaded.report, as_of=reference if given else None, ignore_validity=ignore_validity)
+        loaded = _Loader(reference, ignore_validity, allow_broad, lists, ignore_ports, at_event_time).run(read)
+    report = dataclasses.replace(
+        loaded.report,
+        as_of=reference if given else None,
+        ignore_validity=ignore_validity,
+        at_event_time=at_event_time,
+    )
     return IndicatorSet(loaded.indicators, report)
 
 
@@ -101,8 +114,10 @@ class _Loader:
         allow_broad: bool,
         allowlists: tuple[Allowlist, ...],
         ignore_ports: bool = False,
+        at_event_time: bool = False,
     ) -> None:
         self.reference = reference
+        self.at_event_time = at_event_time
         self.ignore_ports = ignore_ports
         self.ignore_validity = ignore_validity
         self.allow_broad = allow_broad
@@ -218,6 +233,8 @@ class _Loader:
             return False
         if self.ignore_validity:
             return True
+        if self.at_event_time:
+            return self._ever_live(obj, label)
         try:
             valid_from = obj.get("valid_from")
             if valid_from is not None and _timestamp(valid_from) > self.reference:
@@ -229,6 +246,19 @@ class _Loader:
                 return False
         except ValueError as exc:
             self._skip(obj["id"], f"invalid validity timestamp: {exc}", label)
+            return False
+        return True
+
+    def _ever_live(self, obj: dict[str, Any], label: str) -> bool:
+        """At event time: kept whatever the time now, unless its window is empty."""
+        try:
+            valid_from, valid_until = _validity_time(obj, "valid_from"), _validity_time(obj, "valid_until")
+        except ValueError as exc:
+            self._skip(obj["id"], f"invalid validity timestamp: {exc}", label)
+            return False
+        if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+            reason = f"never valid (valid_until {obj['valid_until']} is not after valid_from {obj['valid_from']})"
+            self._exclude(obj["id"], reason, label)
             return False
         return True
 
@@ -268,6 +298,7 @@ class _Loader:
             also_in=also_in,
             publisher=attribution.identity_name(obj.get("created_by_ref")),
             valid_until=_valid_until(obj),
+            valid_from=_valid_from(obj),
         )
 
     def _screened(self, ident: str, label: str, clauses: tuple[Clause, ...]) -> tuple[Clause, ...] | None:
@@ -335,6 +366,18 @@ def _valid_until(obj: dict[str, Any]) -> datetime | None:
         return _timestamp(obj["valid_until"]) if obj.get("valid_until") is not None else None
     except ValueError:  # _timestamp's only error for what a feed writes there
         return None
+
+
+def _valid_from(obj: dict[str, Any]) -> datetime | None:
+    """When the indicator starts being valid, if it says and says it well."""
+    try:
+        return _validity_time(obj, "valid_from")
+    except ValueError:
+        return None
+
+
+def _validity_time(obj: dict[str, Any], name: str) -> datetime | None:
+    return _timestamp(obj[name]) if obj.get(name) is not None else None
 
 
 def _digest_of(objects: list[Any]) -> str:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone, tzinfo
 from typing import IO
 
 from .._common.model import IndicatorSet, Match, Origin
 from .._common.stats import ScanStats
+from .._common.timestamps import LogClock
 from .._compiling.compiled import CompiledSet
 from .._compiling.engine_choice import ENGINES
-from .._compiling.line_text import Line
+from .._compiling.line_text import Line, as_text
 from .._scanning import lines as paths
 from .._scanning.blocks import BLOCK_SIZE, LINE_WINDOW
 from .._scanning.lines import LineHits
@@ -87,6 +89,35 @@ class Matcher:
         return other
 
     @property
+    def at_event_time(self) -> bool:
+        """Whether each line is judged at the time it carries (``load(at_event_time=True)``)."""
+        return self._compiled.at_event_time
+
+    def with_log_clock(
+        self, year: int | None = None, zone: tzinfo = timezone.utc, written_by: datetime | None = None
+    ) -> Matcher:
+        """This matcher, reading the times of lines so (nothing is compiled
+        again): ``zone`` for times written without one (default UTC), ``year``
+        for syslog's dates (default: that of ``written_by``, when the log was
+        last written, else now; a date more than a day after it is of the year
+        before)."""
+        other = object.__new__(Matcher)
+        object.__setattr__(other, "_compiled", self._compiled.reading_clock(LogClock(year, zone, written_by)))
+        return other
+
+    def line_time(self, line: Line) -> datetime | None:
+        """The time ``line`` carries, read as this matcher reads it (None when it has none)."""
+        return self._compiled.clock.time_of(as_text(line))
+
+    def judged_at(self, line: Line) -> datetime | None:
+        """At event time, when ``line`` is judged: its own time, else the
+        reference time (``as_of`` when loading had one, else now); None when
+        the matcher judges validity once, at load."""
+        if not self._compiled.at_event_time:
+            return None
+        return datetime.fromtimestamp(self._compiled.moment(as_text(line)), timezone.utc)
+
+    @property
     def longest_key(self) -> int:
         """Characters of the longest text looked for (windows of long lines overlap by more)."""
         return self._compiled.longest_key
@@ -106,11 +137,17 @@ class Matcher:
         """Distinct comparisons (kind, value, mode) compiled into it."""
         return self._compiled.atom_count
 
-    def scan_line(self, line: Line | None, number: int = 1) -> list[Match]:
+    def scan_line(self, line: Line | None, number: int = 1, at: datetime | None = None) -> list[Match]:
         """Every match in one line, sorted by start then end. None (a missing
         value, as a null column gives) has none; a line longer than the line
-        window is scanned in windows, in bounded memory beyond the line itself."""
-        return paths.scan_line(self._compiled, line, number)
+        window is scanned in windows, in bounded memory beyond the line itself.
+        At event time the line is judged at ``at`` when given (a time column,
+        an event's field), else at the time it carries; otherwise ``at`` is
+        not used."""
+        when = None
+        if at is not None:
+            when = (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+        return paths.scan_line(self._compiled, line, number, when)
 
     def scan(self, lines: Iterable[object], stats: ScanStats | None = None) -> Iterator[Match]:
         """Lazily scan ``lines`` (1-based line numbers). An item that is not

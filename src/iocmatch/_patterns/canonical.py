@@ -243,7 +243,20 @@ def refang(kind: str, value: str) -> str:
         return _refang_url(value)
     if kind == EMAIL:
         return _refang_email(value)
+    if kind == COMMAND_LINE:
+        return _refang_command(value)
     return value
+
+
+# In a command line, only a defanged URL and a dot mark between letters or
+# digits (``nslookup evil[.]com``): a command may hold brackets of its own.
+_DEFANGED_URL_IN_TEXT = re.compile(r"hxxps?(?:\[://\]|\[:\]//|://)\S+", re.IGNORECASE)
+_DOT_MARK_IN_NAME = re.compile(r"(?<=[A-Za-z0-9])(?:\[\.\]|\(\.\)|\{\.\})(?=[A-Za-z0-9])")
+
+
+def _refang_command(value: str) -> str:
+    value = _DEFANGED_URL_IN_TEXT.sub(lambda url: _refang_url(url.group()), value)
+    return _DOT_MARK_IN_NAME.sub(".", value)
 
 
 def _may_be_defanged(value: str) -> bool:

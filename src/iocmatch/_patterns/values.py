@@ -4,6 +4,7 @@ the full grammar, so both read a pattern the same way."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from .._common.errors import PatternError
@@ -178,6 +179,12 @@ def atom(kind: str, value: str | int, warnings: list[str] | None = None) -> Atom
         kind = address_kind(value)
     elif kind == HTTP_REQUEST and _SCHEME.match(value.strip()):
         kind = URL  # a request in absolute form (to a proxy) names its URL
+    elif kind == DOMAIN and _is_ipv4(refang(DOMAIN, value).strip()):
+        # Feeds write addresses as domain names (Amnesty's NoviSpy): an address is
+        # looked for, and judged for breadth, as one.
+        kind = IPV4
+        if warnings is not None:
+            warnings.append(f"domain-name value {value!r} is an IPv4 address: read as one")
     refanged = refang(kind, value)
     if kind in (IPV4, IPV6):
         # An IPv4-mapped IPv6 value comes back as IPv4: it is looked up as one.
@@ -206,6 +213,14 @@ def _without_port(value: str, warnings: list[str] | None) -> str:
 
 
 _DOTTED_NUMBERS = re.compile(r"[\d.\[\]()]+(?:/\d+)?")
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def address_kind(value: str) -> str:

@@ -14,6 +14,7 @@ import bisect
 import dataclasses
 import json
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from .._common.model import Match
@@ -84,7 +85,9 @@ def parse_event(line: Line) -> JsonObject | None:
 class LineScanner(Protocol):
     """What scans a line of text: a Matcher."""
 
-    def scan_line(self, line: Line | None, number: int = 1) -> list[Match]: ...
+    def scan_line(self, line: Line | None, number: int = 1, at: datetime | None = None) -> list[Match]: ...
+
+    def judged_at(self, line: Line) -> datetime | None: ...
 
 
 class EventScanner:
@@ -113,7 +116,8 @@ class EventScanner:
             position += len(value) + len(_SEPARATOR)
         joined = _SEPARATOR.join(value for _, value in chosen)
         found = []
-        for match in self.matcher.scan_line(joined, number):
+        # At event time, the event's own time (its @timestamp, ...), whatever the fields chosen.
+        for match in self.matcher.scan_line(joined, number, self.matcher.judged_at(line)):
             index = bisect.bisect_right(starts, match.start) - 1
             path, value = chosen[index]
             start = match.start - starts[index]
@@ -121,4 +125,3 @@ class EventScanner:
             if end <= len(value):  # never across two fields
                 found.append(FieldMatch(dataclasses.replace(match, start=start, end=end), path))
         return found, True
-

@@ -17,10 +17,12 @@ from .long_lines import LongLine, scan_long_text
 LineHits = tuple[int, int, bytes, list[Match]]  # line number, byte offset, the line, its matches
 
 
-def scan_line(compiled: CompiledSet, line: Line | None, number: int = 1) -> list[Match]:
+def scan_line(compiled: CompiledSet, line: Line | None, number: int = 1, when: float | None = None) -> list[Match]:
     """Every match in one line, sorted by start then end. None (a missing
     value, as a null column gives) has none; a line longer than the line
-    window is scanned in windows, in bounded memory beyond the line itself."""
+    window is scanned in windows, in bounded memory beyond the line itself.
+    At event time the line is judged at ``when`` (POSIX seconds), else at
+    the time it carries."""
     if line is None:
         return []
     if not isinstance(line, (str, bytes, bytearray, memoryview)):
@@ -28,9 +30,9 @@ def scan_line(compiled: CompiledSet, line: Line | None, number: int = 1) -> list
         raise TypeError(f"scan_line takes a str or bytes line, not {type(line).__name__}")
     text = as_text(line)
     if len(text) > LINE_WINDOW:
-        return scan_long_text(compiled, text, number)
+        return scan_long_text(compiled, text, number, when=when)
     found = compiled.found_in(text)
-    return compiled.resolve(text, number, found) if found else []
+    return compiled.resolve(text, number, found, when) if found else []
 
 
 def hit_lines(

@@ -21,7 +21,7 @@ occurrences wait a line (memory stays bounded): past that, an occurrence is
 decided with the values seen so far, reported when they already make an
 indicator fire and dropped otherwise, and counted in ``unresolved`` (the
 command then exits 2). Offsets are characters of the whole line, as for any
-line.
+line. At event time the line is judged at the time its first window carries.
 """
 
 from __future__ import annotations
@@ -69,9 +69,12 @@ class LongLine:
     indicators, or dropped).
     """
 
-    def __init__(self, compiled: CompiledSet, number: int, window: int = LINE_WINDOW) -> None:
+    def __init__(
+        self, compiled: CompiledSet, number: int, window: int = LINE_WINDOW, when: float | None = None
+    ) -> None:
         self._compiled = compiled
         self._number = number
+        self._when = when  # the line's time at event time: given, else read from its first window
         self._window = min(max(window, MIN_WINDOW), SCAN_WINDOW)
         self._after = compiled.longest_key + CONTEXT
         self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
@@ -132,6 +135,8 @@ class LongLine:
         later window needs."""
         window = self._text if final else self._text[: own_to + self._after]
         compiled = self._compiled
+        if self._when is None and compiled.at_event_time:
+            self._when = compiled.moment(window)
         own_from, base = self._own_from, self._base
         decided: list[Ranked] = []
         owned: list[tuple[int, list[tuple[int, int]]]] = []
@@ -148,7 +153,7 @@ class LongLine:
                 for start, end in spans:
                     self._wait(atom, start + base, end + base, window[start:end], decided)
                 continue
-            verdict = compiled.atom_verdict(atom, self._present)
+            verdict = compiled.atom_verdict(atom, self._present, self._when)
             if verdict is not None:
                 decided += [
                     compiled.ranked_match(atom, self._number, start + base, end + base, window[start:end], verdict)
@@ -170,7 +175,7 @@ class LongLine:
             return
         # Bounded memory first: decided now, with the values seen so far; the
         # line's end tells whether that was what the whole line decides.
-        verdict = self._compiled.atom_verdict(atom, self._present)
+        verdict = self._compiled.atom_verdict(atom, self._present, self._when)
         self._decided_early.setdefault(atom, Counter())[verdict] += 1
         if verdict is not None:
             decided.append(self._compiled.ranked_match(atom, self._number, start, end, text, verdict))
@@ -178,11 +183,11 @@ class LongLine:
     def _resolve_waiting(self) -> list[Ranked]:
         compiled = self._compiled
         for atom, verdicts in self._decided_early.items():
-            final = compiled.atom_verdict(atom, self._present)
+            final = compiled.atom_verdict(atom, self._present, self._when)
             self.unresolved += sum(count for verdict, count in verdicts.items() if verdict != final)
         found = []
         for atom, start, end, text in self._waiting:
-            verdict = compiled.atom_verdict(atom, self._present)
+            verdict = compiled.atom_verdict(atom, self._present, self._when)
             if verdict is not None:
                 found.append(compiled.ranked_match(atom, self._number, start, end, text, verdict))
         self._waiting = []
@@ -208,10 +213,12 @@ def _run_cut(window: str, span: tuple[int, int], cut_before: bool, cut_after: bo
     return (cut_before and start == 0) or (cut_after and end == len(window))
 
 
-def scan_long_text(compiled: CompiledSet, text: str, number: int, window: int = LINE_WINDOW) -> list[Match]:
+def scan_long_text(
+    compiled: CompiledSet, text: str, number: int, window: int = LINE_WINDOW, when: float | None = None
+) -> list[Match]:
     """Every match in a line already in memory but longer than the window,
     sorted as a line's matches are."""
-    line = LongLine(compiled, number, window)
+    line = LongLine(compiled, number, window, when)
     found: list[Ranked] = []
     for start in range(0, len(text), SCAN_WINDOW):
         for ranked in line._feed_text(text[start : start + SCAN_WINDOW]):
