@@ -115,6 +115,8 @@ UTC = timezone.utc
             '{"ts":1781514842000,"query":"c2.bad.example","msg":"cert 2026-03-15 00:00:00"}',
             datetime(2026, 6, 15, 9, 14, 2, tzinfo=UTC),
         ),
+        # Seconds with two decimals are seconds, however long the text.
+        ('{"ts": 1717171545.25, "id.resp_p": 443}', datetime(2024, 5, 31, 16, 5, 45, 250000, tzinfo=UTC)),
         # An offset in hours only (PostgreSQL), a day not padded, a process id that is no epoch.
         ("2026-12-06 09:14:02.123-05 LOG: connection", datetime(2026, 12, 6, 14, 14, 2, 123000, tzinfo=UTC)),
         ("Dec 6 09:14:02 host sshd[7]: accepted", datetime(2026, 12, 6, 9, 14, 2, tzinfo=UTC)),

@@ -58,6 +58,13 @@ def parser() -> argparse.ArgumentParser:
         help="match only this field of JSON events (dotted path: process.command_line; repeatable; implies --json)",
     )
     scan.add_argument(
+        "--events",
+        metavar="SCHEMA",
+        help="read lines as structured records: 'auto' (each line's schema from its fields: ECS, Sysmon, Zeek, "
+        "Suricata EVE, CEF), a schema's name (zeek-conn, ecs, ...) or a mapping FILE.json; an indicator the "
+        "record's schema maps is judged on its fields with STIX semantics, any other indicator and line as text",
+    )
+    scan.add_argument(
         "--follow",
         metavar="FILE",
         help="scan FILE, then each line appended to it, across rotation and truncation, until interrupted",

@@ -12,7 +12,8 @@ import zlib
 from datetime import datetime, timezone
 
 from .._common.errors import IocmatchError
-from .._common.model import Origin
+from .._common.model import LoadReport, Origin
+from .._matcher.records import PatternIndicator
 from .._outputs import formats as output
 from .._outputs.catalog import Catalog, build_catalog
 from .._scanning.follow import POLL_SECONDS
@@ -21,8 +22,9 @@ from .._scanning.long_lines import MAX_WAITING
 from .._scanning.stopping import Interrupted, stop_on_signals
 from . import progress, values
 from .matcher_files import check_matcher_usage, matcher_file, note_expired, origin_text, refuse_empty_matcher
+from .records import check_events_usage, pattern_indicators, record_only_sources, record_scanner
 from .scan_run import STDIN, OutputError, Scan
-from .sources import compiled, empty_source_reason, read_and_load
+from .sources import compiled, empty_source_reason, read_and_load, refuse_empty
 from .status import EXIT_ERROR, EXIT_MATCH, EXIT_NO_MATCH, fail, quiet_stdout
 
 MIN_LINE_WINDOW = 4 << 10
@@ -30,6 +32,7 @@ MIN_LINE_WINDOW = 4 << 10
 
 def run(args: argparse.Namespace) -> int:
     check_matcher_usage(args)
+    check_events_usage(args)
     if args.follow and args.files:
         args.usage_error("argument --follow: not allowed with other FILE arguments")
     window = values.size(args.line_window, "--line-window", MIN_LINE_WINDOW)
@@ -40,22 +43,30 @@ def run(args: argparse.Namespace) -> int:
     _refuse_unreadable(inputs, args.follow)
     catalog: Catalog = {}
     empty_source: str | None = None
+    for_records: list[PatternIndicator] = []
+    report: LoadReport | None = None
     if args.matcher:
         matcher = matcher_file(args)
         refuse_empty_matcher(args, matcher)
         note_expired(args.matcher, matcher.origin, datetime.now(timezone.utc))
     else:
         indicators, read = read_and_load(args)
-        empty_source = empty_source_reason(args, indicators.report)
+        if args.events is not None:
+            for_records = pattern_indicators(indicators, read)
+        empty_source = empty_source_reason(args, indicators.report, record_only_sources(indicators, for_records))
         if args.format == "ecs":
             catalog = build_catalog(indicators, read)
         # The objects as read and the indicators are gigabytes for a large
         # feed; the matcher keeps what scanning needs.
         del read
-        matcher = compiled(args, indicators)
+        report = indicators.report
+        matcher = compiled(args, indicators, on_records=bool(for_records))
         del indicators
     if args.defanged:
         matcher = matcher.with_defanged()
+    records = record_scanner(args, matcher, for_records)
+    if records is not None and report is not None and not records.pattern_count:
+        refuse_empty(args, report)
     colour = args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     json_fields = args.json_field or ([] if args.json else None)
     started = time.monotonic()
@@ -70,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             output.output_format(args.format, colour=colour, catalog=catalog, observer=args.observer),
             sys.stdout,
             json_fields=json_fields,
+            records=records,
             jobs=max(1, args.jobs),
             progress=progress.wanted(sys.stderr),
             line_window=window,

@@ -31,6 +31,7 @@ from .._common.errors import IocmatchError
 from .._common.stats import ScanStats
 from .._compiling.line_text import Line
 from .._matcher.matcher import Matcher
+from .._matcher.records import RecordScanner
 from .._outputs.formats import OutputFormat
 from .._scanning.blocks import LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, read_blocks
 from .._scanning.events import EventScanner
@@ -54,7 +55,8 @@ class Scan:
     """One run of ``iocmatch scan`` over its inputs, writing to ``out``.
 
     ``json_fields``: None scans lines as text; a sequence scans JSON object
-    lines by field (empty: every string field).
+    lines by field (empty: every string field). ``records`` scans lines as
+    structured records (``--events``) instead.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Scan:
         out: TextIO,
         *,
         json_fields: Sequence[str] | None = None,
+        records: RecordScanner | None = None,
         jobs: int = 1,
         progress: bool = False,
         line_window: int = LINE_WINDOW,
@@ -78,7 +81,9 @@ class Scan:
         self.undated = 0  # at event time: hit lines without a time, judged at the reference time
         self.output = output
         self.out = out
-        self.events = EventScanner(matcher, json_fields) if json_fields is not None else None
+        self.events: EventScanner | RecordScanner | None = records
+        if records is None and json_fields is not None:
+            self.events = EventScanner(matcher, json_fields)
         self.jobs = jobs
         self.progress = progress
         self.line_window = line_window
@@ -138,6 +143,8 @@ class Scan:
         self.matcher = self._given_matcher.with_log_clock(self.log_year, self.log_zone, written_by)
         if self.events is not None:
             self.events.matcher = self.matcher
+        if isinstance(self.events, RecordScanner):
+            self.events.new_input()
 
     def _scan_input(self, name: str, source: str | int, streaming: bool) -> None:
         with opened_log(source, self._stop) as (stream, raw):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Collection
 from typing import Any
 
 from .._common.errors import IocmatchError
@@ -74,10 +75,11 @@ def _nothing_from(report: LoadReport, label: str) -> str:
     )
 
 
-def empty_source_reason(args: argparse.Namespace, report: LoadReport) -> str | None:
+def empty_source_reason(args: argparse.Namespace, report: LoadReport, on_records: Collection[str] = ()) -> str | None:
     """A source that gives nothing while others do (an empty download among
-    feeds): the scan asked for was not the scan made, unless --allow-empty."""
-    empty = [] if args.allow_empty else _empty_sources(report)
+    feeds): the scan asked for was not the scan made, unless --allow-empty.
+    ``on_records``: sources whose indicators records judge (``--events``) are not empty."""
+    empty = [] if args.allow_empty else [label for label in _empty_sources(report) if label not in on_records]
     if not empty:
         return None
     return "; ".join(_nothing_from(report, label) for label in empty) + " (--allow-empty to go on without it)"
@@ -123,12 +125,14 @@ def _source(name: str, args: argparse.Namespace) -> Any:
     return TaxiiSource(name, user=args.user, password=args.password, added_after=added_after, **limits)
 
 
-def compiled(args: argparse.Namespace, indicators: IndicatorSet) -> Matcher:
-    """Compile, after telling stderr what could not be compiled."""
+def compiled(args: argparse.Namespace, indicators: IndicatorSet, on_records: bool = False) -> Matcher:
+    """Compile, after telling stderr what could not be compiled; ``on_records``:
+    records may judge indicators text could not compile (``--events`` checks them after)."""
     summary = output.problem_summary(indicators.report)
     if summary:
         print(summary, file=sys.stderr)
-    refuse_empty(args, indicators.report)
+    if not on_records:
+        refuse_empty(args, indicators.report)
     try:
         return Matcher(
             indicators,

@@ -125,7 +125,7 @@ def _json_time(line: str, clock: LogClock) -> datetime | None:
         found = field.search(line)
         if found:
             text, seconds = found.groups()
-            if seconds and len(seconds) == 13:  # milliseconds (Java, CloudTrail, Elastic)
+            if seconds and len(seconds) == 13 and "." not in seconds:  # milliseconds (Java, CloudTrail, Elastic)
                 seconds = f"{seconds[:10]}.{seconds[10:]}"
             zone = timezone.utc if number == _UTC_FIELD else clock.zone
             stamp = _epoch(*seconds.partition(".")[::2]) if seconds else _iso(text, zone)

@@ -16,5 +16,16 @@ mapping names, and a pattern's comparisons are evaluated on their values.
 
 from .mapping import MappingError, SchemaMapping, bundled_mappings, read_mapping
 from .matcher import EventHit, EventMatcher
+from .stream import EventStream, Moment, StreamHit
 
-__all__ = ["EventHit", "EventMatcher", "MappingError", "SchemaMapping", "bundled_mappings", "read_mapping"]
+__all__ = [
+    "EventHit",
+    "EventMatcher",
+    "EventStream",
+    "MappingError",
+    "Moment",
+    "SchemaMapping",
+    "StreamHit",
+    "bundled_mappings",
+    "read_mapping",
+]

@@ -9,10 +9,6 @@ the grammar says.
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 
 from stix2.pattern_visitor import STIXPatternVisitorForSTIX20, STIXPatternVisitorForSTIX21
@@ -22,13 +18,8 @@ from stix2patterns.v21.grammars.STIXPatternParser import STIXPatternParser as Pa
 from stix2patterns.v21.pattern import Pattern as Pattern21
 
 from .._common.errors import PatternError
-from .._patterns.values import MAX_NESTING, NESTED_TOO_DEEPLY
+from .._patterns.room import with_room
 
-# Stack frames the grammar spends per level of nesting at most, and a stack
-# to hold MAX_NESTING levels (address space, as _patterns/tree.py measured).
-_FRAMES_PER_LEVEL = 10
-_STACK_BYTES = 256 << 20
-_ROOM = threading.Lock()
 _ORDER = {"GT": "GreaterThan", "LT": "LessThan", "GE": "GreaterThanEqual", "LE": "LessThanEqual"}
 
 
@@ -95,7 +86,7 @@ def parse(pattern: str) -> Any:
     try:
         return _parse(pattern)
     except RecursionError:
-        return _with_room(lambda: _parse(pattern))
+        return with_room(lambda: _parse(pattern), "iocmatch-event-pattern")
 
 
 def _parse(pattern: str) -> Any:
@@ -111,34 +102,3 @@ def _parse(pattern: str) -> Any:
         except Exception as exc:  # noqa: BLE001 - stix2 raises ParseException, ValueError and TypeError alike
             failure = f"invalid STIX pattern: {exc}"
     raise PatternError(failure)
-
-
-def _with_room(work: Callable[[], Any]) -> Any:
-    """``work()`` in a thread whose stack and recursion limit hold ``MAX_NESTING``
-    levels; the process-wide limit is put back as soon as it is done."""
-    outcome: list[Any] = []
-    failure: list[Exception] = []
-
-    def run() -> None:
-        try:
-            outcome.append(work())
-        except RecursionError:
-            failure.append(PatternError(NESTED_TOO_DEEPLY))
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread as it is
-            failure.append(exc)
-
-    with _ROOM:
-        limit, stack = sys.getrecursionlimit(), threading.stack_size()
-        sys.setrecursionlimit(max(limit, _FRAMES_PER_LEVEL * MAX_NESTING))
-        try:
-            with suppress(ValueError, RuntimeError):  # a platform that sets no stack size: its default
-                threading.stack_size(_STACK_BYTES)
-            worker = threading.Thread(target=run, name="iocmatch-event-pattern")
-            worker.start()
-            worker.join()
-        finally:
-            threading.stack_size(stack)
-            sys.setrecursionlimit(limit)
-    if failure:
-        raise failure[0]
-    return outcome[0]

@@ -188,6 +188,12 @@ def observations_of(pattern: str) -> tuple[Observation, ...]:
     return tuple(found)
 
 
+def compile_observation(operand: Any) -> Observation:
+    """One ``[...]`` of stix2's AST (its comparison expression) as an Observation; PatternError with the reason."""
+    expression = _node(operand)
+    return Observation(frozenset(_root_types(expression)), expression)
+
+
 def _node(expression: Any, depth: int = 0) -> Node:
     while isinstance(expression, ast.ParentheticalExpression):
         expression = expression.expression

@@ -10,7 +10,8 @@ hashes and file names are ``file``), ``provider`` (the publisher), ``reference``
 id), plus the canonical value under the ECS field of its type
 (``url.domain``, ``url.full``, ``ip``, ``file.hash.md5``, ``email.address``,
 ...); ``matched`` carries ``atomic`` (the text as it stands), ``field`` (the
-JSON field path, or ``message`` for a plain line), ``id`` (the STIX id, as
+JSON field path; for a hit judged on a record's fields, those fields, joined
+by ``,``; ``message`` for a plain line), ``id`` (the STIX id, as
 ECS asks for the id of the indicator document), ``occurred`` and ``type:
 indicator_match_rule``. Attribution (campaigns, intrusion sets) goes to
 ``threat.group.name`` for the whole line: ECS has no group inside an enrichment.
@@ -48,6 +49,7 @@ from .._common.model import (
     X509_NAME,
     X509_SERIAL,
 )
+from .._matcher.records import FIELDS, pattern_type
 from .._scanning.hits import HitLine
 from .catalog import Catalog
 
@@ -135,6 +137,8 @@ def ecs_record(hit: HitLine, catalog: Catalog, observer: str | None = None) -> d
 
 def _indicator(indicator_id: str, kind: str, value: str, sources: tuple[str, ...], catalog: Catalog) -> dict[str, Any]:
     ecs_type, value_field = _ECS_KINDS.get(kind, (kind, None))
+    if kind == FIELDS:  # judged on a record's fields: the value is the pattern; its object type is the type
+        ecs_type = pattern_type(value) or kind
     info = catalog.get(indicator_id)
     indicator: dict[str, Any] = {"id": indicator_id, "type": ecs_type}
     # Without the feed (a compiled matcher file), the match's own sources are all we know.

@@ -15,10 +15,6 @@ read whole, in a thread with room for ``MAX_NESTING`` levels when needed.
 from __future__ import annotations
 
 import re
-import sys
-import threading
-from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from itertools import product
 from typing import Any, TypeVar
@@ -30,6 +26,7 @@ from stix2patterns.exceptions import ParseException
 from .._common.errors import PatternError
 from .._common.model import DOMAIN, IPV4, IPV6, Atom, Clause
 from .regexes import like_or_regex_atom, regex_atom
+from .room import with_room
 from .values import (
     ADDRESS_KINDS,
     GRAMMAR_SPACE,
@@ -60,12 +57,6 @@ _WHOLE_UP_TO = 64
 # Parts read by one call of the grammar: few enough for its recursion, many
 # enough that its cost per call does not dominate.
 _BATCH_TOKENS = 150
-# Stack frames the grammar, its visitor and the compiler below spend per
-# token at most (measured on Python 3.11: 6, for nested parentheses), and a
-# stack to hold them (address space; 16 MiB sufficed there for MAX_NESTING).
-_FRAMES_PER_TOKEN = 10
-_STACK_BYTES = 256 << 20
-_ROOM = threading.Lock()
 
 
 def clauses_of(pattern: str, stix_version: str, *, cut: bool | None = None) -> tuple[list[Clause], list[str]]:
@@ -78,7 +69,7 @@ def clauses_of(pattern: str, stix_version: str, *, cut: bool | None = None) -> t
         return _clauses(pattern, stix_version, cut)
     except RecursionError:
         # Too deep for the stack this was called on: once more, with room.
-        return _with_room(lambda: _clauses(pattern, stix_version, cut))
+        return with_room(lambda: _clauses(pattern, stix_version, cut))
 
 
 def _clauses(pattern: str, stix_version: str, cut: bool | None) -> tuple[list[Clause], list[str]]:
@@ -105,37 +96,6 @@ def _parsed(pattern: str, stix_version: str) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001 - stix2 raises bare ValueError/TypeError for semantic errors
         raise PatternError(f"invalid STIX pattern: {exc}") from None
-
-
-def _with_room(work: Callable[[], _T]) -> _T:
-    """``work()`` in a thread whose stack and recursion limit hold ``MAX_NESTING``
-    levels; the process-wide limit is put back as soon as it is done."""
-    outcome: list[_T] = []
-    failure: list[Exception] = []
-
-    def run() -> None:
-        try:
-            outcome.append(work())
-        except RecursionError:
-            failure.append(PatternError(NESTED_TOO_DEEPLY))
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread as it is
-            failure.append(exc)
-
-    with _ROOM:
-        limit, stack = sys.getrecursionlimit(), threading.stack_size()
-        sys.setrecursionlimit(max(limit, _FRAMES_PER_TOKEN * MAX_NESTING))
-        try:
-            with suppress(ValueError, RuntimeError):  # a platform that sets no stack size: its default
-                threading.stack_size(_STACK_BYTES)
-            worker = threading.Thread(target=run, name="iocmatch-pattern")
-            worker.start()
-            worker.join()
-        finally:
-            threading.stack_size(stack)
-            sys.setrecursionlimit(limit)
-    if failure:
-        raise failure[0]
-    return outcome[0]
 
 
 @dataclass(slots=True)
