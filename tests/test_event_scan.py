@@ -29,7 +29,8 @@ GATE_REQUEST = (
 ENCODED = "[process:command_line LIKE '%-enc %']"
 NOT_HTTP = "[network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port != 80]"
 DOMAIN = "[domain-name:value = 'evil.example']"
-FOLLOWED = "[ipv4-addr:value = '203.0.113.9'] FOLLOWEDBY [domain-name:value = 'evil.example']"
+# Joins observations, one of which no Zeek conn record can make hold: named on stderr, not run.
+FOLLOWED = "[ipv4-addr:value = '203.0.113.9'] FOLLOWEDBY [process:name = 'rundll32.exe']"
 
 # Another connection to the same address: 8060 is its source port, not its destination port.
 ZEEK_OTHER_PORT = ZEEK_CONN_LINE.replace("\t49732\t203.0.113.9\t8060\t", "\t8060\t203.0.113.9\t443\t")

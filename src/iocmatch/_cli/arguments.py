@@ -62,7 +62,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="SCHEMA",
         help="read lines as structured records: 'auto' (each line's schema from its fields: ECS, Sysmon, Zeek, "
         "Suricata EVE, CEF), a schema's name (zeek-conn, ecs, ...) or a mapping FILE.json; an indicator the "
-        "record's schema maps is judged on its fields with STIX semantics, any other indicator and line as text",
+        "record's schema maps is judged on its fields with STIX semantics, any other indicator and line as text; "
+        "a pattern joining observations (FOLLOWEDBY, AND, REPEATS, WITHIN) over each log's records in time order",
     )
     scan.add_argument(
         "--follow",

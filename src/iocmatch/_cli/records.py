@@ -83,6 +83,18 @@ def record_only_sources(indicators: IndicatorSet, found: list[PatternIndicator])
     return {source for indicator in found if indicator.id not in compiled for source in indicator.sources}
 
 
+def stream_counts_text(scanner: RecordScanner) -> str | None:
+    """For ``--stats``: what patterns with observation operators did not see
+    (None when nothing was left out)."""
+    late, untimed, dropped = scanner.stream_counts()
+    if not (late or untimed or dropped):
+        return None
+    return (
+        f"patterns with observation operators: {late} records late (behind the newest time of their log), "
+        f"{untimed} records without a time, not evaluated; {dropped} partial matches dropped for room"
+    )
+
+
 def _stix_indicator(obj: Any) -> bool:
     return (
         isinstance(obj, dict)

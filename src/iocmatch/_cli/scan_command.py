@@ -22,7 +22,13 @@ from .._scanning.long_lines import MAX_WAITING
 from .._scanning.stopping import Interrupted, stop_on_signals
 from . import progress, values
 from .matcher_files import check_matcher_usage, matcher_file, note_expired, origin_text, refuse_empty_matcher
-from .records import check_events_usage, pattern_indicators, record_only_sources, record_scanner
+from .records import (
+    check_events_usage,
+    pattern_indicators,
+    record_only_sources,
+    record_scanner,
+    stream_counts_text,
+)
 from .scan_run import STDIN, OutputError, Scan
 from .sources import compiled, empty_source_reason, read_and_load, refuse_empty
 from .status import EXIT_ERROR, EXIT_MATCH, EXIT_NO_MATCH, fail, quiet_stdout
@@ -108,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
             if matcher.at_event_time:
                 print(f"iocmatch: {_undated_text(scan.undated, matcher.origin)}", file=sys.stderr)
+            if records is not None and (streamed := stream_counts_text(records)) is not None:
+                print(f"iocmatch: {streamed}", file=sys.stderr)
             if args.matcher:
                 print("iocmatch: " + origin_text(args.matcher, matcher, datetime.now(timezone.utc)), file=sys.stderr)
         for note in scan.notes:

@@ -29,6 +29,7 @@ from typing import IO, TextIO, cast
 
 from .._common.errors import IocmatchError
 from .._common.stats import ScanStats
+from .._common.timestamps import LogClock
 from .._compiling.line_text import Line
 from .._matcher.matcher import Matcher
 from .._matcher.records import RecordScanner
@@ -144,7 +145,7 @@ class Scan:
         if self.events is not None:
             self.events.matcher = self.matcher
         if isinstance(self.events, RecordScanner):
-            self.events.new_input()
+            self.events.new_input(LogClock(self.log_year, self.log_zone, written_by))
 
     def _scan_input(self, name: str, source: str | int, streaming: bool) -> None:
         with opened_log(source, self._stop) as (stream, raw):

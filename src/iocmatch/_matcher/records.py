@@ -15,6 +15,13 @@ its ``text`` the values of the record's fields that made it hold (joined by
 field the record's field names joined the same way (``id.resp_h,id.resp_p``);
 fields holding one same value (Sysmon's ``CommandLine`` and ECS's
 ``process.command_line``) are shown once, by the first.
+
+A pattern with observation operators (``AND``/``OR``/``FOLLOWEDBY`` between
+observations, ``WITHIN``, ``REPEATS``, ``START``/``STOP``) is evaluated by an
+``EventStream`` over the records of one input in the order they are read
+(a record behind the newest time seen is counted late, not evaluated). Its
+hit is a ``fields`` match on the line of the match's last record, with an
+empty text, and ``events`` naming every record of the match.
 """
 
 from __future__ import annotations
@@ -27,13 +34,15 @@ from typing import Any
 
 from .._common.errors import PatternError
 from .._common.model import Match, Problem
+from .._common.timestamps import LogClock
 from .._compiling.line_text import Line
-from .._events import EventHit, EventMatcher, SchemaMapping
+from .._events import EventHit, EventMatcher, EventStream, SchemaMapping, StreamHit
+from .._events.expressions import expression_of
 from .._events.objects import provided_paths
 from .._events.predicates import Observation, observations_of
 from .._events.records import Fields, RecordReader
 from .._scanning.events import LineScanner
-from .._scanning.hits import FieldMatch
+from .._scanning.hits import Event, FieldMatch
 from .._scanning.inputs import line_text
 
 FIELDS = "fields"  # the kind of a match made by a record's fields
@@ -90,21 +99,56 @@ class RecordScanner:
                 self._observations[ident] = observations_of(pattern)
             except PatternError:
                 continue  # reported by the EventMatcher already
+        # Patterns with observation operators: one EventStream per input evaluates
+        # them; one it cannot compile, or that never holds on the records read, is a problem.
+        wanted = None if schema == AUTO else schema
+        read = [m for m in self._events.mappings if wanted is None or m.schema == wanted]
+        self._stream_settings = (read, wanted)
+        operators = [(ident, pattern) for ident, pattern in pairs if ident in failed]
+        probe = EventStream(operators, mappings=read, schema=wanted)
+        self._stream_problems = [Problem(problem.id, problem.reason) for problem in probe.problems]
+        refused = {problem.id for problem in probe.problems}
+        self._stream_pairs = [(ident, pattern) for ident, pattern in operators if ident not in refused]
+        self._stream = self._new_stream(LogClock())
+        for ident, pattern in self._stream_pairs:
+            self._observations[ident] = expression_of(pattern).observations
         self._judged: dict[str, frozenset[str]] = {}
+        self._clock = LogClock()
+        self._counted = (0, 0, 0)  # late, untimed, dropped of the inputs read before
 
-    def new_input(self) -> None:
-        """The next lines are of another log: a Zeek header read before does not hold for them."""
+    def new_input(self, clock: LogClock | None = None) -> None:
+        """The next lines are of another log (their times read with ``clock``):
+        a Zeek header read before does not hold for them, and a match of
+        several records is made of records of that log only."""
         self._reader = RecordReader()
+        self._counted = self.stream_counts()
+        self._clock = clock or LogClock()
+        self._stream = self._new_stream(self._clock)
+
+    def _new_stream(self, clock: LogClock) -> EventStream:
+        mappings, schema = self._stream_settings
+        return EventStream(self._stream_pairs, mappings=mappings, schema=schema, clock=clock)
+
+    def stream_counts(self) -> tuple[int, int, int]:
+        """Of the records read so far, for patterns with observation operators:
+        those late (behind the newest time seen), those without a time, and
+        partial matches dropped for room."""
+        late, untimed, dropped = self._counted
+        if not self._stream_pairs:
+            return late, untimed, dropped
+        return late + self._stream.late, untimed + self._stream.untimed, dropped + self._stream.dropped()
 
     @property
     def pattern_count(self) -> int:
-        """Patterns compiled for records."""
+        """Patterns compiled for records (with or without observation operators)."""
         return len(self._observations)
 
     @property
     def problems(self) -> list[Problem]:
         """Patterns not compiled for records (judged by text on every line), and why."""
-        return [problem for problem in self._events.problems if problem.status != "warning"]
+        operators = {problem.id for problem in self._stream_problems} | {ident for ident, _ in self._stream_pairs}
+        found = [p for p in self._events.problems if p.status != "warning" and p.id not in operators]
+        return found + self._stream_problems
 
     def judged_by_fields(self, schema: str) -> frozenset[str]:
         """The indicators judged by fields on a record of ``schema``."""
@@ -133,6 +177,9 @@ class RecordScanner:
         judged = self.judged_by_fields(record.schema)
         found = [FieldMatch(kept) for match in matches if (kept := self.text_hit_without(match, judged)) is not None]
         found.extend(self._field_match(hit, fields, number) for hit in self._events.match_record(record))
+        if self._stream_pairs:
+            streamed = self._stream.feed_record(record, number, self._clock.time_of(text))
+            found.extend(self._stream_match(hit, number) for hit in streamed)
         return found, True
 
     def text_hit_without(self, match: Match, judged: frozenset[str]) -> Match | None:
@@ -172,7 +219,20 @@ class RecordScanner:
         )
         return FieldMatch(match, ",".join(shown_by_value.values()) or None)
 
-
+    def _stream_match(self, hit: StreamHit, number: int) -> FieldMatch:
+        indicator = self._indicators[hit.indicator]
+        match = Match(
+            line=number,
+            start=0,
+            end=0,
+            text="",
+            kind=FIELDS,
+            value=indicator.pattern,
+            indicators=(indicator.id,),
+            attribution=indicator.attribution,
+            sources=indicator.sources,
+        )
+        return FieldMatch(match, None, tuple(Event(moment.index, moment.time) for moment in hit.events))
 
 
 def _value_text(values: Sequence[Any]) -> str:

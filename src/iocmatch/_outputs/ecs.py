@@ -15,6 +15,12 @@ by ``,``; ``message`` for a plain line), ``id`` (the STIX id, as
 ECS asks for the id of the indicator document), ``occurred`` and ``type:
 indicator_match_rule``. Attribution (campaigns, intrusion sets) goes to
 ``threat.group.name`` for the whole line: ECS has no group inside an enrichment.
+
+A match of several records (a pattern with observation operators) is one
+record, on the line of its last event; its enrichment's ``matched.occurred``
+is that event's time, and ``matched.events`` (no ECS field: ECS has none for
+it) lists every record of the match as ``{"log": {"file": {"path"}},
+"event": {"sequence"}, "@timestamp"}``, in time order.
 """
 
 from __future__ import annotations
@@ -97,16 +103,25 @@ def ecs_record(hit: HitLine, catalog: Catalog, observer: str | None = None) -> d
     for found in hit.matches:
         match = found.match
         groups.update(dict.fromkeys(match.attribution))
+        matched: dict[str, Any] = {
+            "atomic": match.text,
+            "field": found.field or "message",
+            "occurred": timestamp(found.events[-1].time) if found.events else occurred,
+            "type": "indicator_match_rule",
+        }
+        if found.events:
+            matched["events"] = [
+                {
+                    "@timestamp": timestamp(event.time),
+                    "event": {"sequence": event.line},
+                    "log": {"file": {"path": hit.file}},
+                }
+                for event in found.events
+            ]
         enrichments.extend(
             {
                 "indicator": _indicator(indicator_id, match.kind, match.value, match.sources, catalog),
-                "matched": {
-                    "atomic": match.text,
-                    "field": found.field or "message",
-                    "id": indicator_id,
-                    "occurred": occurred,
-                    "type": "indicator_match_rule",
-                },
+                "matched": {**matched, "id": indicator_id},
             }
             for indicator_id in match.indicators
         )

@@ -7,33 +7,39 @@ from datetime import datetime
 from typing import Any
 
 from .._common.model import LoadReport, Match
-from .._scanning.hits import HitLine
+from .._scanning.hits import Event, HitLine
 from .catalog import Catalog
-from .ecs import ecs_record
+from .ecs import ecs_record, timestamp
 from .sightings import SightingCounter, default_observer
 
 
-def match_record(match: Match, file: str, field: str | None = None) -> dict[str, Any]:
+def match_record(match: Match, file: str, field: str | None = None, events: tuple[Event, ...] = ()) -> dict[str, Any]:
     """The JSON-lines record of one match (the CLI's ``--format jsonl``); ``field``
-    is the JSON field path of a match in a JSON event."""
+    is the JSON field path of a match in a JSON event; ``events`` the records
+    of a match of several (``{"file", "line", "time"}`` each)."""
     record = {"file": file, **match.to_dict()}
     if field is not None:
         record["field"] = field
+    if events:
+        record["events"] = [{"file": file, "line": event.line, "time": timestamp(event.time)} for event in events]
     return record
 
 
-def jsonl(match: Match, file: str, field: str | None = None) -> str:
+def jsonl(match: Match, file: str, field: str | None = None, events: tuple[Event, ...] = ()) -> str:
     # surrogateescape'd bytes of invalid UTF-8 lines are written as \udcXX escapes
-    return json.dumps(match_record(match, file, field), ensure_ascii=True)
+    return json.dumps(match_record(match, file, field, events), ensure_ascii=True)
 
 
 # grep's colours: file name magenta, line number green, the hit bold red.
 _FILE, _LINE, _HIT, _RESET = "\033[35m", "\033[32m", "\033[1;31m", "\033[0m"
 
 
-def text(match: Match, file: str, colour: bool = False, field: str | None = None) -> str:
+def text(
+    match: Match, file: str, colour: bool = False, field: str | None = None, events: tuple[Event, ...] = ()
+) -> str:
     """``file:line:start-end: kind value "text" [attribution] {sources} ids`` (like grep -n);
-    a match in a JSON field reads ``file:line:field:start-end: ...``."""
+    a match in a JSON field reads ``file:line:field:start-end: ...``; a match
+    of several records ends with ``events line@time,line@time``."""
     shown = match.text.encode("utf-8", "backslashreplace").decode("utf-8")
     attribution = f" [{'; '.join(match.attribution)}]" if match.attribution else ""
     sources = f" {{{'; '.join(match.sources)}}}" if match.sources else ""
@@ -45,7 +51,7 @@ def text(match: Match, file: str, colour: bool = False, field: str | None = None
     return (
         f"{file}:{line}:{where}{match.start}-{match.end}: {match.kind} {match.value}"
         f' "{shown}"{attribution}{sources} {" ".join(match.indicators)}'
-    )
+    ) + (" events " + ",".join(f"{event.line}@{timestamp(event.time)}" for event in events) if events else "")
 
 
 class OutputFormat:
@@ -67,12 +73,12 @@ class TextFormat(OutputFormat):
         self.colour = colour
 
     def lines(self, hit: HitLine) -> list[str]:
-        return [text(found.match, hit.file, self.colour, found.field) for found in hit.matches]
+        return [text(found.match, hit.file, self.colour, found.field, found.events) for found in hit.matches]
 
 
 class JsonlFormat(OutputFormat):
     def lines(self, hit: HitLine) -> list[str]:
-        return [jsonl(found.match, hit.file, found.field) for found in hit.matches]
+        return [jsonl(found.match, hit.file, found.field, found.events) for found in hit.matches]
 
 
 class EcsFormat(OutputFormat):

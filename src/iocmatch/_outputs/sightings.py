@@ -4,7 +4,9 @@ platform can take back.
 One ``sighting`` per indicator hit: ``count`` is the number of log lines that
 hit it, ``first_seen``/``last_seen`` the earliest and latest time of those lines
 (the time a line carries, else when it was read), ``where_sighted_refs`` the
-observer's ``identity``. The bundle is written when the scan ends.
+observer's ``identity``. A match of several records (a pattern with
+observation operators) counts each of its records, and its records' times
+are its first and last seen. The bundle is written when the scan ends.
 """
 
 from __future__ import annotations
@@ -40,8 +42,14 @@ class SightingCounter:
     def add(self, hit: HitLine) -> None:
         """Count the line once for every indicator hit on it."""
         moment = hit.logged_at or hit.read_at
-        ids = dict.fromkeys(indicator for found in hit.matches for indicator in found.match.indicators)
         where = (hit.file, hit.number)
+        for found in hit.matches:
+            if found.events:
+                for indicator_id in found.match.indicators:
+                    self._add_events(indicator_id, [event.time for event in found.events])
+        ids = dict.fromkeys(
+            indicator for found in hit.matches if not found.events for indicator in found.match.indicators
+        )
         for indicator_id in ids:
             seen = self._seen.get(indicator_id)
             if seen is None:
@@ -51,6 +59,16 @@ class SightingCounter:
                 seen.first = min(seen.first, moment)
                 seen.last = max(seen.last, moment)
             self._last_line[indicator_id] = where
+
+    def _add_events(self, indicator_id: str, times: list[datetime]) -> None:
+        """A match of several records: each is one sighting of the indicator."""
+        seen = self._seen.get(indicator_id)
+        if seen is None:
+            self._seen[indicator_id] = _Seen(len(times), min(times), max(times))
+            return
+        seen.count += len(times)
+        seen.first = min(seen.first, *times)
+        seen.last = max(seen.last, *times)
 
     @property
     def counts(self) -> dict[str, int]:

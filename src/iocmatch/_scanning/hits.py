@@ -12,16 +12,27 @@ from .._common.model import Match
 
 
 @dataclass(frozen=True, slots=True)
+class Event:
+    """A record of a match of several records: its line (in the hit's file) and its time."""
+
+    line: int
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class FieldMatch:
     """A match, and the JSON field it was found in.
 
     ``field`` is the dotted path of the field (``process.command_line``) and
     the match's span counts characters of that field's value; for a plain line
     ``field`` is None and the span counts characters of the line.
+    ``events``: for a pattern with observation operators, every record of
+    its match in time order (the hit is handed over on the line of the last).
     """
 
     match: Match
     field: str | None = None
+    events: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
