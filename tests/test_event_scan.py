@@ -239,3 +239,18 @@ def test_a_text_hit_left_to_other_indicators_carries_only_their_attribution() ->
     left = scanner.text_hit_without(hit, frozenset({first}))
     assert left is not None
     assert (left.indicators, left.attribution, left.sources) == ((second,), ("Group B",), ())
+
+
+def test_stderr_says_text_skipped_what_records_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Text cannot compile a pattern joining observations; records can: stderr
+    says the skip is text's, and how many patterns records judge."""
+    joined = (
+        "([network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port = 8060]"
+        " FOLLOWEDBY [ipv4-addr:value = '198.51.100.23']) WITHIN 60 SECONDS"
+    )
+    feed = write_feed(tmp_path, C2, joined)
+    log = write_log(tmp_path, [*ZEEK_CONN_HEADER, ZEEK_CONN_LINE], "conn.log")
+    status, _, err = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", str(log))
+    assert status == 0
+    assert f"iocmatch: as text: 1 skipped, 0 excluded, 0 warnings: {ident(2)}: WITHIN is not supported" in err
+    assert "iocmatch: --events: 2 patterns compiled for records" in err

@@ -114,6 +114,11 @@ def record_scanner(
         return None
     schema, mappings = schema_and_mappings(args)
     scanner = RecordScanner(matcher, indicators, schema, mappings)
+    print(
+        f"iocmatch: --events: {scanner.pattern_count} patterns compiled for records"
+        " (judged on the records whose schema maps what they read, as text elsewhere)",
+        file=sys.stderr,
+    )
     problems = scanner.problems
     if problems:
         shown = "; ".join(f"{p.id}: {p.reason}" for p in problems[:5])

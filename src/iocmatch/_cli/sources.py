@@ -130,7 +130,8 @@ def compiled(args: argparse.Namespace, indicators: IndicatorSet, on_records: boo
     records may judge indicators text could not compile (``--events`` checks them after)."""
     summary = output.problem_summary(indicators.report)
     if summary:
-        print(summary, file=sys.stderr)
+        # With --events these are text's problems: records may still judge what text skipped.
+        print(summary.replace("iocmatch: ", "iocmatch: as text: ", 1) if on_records else summary, file=sys.stderr)
     if not on_records:
         refuse_empty(args, indicators.report)
     try:
