@@ -575,7 +575,8 @@ MISS_LABELS = frozenset(
 )
 
 
-def machine(args: argparse.Namespace, argv: Sequence[str]) -> list[str]:
+def host() -> str:
+    """The report's line naming the machine: cores, CPU, memory, system."""
     cpu = next(
         (
             row.split(":", 1)[1].strip()
@@ -584,11 +585,16 @@ def machine(args: argparse.Namespace, argv: Sequence[str]) -> list[str]:
         ),
         platform.processor() or "unknown",
     )
+    system = platform.platform(terse=True)
+    return f"* machine: `nproc` = {os.cpu_count()}, CPU `{cpu}`, {_memory_gib():.0f} GiB, {system}"
+
+
+def machine(args: argparse.Namespace, argv: Sequence[str]) -> list[str]:
     versions = [_first_line(["grep", "--version"]), _first_line(["rg", "--version"]) if shutil.which("rg") else ""]
     command = " ".join(shlex.quote(part) for part in [".venv/bin/python", "benchmarks/compare.py", *argv])
     return [
         f"* date: {args.started.strftime('%Y-%m-%d %H:%M UTC')}",
-        f"* machine: `nproc` = {os.cpu_count()}, CPU `{cpu}`, {_memory_gib():.0f} GiB, {platform.platform(terse=True)}",
+        host(),
         f"* Python {platform.python_version()}; {'; '.join(filter(None, versions))}; grep and rg under `LC_ALL=C`",
         f"* iocmatch revisions: {', '.join(args.iocmatch)} (repository HEAD at the start: {args.head})",
         f"* command: `{command}`",

@@ -44,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from stix2matcher.matcher import match as reference_match
 
 from iocmatch._events import EventMatcher, EventStream
-from iocmatch._events.objects import Record, StixObject
-from iocmatch._events.predicates import LIST_PROPERTIES, stix_timestamp
+from iocmatch._events.objects import Record
+from iocmatch._events.observed import observed_data
 
 C2 = "203.0.113.9"
 BASE = datetime(2024, 5, 31, 16, 0, 0, tzinfo=timezone.utc)
@@ -121,7 +121,7 @@ def main() -> int:
         reader = EventMatcher([])
         read = [_read(reader, line) for _, line in records]
         bundles = [
-            _bundle(record, BASE + timedelta(seconds=at), n)
+            observed_data(record, BASE + timedelta(seconds=at), n)
             for n, (record, (at, _)) in enumerate(zip(read, records, strict=True))
         ]
         for name, pattern in PATTERNS.items():
@@ -188,33 +188,6 @@ def _read(reader: EventMatcher, line: str) -> Record:
     record = reader.record(line)
     assert record is not None
     return record
-
-
-def _bundle(record: Record, moment: datetime, number: int) -> dict[str, Any]:
-    """One record as a STIX 2.1 bundle with one observed-data at ``moment`` (number_observed 1)."""
-    prefix = f"{number:08x}"
-    ids = {id(obj): f"{obj.type}--{prefix}-0000-4000-8000-{index:012d}" for index, obj in enumerate(record.objects)}
-    stamp = stix_timestamp(moment)
-    observed = {
-        "type": "observed-data", "id": f"observed-data--{prefix}-0000-4000-8000-000000000000", "spec_version": "2.1",
-        "created": stamp, "modified": stamp, "first_observed": stamp, "last_observed": stamp, "number_observed": 1,
-        "object_refs": list(ids.values()),
-    }  # fmt: skip
-    objects = [_sco(obj, ids) for obj in record.objects]
-    return {"type": "bundle", "id": f"bundle--{prefix}-0000-4000-8000-000000000000", "objects": [observed, *objects]}
-
-
-def _sco(obj: StixObject, ids: dict[int, str]) -> dict[str, Any]:
-    sco: dict[str, Any] = {"type": obj.type, "id": ids[id(obj)], "spec_version": "2.1"}
-    for key, values in obj.properties.items():
-        *parents, last = key.split(".")
-        place = sco
-        for parent in parents:
-            place = place.setdefault(parent, {})
-        place[last] = values if f"{obj.type}:{key}" in LIST_PROPERTIES else values[0]
-    for name, targets in obj.refs.items():
-        sco[name] = [ids[id(target)] for target in targets] if name.endswith("_refs") else ids[id(targets[0])]
-    return sco
 
 
 if __name__ == "__main__":

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+import stix2
 
 from iocmatch._common.model import IndicatorSet, LoadReport
 from iocmatch._events import EventMatcher, MappingError, bundled_mappings, read_mapping
-from iocmatch._events.objects import Record, StixObject
-from iocmatch._events.predicates import LIST_PROPERTIES, stix_timestamp
+from iocmatch._events.objects import Record
+from iocmatch._events.observed import observed_data
+from iocmatch._events.records import RecordReader
 
 stix2matcher = pytest.importorskip("stix2matcher.matcher", reason="stix2-matcher is in the test extra")
 
@@ -56,7 +58,7 @@ ZEEK_CONN_LINE = (
     "\tT\tF\t0\tShADadFf\t8\t849\t6\t1750\t(empty)"
 )
 HASH_PS = "9785001b0dcf755eddb8af294a373c0b87b2498660f724e76c4d53f9c217c7a3"
-SYSMON = {
+SYSMON: dict[str, Any] = {
     "@timestamp": "2024-05-31T16:10:02.481Z",
     "ecs": {"version": "8.0.0"},
     "event": {"code": "1", "kind": "event", "category": ["process"], "type": ["start"], "module": "sysmon"},
@@ -338,6 +340,37 @@ def test_reference_matcher_agrees(record: str, pattern: str, holds: bool) -> Non
     assert bool(stix2matcher.match(pattern, _bundle(parsed[-1]), stix_version="2.1")) is holds
 
 
+def test_a_zeek_conn_record_is_valid_stix_2_1_observed_data() -> None:
+    reader = EventMatcher([])
+    record = [reader.record(line) for line in RECORDS["zeek-conn"][0]][-1]  # the header first
+    assert record is not None
+    bundle = stix2.parse(observed_data(record, OBSERVED_AT, number=7), allow_custom=False)
+    observed, *observables = bundle.objects
+    assert (observed.number_observed, observed.first_observed, observed.last_observed) == (1, OBSERVED_AT, OBSERVED_AT)
+    assert observed.object_refs == [observable.id for observable in observables]
+    by_id = {observable.id: observable for observable in observables}
+    traffic = observables[0]
+    assert (traffic.protocols, traffic.dst_port, by_id[traffic.dst_ref].value) == (["tcp"], 8060, "203.0.113.9")
+    assert traffic.start == datetime(2024, 5, 31, 16, 8, 37, 123456, tzinfo=timezone.utc)
+
+
+def test_a_sysmon_record_is_stix_2_1_observed_data_but_for_the_process_name() -> None:
+    """A process keeps STIX 2.0's ``name`` (which 2.1 dropped), as patterns
+    written for 2.0 compare it; everything else is what STIX 2.1 defines."""
+    record = EventMatcher([]).record(RECORDS["sysmon"][0][0])
+    assert record is not None
+    written = observed_data(record, OBSERVED_AT)
+    with pytest.raises(stix2.exceptions.InvalidValueError, match=r"Unexpected properties for Process: \(name\)"):
+        stix2.parse(written, allow_custom=False)
+    names = [observable.pop("name") for observable in written["objects"] if observable["type"] == "process"]
+    assert names == ["powershell.exe", "cmd.exe"]
+    bundle = stix2.parse(written, allow_custom=False)
+    by_id = {observable.id: observable for observable in bundle.objects[1:]}
+    process = bundle.objects[1]
+    assert by_id[process.image_ref].hashes["SHA-256"] == HASH_PS.upper()
+    assert by_id[process.parent_ref].command_line.startswith("cmd.exe /c")
+
+
 @pytest.mark.parametrize(("record", "schema"), [(name, schema) for name, (_, schema) in RECORDS.items()])
 def test_schema_is_detected(record: str, schema: str) -> None:
     matcher = EventMatcher([])
@@ -381,6 +414,7 @@ def test_every_bundled_mapping_names_properties_a_pattern_can_compare() -> None:
         "ecs",
         "suricata-eve",
         "sysmon",
+        "sysmon-json",
         "zeek-conn",
         "zeek-dns",
         "zeek-files",
@@ -761,40 +795,12 @@ def _generated_expression(generator: random.Random, values: tuple[list[str], lis
     return f"network-traffic:{side}_port {negation}= '{generator.choice(ports)}'"
 
 
+OBSERVED_AT = datetime(2024, 5, 31, 16, 0, tzinfo=timezone.utc)  # when the reference sees each record
+
+
 def _bundle(record: Record) -> list[dict[str, Any]]:
-    """The record as a STIX 2.1 bundle with one observed-data, as the reference matcher reads it."""
-    ids = {id(obj): f"{obj.type}--00000000-0000-4000-8000-{index:012d}" for index, obj in enumerate(record.objects)}
-    objects = [_sco(obj, ids) for obj in record.objects]
-    observed = {
-        "type": "observed-data",
-        "id": "observed-data--10000000-0000-4000-8000-000000000000",
-        "spec_version": "2.1",
-        "created": "2024-05-31T16:00:00Z",
-        "modified": "2024-05-31T16:00:00Z",
-        "first_observed": "2024-05-31T16:00:00Z",
-        "last_observed": "2024-05-31T16:00:00Z",
-        "number_observed": 1,
-        "object_refs": list(ids.values()),
-    }
-    return [{"type": "bundle", "id": "bundle--10000000-0000-4000-8000-000000000000", "objects": [observed, *objects]}]
-
-
-def _sco(obj: StixObject, ids: dict[int, str]) -> dict[str, Any]:
-    sco: dict[str, Any] = {"type": obj.type, "id": ids[id(obj)], "spec_version": "2.1"}
-    for key, values in obj.properties.items():
-        value = [_json_value(item) for item in values]
-        *parents, last = key.split(".")
-        place = sco
-        for parent in parents:
-            place = place.setdefault(parent, {})
-        place[last] = value if f"{obj.type}:{key}" in LIST_PROPERTIES else value[0]
-    for name, targets in obj.refs.items():
-        sco[name] = [ids[id(target)] for target in targets] if name.endswith("_refs") else ids[id(targets[0])]
-    return sco
-
-
-def _json_value(value: Any) -> Any:
-    return stix_timestamp(value) if isinstance(value, datetime) else value
+    """The record as the reference matcher reads it: one observed-data."""
+    return [observed_data(record, OBSERVED_AT)]
 
 
 def test_hostile_zeek_headers_keep_the_header_before() -> None:
@@ -826,3 +832,63 @@ def test_a_process_image_is_a_file_of_its_own() -> None:
     }
     for pattern, hits in cases.items():
         assert bool(EventMatcher([pattern]).match(record)) is hits, pattern
+
+
+# Patterns reaching properties every way a record gives them: through references, hash lists, lists, negations.
+REACHING = [
+    f"[process:image_ref.hashes.'SHA-256' = '{HASH_PS}']",
+    f"[file:hashes.'SHA-256' = '{HASH_PS}']",
+    "[file:hashes.'SHA-256' != 'abc']",
+    "[process:name != 'x.exe']",
+    "[process:parent_ref.name = 'cmd.exe']",
+    "[process:parent_ref.name != 'cmd.exe']",
+    "[file:name = 'powershell.exe']",
+    "[ipv4-addr:value ISSUBSET '203.0.113.0/24']",
+    "[domain-name:resolves_to_refs[*].value = '203.0.113.9']",
+    "[network-traffic:src_ref.value ISSUBSET '0.0.0.0/0']",
+    "[user-account:account_login LIKE '%']",
+    "[process:command_line MATCHES '.']",
+    "[process:pid > 0]",
+    "[network-traffic:protocols[0] = 'tcp']",
+    "[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' LIKE '%']",
+    "[network-traffic:src_ref.resolves_to_refs[*].value LIKE '%']",
+]
+
+
+def _narrowed(pairs: list[tuple[str, str]]) -> EventMatcher:
+    matcher = EventMatcher(pairs)
+    matcher.build_only(matcher.read_keys)
+    return matcher
+
+
+def test_records_built_of_the_fields_patterns_read_give_the_hits_whole_records_give() -> None:
+    """``scan --events`` builds a record of only the fields its patterns read: never another verdict."""
+    patterns = sorted({pattern for _, pattern, _ in CASES} | set(REACHING))
+    plain_sysmon = {**SYSMON["winlog"]["event_data"], "EventID": 1}
+    lines = [line for lines, _ in RECORDS.values() for line in lines] + [json.dumps(plain_sysmon)]
+    reader = RecordReader()  # one for every line: the Zeek header lines come before their records
+    fields = [found for line in lines if (found := reader.read(line))]
+    assert len(fields) >= 10
+    for pairs in [[("one", pattern)] for pattern in patterns] + [[(str(n), p) for n, p in enumerate(patterns)]]:
+        whole, narrowed = EventMatcher(pairs), _narrowed(pairs)
+        for found in fields:
+            full, narrow = whole.record_of_fields(found), narrowed.record_of_fields(found)
+            assert full is not None
+            assert narrow is not None
+            expected = sorted((hit.indicator, hit.fields) for hit in whole.match_record(full))
+            assert sorted((hit.indicator, hit.fields) for hit in narrowed.match_record(narrow)) == expected, pairs
+
+
+def test_a_reference_two_deep_in_a_users_mapping_gives_the_object_it_reaches(tmp_path: Any) -> None:
+    path = tmp_path / "edr.json"
+    path.write_text(json.dumps({
+        "schema": "edr", "detect": [{"all": ["edr_event"]}],
+        "fields": [{"field": "proc", "property": "process:name", "type": "basename"},
+                   {"field": "parent_image", "property": "process:parent_ref.image_ref.name", "type": "basename"}],
+    }))  # fmt: skip
+    pairs = [("dropper", "[file:name = 'dropper.exe']")]
+    matcher = EventMatcher(pairs, mappings=[read_mapping(str(path))])
+    assert not matcher.problems  # the path is given: no "never holds" warning
+    matcher.build_only(matcher.read_keys)
+    line = json.dumps({"edr_event": 1, "proc": "cmd.exe", "parent_image": "C:\\Temp\\dropper.exe"})
+    assert [(hit.indicator, hit.fields) for hit in matcher.match(line)] == [("dropper", ("parent_image",))]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from iocmatch._events import EventMatcher, EventStream, StreamHit
-from iocmatch._events.objects import Record, StixObject
-from iocmatch._events.predicates import LIST_PROPERTIES, stix_timestamp
+from iocmatch._events.observed import observed_data
+from iocmatch._events.predicates import stix_timestamp
 
 stix2matcher = pytest.importorskip("stix2matcher.matcher", reason="stix2-matcher is in the test extra")
 
@@ -61,7 +61,7 @@ def reference(pattern: str, events: Sequence[Event]) -> bool:
     for number, event in enumerate(events):
         record = reader.record(conn(*event))
         assert record is not None
-        bundles.append(_bundle(record, BASE + timedelta(seconds=event[0]), number))
+        bundles.append(observed_data(record, BASE + timedelta(seconds=event[0]), number))
     return bool(stix2matcher.match(pattern, bundles, stix_version="2.1"))
 
 
@@ -280,36 +280,3 @@ def test_agrees_with_the_reference_on_generated_sequences(pattern: str) -> None:
         hit_at = [first is not None and number >= first for number in range(1, len(events) + 1)]
         expected = [reference(pattern, events[:number]) for number in range(1, len(events) + 1)]
         assert hit_at == expected, (pattern, events)
-
-
-def _bundle(record: Record, moment: datetime, number: int) -> dict[str, Any]:
-    """One record as a STIX 2.1 bundle with one observed-data at ``moment``."""
-    prefix = f"{number:08x}"
-    ids = {id(obj): f"{obj.type}--{prefix}-0000-4000-8000-{index:012d}" for index, obj in enumerate(record.objects)}
-    stamp = stix_timestamp(moment)
-    observed = {
-        "type": "observed-data",
-        "id": f"observed-data--{prefix}-0000-4000-8000-000000000000",
-        "spec_version": "2.1",
-        "created": stamp,
-        "modified": stamp,
-        "first_observed": stamp,
-        "last_observed": stamp,
-        "number_observed": 1,
-        "object_refs": list(ids.values()),
-    }
-    objects = [_sco(obj, ids) for obj in record.objects]
-    return {"type": "bundle", "id": f"bundle--{prefix}-0000-4000-8000-000000000000", "objects": [observed, *objects]}
-
-
-def _sco(obj: StixObject, ids: dict[int, str]) -> dict[str, Any]:
-    sco: dict[str, Any] = {"type": obj.type, "id": ids[id(obj)], "spec_version": "2.1"}
-    for key, values in obj.properties.items():
-        *parents, last = key.split(".")
-        place = sco
-        for parent in parents:
-            place = place.setdefault(parent, {})
-        place[last] = values if f"{obj.type}:{key}" in LIST_PROPERTIES else values[0]
-    for name, targets in obj.refs.items():
-        sco[name] = [ids[id(target)] for target in targets] if name.endswith("_refs") else ids[id(targets[0])]
-    return sco

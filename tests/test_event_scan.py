@@ -156,7 +156,8 @@ def test_exit_status_nothing_and_problems_reported(tmp_path: Path, capsys: pytes
         ["--events", "zeek-konn"],
         ["--events", "missing-mapping.json"],
         ["--events", "auto", "--json"],
-        ["--events", "auto", "--at-event-time"],
+        ["--lateness", "5"],
+        ["--events", "auto", "--lateness", "-1"],
     ],
 )
 def test_events_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
@@ -165,7 +166,7 @@ def test_events_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as stopped:
         cli.main(["scan", "-i", str(feed), *argv, str(log)])
     assert stopped.value.code == 2
-    assert "--events" in capsys.readouterr().err
+    assert ("--lateness" if "--lateness" in argv else "--events") in capsys.readouterr().err
 
 
 def test_a_users_mapping_file_reads_its_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -254,3 +255,39 @@ def test_stderr_says_text_skipped_what_records_judge(tmp_path: Path, capsys: pyt
     assert status == 0
     assert f"iocmatch: as text: 1 skipped, 0 excluded, 0 warnings: {ident(2)}: WITHIN is not supported" in err
     assert "iocmatch: --events: 2 patterns compiled for records" in err
+
+
+def test_strict_with_events_refuses_only_what_neither_text_nor_records_judge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = write_log(tmp_path, [*ZEEK_CONN_HEADER, ZEEK_CONN_LINE], "conn.log")
+    # dst_port != 80 compiles for no text, but records judge it: not a problem with --events.
+    feed = write_feed(tmp_path, NOT_HTTP)
+    status, records, _ = scan(capsys, "-i", str(feed), "--events", "auto", "--strict", "--format", "jsonl", str(log))
+    assert (status, [r["indicators"] for r in records]) == (0, [[ident(1)]])
+    status, records, err = scan(capsys, "-i", str(feed), "--strict", "--format", "jsonl", str(log))
+    assert (status, records) == (2, [])
+    assert "--strict: 1 problems" in err
+    # A pattern no Zeek conn record can make hold is one, named.
+    feed = write_feed(tmp_path, C2, FOLLOWED)
+    argv = ["-i", str(feed), "--events", "zeek-conn", "--strict", "--format", "jsonl", str(log)]
+    status, records, err = scan(capsys, *argv)
+    assert (status, records) == (2, [])
+    assert f"--strict: 1 problems in the indicators: {ident(2)}" in err
+
+
+def test_a_pattern_nothing_can_judge_is_named_and_refused_by_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Text skips ``!=``; no mapping gives software:name: neither judges it, and stderr says so."""
+    log = write_log(tmp_path, [*ZEEK_CONN_HEADER, ZEEK_CONN_LINE], "conn.log")
+    feed = write_feed(tmp_path, C2, "[software:name != 'x']")
+    argv = ["-i", str(feed), "--events", "auto", "--format", "jsonl", str(log)]
+    status, records, err = scan(capsys, *argv)
+    assert (status, [r["indicators"] for r in records]) == (0, [[ident(1)]])
+    assert "--events: 1 patterns compiled for records" in err
+    (named,) = [line for line in err.splitlines() if "patterns not compiled for records" in line]
+    assert f"{ident(2)}: no mapping gives software:name" in named
+    status, records, err = scan(capsys, *argv, "--strict")
+    assert (status, records) == (2, [])
+    assert f"--strict: 1 problems in the indicators: {ident(2)}: no mapping gives software:name" in err

@@ -1,10 +1,11 @@
 """``iocmatch scan --events`` with patterns that join observations
-(``FOLLOWEDBY``, ``AND``, ``REPEATS``, ``WITHIN``): each log's records are
-evaluated in time order, and a hit names every record of its match."""
+(``FOLLOWEDBY``, ``AND``, ``REPEATS``, ``WITHIN``): the records of every log
+are evaluated in time order, and a hit names every record of its match."""
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -176,30 +177,173 @@ def test_sightings_count_every_event_of_the_matches(tmp_path: Path, capsys: pyte
     assert (sighting["count"], sighting["first_seen"], sighting["last_seen"]) == (6, at(0.0), at(22.5))
 
 
-def test_a_match_across_two_logs_is_not_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("reverse", [False, True], ids=["in order", "newest log first"])
+def test_a_match_across_rotated_logs_is_found_naming_each_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reverse: bool
+) -> None:
     feed = write_feed(tmp_path, BEACON_THEN_HTTPS)
     first = write_log(tmp_path, [*ZEEK_CONN_HEADER, conn(0.0, "CHh", "203.0.113.9", 8060)], "conn.00.log")
     second = write_log(tmp_path, [*ZEEK_CONN_HEADER, conn(30.0, "CtP", "198.51.100.23", 443, "ssl")], "conn.01.log")
-    status, records, _ = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", str(first), str(second))
+    logs = [str(second), str(first)] if reverse else [str(first), str(second)]
+    status, records, _ = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", *logs)
+    assert status == 0
+    (hit,) = records
+    # On the line of the record that completed the match, in its own log.
+    assert (hit["file"], hit["line"]) == (str(second), FIRST_ROW)
+    assert hit["events"] == [
+        {"file": str(first), "line": FIRST_ROW, "time": at(0.0)},
+        {"file": str(second), "line": FIRST_ROW, "time": at(30.0)},
+    ]
+    # The text format names the other log's record by file.
+    assert cli.main(["scan", "-i", str(feed), "--events", "auto", *logs]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith(f" events {first}:{FIRST_ROW}@{at(0.0)},{FIRST_ROW}@{at(30.0)}")
+
+
+def sysmon_start(seconds: float, image: str, line: int) -> str:
+    """A Sysmon process creation as Winlogbeat ships it, ``seconds`` after START."""
+    moment = datetime.fromtimestamp(START + seconds, timezone.utc)
+    event = {
+        "@timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "event": {"code": "1", "kind": "event", "category": ["process"], "module": "sysmon"},
+        "winlog": {
+            "channel": "Microsoft-Windows-Sysmon/Operational",
+            "event_id": "1",
+            "provider_name": "Microsoft-Windows-Sysmon",
+            "event_data": {
+                "UtcTime": moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                "ProcessId": str(4000 + line),
+                "Image": image,
+                "CommandLine": f'"{image}" shell32.dll,Control_RunDLL',
+                "User": "CORP\\alice",
+            },
+        },
+    }
+    return json.dumps(event)
+
+
+RUNDLL_THEN_BEACON = (
+    "([process:name = 'rundll32.exe'] FOLLOWEDBY "
+    "[network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port = 8060]) WITHIN 120 SECONDS"
+)
+
+
+def test_a_process_on_the_endpoint_then_its_beacon_on_the_network_log_is_one_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two sources, two schemas: Sysmon through Winlogbeat and a Zeek conn.log, merged by time."""
+    feed = write_feed(tmp_path, RUNDLL_THEN_BEACON)
+    sysmon = write_log(
+        tmp_path,
+        [
+            sysmon_start(-300.0, "C:\\Windows\\System32\\rundll32.exe", 1),  # too early for the beacon
+            sysmon_start(-20.0, "C:\\Windows\\System32\\notepad.exe", 2),
+            sysmon_start(-15.0, "C:\\Windows\\System32\\rundll32.exe", 3),
+        ],
+        "sysmon.json",
+    )
+    zeek = write_log(tmp_path, [*ZEEK_CONN_HEADER, conn(0.0, "CHhAvVGS1DHFjwGM9", "203.0.113.9", 8060)], "conn.log")
+    status, records, _ = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", str(zeek), str(sysmon))
+    assert status == 0
+    (hit,) = records
+    assert [(event["file"], event["line"]) for event in hit["events"]] == [(str(sysmon), 3), (str(zeek), FIRST_ROW)]
+    # Without the endpoint's log, the beacon alone is no match.
+    status, records, _ = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", str(zeek))
     assert (status, records) == (1, [])
 
 
-def test_stats_count_records_out_of_time_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+OUT_OF_ORDER = [
+    conn(10.0, "CsTs0lU2S6uLnH9Qa", "198.51.100.23", 443, "ssl"),
+    conn(5.0, "CHhAvVGS1DHFjwGM9", "203.0.113.9", 8060),  # written after a later connection, as Zeek does
+    conn(30.0, "CtPZjS20MLrsMUOJi2", "198.51.100.23", 443, "ssl"),
+]
+
+
+def test_records_written_out_of_order_in_a_file_are_put_in_time_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = write_feed(tmp_path, BEACON_THEN_HTTPS)
+    log = write_log(tmp_path, [*ZEEK_CONN_HEADER, *OUT_OF_ORDER], "conn.log")
+    status, records, err = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", str(log))
+    assert status == 0
+    (hit,) = records
+    assert [event["line"] for event in hit["events"]] == [FIRST_ROW + 1, FIRST_ROW]  # beacon at 5 s, https at 10 s
+    assert "did not evaluate" not in err
+
+
+def test_a_record_later_than_the_lateness_is_counted_and_the_scan_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     feed = write_feed(tmp_path, BEACON_THEN_HTTPS)
     rows = [
         conn(10.0, "CsTs0lU2S6uLnH9Qa", "198.51.100.23", 443, "ssl"),
-        conn(5.0, "CHhAvVGS1DHFjwGM9", "203.0.113.9", 8060),  # logged after a later connection: late
+        conn(20.0, "C7fIlMZDuRiqjpYbb", "198.51.100.23", 443, "ssl"),
+        conn(5.0, "CHhAvVGS1DHFjwGM9", "203.0.113.9", 8060),  # 15 s behind the newest
         conn(30.0, "CtPZjS20MLrsMUOJi2", "198.51.100.23", 443, "ssl"),
     ]
     log = write_log(tmp_path, [*ZEEK_CONN_HEADER, *rows], "conn.log")
-    status, records, err = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", "--stats", str(log))
-    assert (status, records) == (1, [])
-    assert "patterns with observation operators: 1 records late" in err
-    # In time order, nothing is late and nothing is said.
-    log = beacon_log(tmp_path, https_after=30.0)
-    status, records, err = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", "--stats", str(log))
+    argv = ["-i", str(feed), "--events", "auto", "--format", "jsonl", str(log)]
+    # Evaluated as they come, waiting 2 s: the connection at 10 s is evaluated when the one at 20 s comes,
+    # so the beacon, behind it, is not evaluated, and the scan says so.
+    status, records, err = scan(capsys, *argv, "--lateness", "2")
+    assert (status, records) == (2, [])
+    assert "did not evaluate 1 records that arrived more than the lateness" in err
+    # Waiting 20 s is enough.
+    status, records, err = scan(capsys, *argv, "--lateness", "20")
     assert (status, len(records)) == (0, 1)
-    assert "observation operators" not in err
+    assert [event["line"] for event in records[0]["events"]] == [FIRST_ROW + 2, FIRST_ROW]
+    assert "did not evaluate" not in err
+
+
+def test_stdin_from_a_pipe_waits_a_minute_for_records_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = write_feed(tmp_path, BEACON_THEN_HTTPS)
+    later = conn(100.0, "C7fIlMZDuRiqjpYbb", "198.51.100.23", 443, "ssl")
+    late = conn(75.0, "C0k1qSa9ZT1F2eE2Gb", "198.51.100.23", 443, "ssl")
+    # The beacon is 5 s behind the connection before it: waited for. The last connection comes after the one
+    # at 100 s was evaluated (a minute behind the one at 170 s): not evaluated, and the scan says so.
+    rows = [*OUT_OF_ORDER, later, conn(170.0, "CbjJ1bNHhtGMjz1Yf", "10.20.0.2", 53, "dns"), late]
+    reading, writing = os.pipe()
+    os.write(writing, ("\n".join([*ZEEK_CONN_HEADER, *rows]) + "\n").encode())
+    os.close(writing)
+    with os.fdopen(reading, "rb") as stdin:
+        monkeypatch.setattr("sys.stdin", stdin)
+        status, records, err = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", "-")
+    assert status == 2
+    (hit,) = records
+    assert [(event["file"], event["line"]) for event in hit["events"]] == [("-", FIRST_ROW + 1), ("-", FIRST_ROW)]
+    assert "did not evaluate 1 records that arrived more than the lateness" in err
+
+
+def test_a_log_named_twice_is_read_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One lookup named twice is no repetition."""
+    feed = write_feed(tmp_path, "[domain-name:value = 'update.badcdn.example'] REPEATS 2 TIMES WITHIN 10 SECONDS")
+    log = write_log(tmp_path, [eve_dns(0.0, "update.badcdn.example", 1)], "eve.json")
+    argv = ["-i", str(feed), "--events", "auto", "--format", "jsonl"]
+    status, records, err = scan(capsys, *argv, str(log), str(tmp_path / "." / "eve.json"))
+    assert (status, records) == (1, [])
+    assert f"{tmp_path / '.' / 'eve.json'} is {log}, read once with --events" in err
+    second = write_log(tmp_path, [eve_dns(4.0, "update.badcdn.example", 2)], "eve.1.json")
+    status, records, _ = scan(capsys, *argv, str(log), str(second))
+    assert (status, len(records)) == (0, 1)
+
+
+def test_records_of_one_time_in_several_logs_give_the_same_hits_whatever_the_order_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = write_feed(tmp_path, "[domain-name:value = 'update.badcdn.example'] REPEATS 2 TIMES")
+    logs = [
+        str(write_log(tmp_path, [eve_dns(float(n), "update.badcdn.example", n) for n in range(3)], f"eve.{name}.json"))
+        for name in "abc"
+    ]
+    found = []
+    for order in (logs, logs[::-1], [logs[1], logs[2], logs[0]]):
+        status, records, _ = scan(capsys, "-i", str(feed), "--events", "auto", "--format", "jsonl", *order)
+        assert status == 0
+        found.append(sorted((r["file"], r["line"], [(e["file"], e["line"]) for e in r["events"]]) for r in records))
+    assert found[0] == found[1] == found[2]
+    assert len(found[0]) == 4  # nine lookups at three times: four pairs, each record in one
 
 
 def test_a_pattern_no_record_of_the_schema_can_hold_is_named(

@@ -51,6 +51,13 @@ BERLIN = ZoneInfo("Europe/Berlin")
         ("Information\t12/6/2026 21:14:02\tMicrosoft-Windows-Sysmon\t1", "2026-12-06T21:14:02+00:00"),
         ("<34>1 2026-12-06T09:14:02.003Z mymachine su - ID47 - 'su root' failed", "2026-12-06T09:14:02.003000+00:00"),
         ("12/6/2026 13:14:02 PM no such hour", None),
+        # CEF's receipt time, in epoch milliseconds or ArcSight's date, before an ISO date in the message.
+        ("CEF:0|Squid|Proxy|4.0|TCP_MISS|request|3|rt=1765012442123 src=10.1.2.3 msg=2020-01-01T00:00:00Z",
+         "2025-12-06T09:14:02.123000+00:00"),
+        ("CEF:0|Vendor|FW|1|100|deny|5|src=10.1.2.3 rt=Dec 06 2026 09:14:02.250 UTC dpt=443",
+         "2026-12-06T09:14:02.250000+00:00"),
+        ("CEF:0|Vendor|FW|1|100|deny|5|src=10.1.2.3 end=Dec 6 2026 09:14:02", "2026-12-06T09:14:02+00:00"),
+        ("CEF:0|Vendor|FW|1|100|deny|5|cs1=rt=1765012442123 in a label", None),
     ],
 )  # fmt: skip
 def test_common_log_forms_carry_their_time(line: str, expected: str | None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .._feeds.taxii import DEADLINE_FACTOR, DEFAULT_TIMEOUT, PASSWORD_VARIABLE, USER_VARIABLE
 from .._matcher.matcher import ENGINES
+from .._matcher.records import LIVE_LATENESS
 from .._outputs import formats as output
 from .._scanning.blocks import LINE_WINDOW
 from .sources import BUNDLED_NAMES, DEFAULT_SOURCE, source_argument
@@ -63,7 +64,17 @@ def parser() -> argparse.ArgumentParser:
         help="read lines as structured records: 'auto' (each line's schema from its fields: ECS, Sysmon, Zeek, "
         "Suricata EVE, CEF), a schema's name (zeek-conn, ecs, ...) or a mapping FILE.json; an indicator the "
         "record's schema maps is judged on its fields with STIX semantics, any other indicator and line as text; "
-        "a pattern joining observations (FOLLOWEDBY, AND, REPEATS, WITHIN) over each log's records in time order",
+        "a pattern joining observations (FOLLOWEDBY, AND, REPEATS, WITHIN) over the records of every log "
+        "merged in time order",
+    )
+    scan.add_argument(
+        "--lateness",
+        type=float,
+        metavar="SECONDS",
+        help="with --events, evaluate patterns joining observations as records are read, each waiting SECONDS for "
+        "records written out of order behind it (later ones are counted, not evaluated); default for files: "
+        "none, every log is read first and their records evaluated in exact time order; for stdin and --follow "
+        f"{LIVE_LATENESS:g}",
     )
     scan.add_argument(
         "--follow",

@@ -24,13 +24,15 @@ from . import progress, values
 from .matcher_files import check_matcher_usage, matcher_file, note_expired, origin_text, refuse_empty_matcher
 from .records import (
     check_events_usage,
+    distinct_logs,
+    dropped_note,
     pattern_indicators,
     record_only_sources,
     record_scanner,
-    stream_counts_text,
+    unevaluated,
 )
 from .scan_run import STDIN, OutputError, Scan
-from .sources import compiled, empty_source_reason, read_and_load, refuse_empty
+from .sources import compiled, empty_source_reason, empty_sources, read_and_load, refuse_empty, refuse_problems
 from .status import EXIT_ERROR, EXIT_MATCH, EXIT_NO_MATCH, fail, quiet_stdout
 
 MIN_LINE_WINDOW = 4 << 10
@@ -47,9 +49,14 @@ def run(args: argparse.Namespace) -> int:
         args.usage_error(f"argument --log-year: {args.log_year} is not a year")
     inputs = [] if args.follow else args.files or [STDIN]
     _refuse_unreadable(inputs, args.follow)
+    if args.events is not None:
+        inputs, repeated = distinct_logs(inputs)
+        for note in repeated:
+            print(f"iocmatch: {note}", file=sys.stderr)
     catalog: Catalog = {}
     empty_source: str | None = None
     for_records: list[PatternIndicator] = []
+    on_records: set[str] = set()
     report: LoadReport | None = None
     if args.matcher:
         matcher = matcher_file(args)
@@ -59,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         indicators, read = read_and_load(args)
         if args.events is not None:
             for_records = pattern_indicators(indicators, read)
-        empty_source = empty_source_reason(args, indicators.report, record_only_sources(indicators, for_records))
+        on_records = record_only_sources(indicators, for_records)
+        empty_source = empty_source_reason(args, indicators.report, on_records)
         if args.format == "ecs":
             catalog = build_catalog(indicators, read)
         # The objects as read and the indicators are gigabytes for a large
@@ -70,9 +78,13 @@ def run(args: argparse.Namespace) -> int:
         del indicators
     if args.defanged:
         matcher = matcher.with_defanged()
-    records = record_scanner(args, matcher, for_records)
-    if records is not None and report is not None and not records.pattern_count:
-        refuse_empty(args, report)
+    records = record_scanner(args, matcher, for_records, inputs)
+    if records is not None and report is not None:
+        if not records.pattern_count:
+            refuse_empty(args, report)
+        if args.strict:  # what records judge is no problem; what they cannot compile is
+            empty = [label for label in empty_sources(report) if label not in on_records]
+            refuse_problems(report, empty, records.compiled_ids, records.problems)
     colour = args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     json_fields = args.json_field or ([] if args.json else None)
     started = time.monotonic()
@@ -114,13 +126,13 @@ def run(args: argparse.Namespace) -> int:
             print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
             if matcher.at_event_time:
                 print(f"iocmatch: {_undated_text(scan.undated, matcher.origin)}", file=sys.stderr)
-            if records is not None and (streamed := stream_counts_text(records)) is not None:
-                print(f"iocmatch: {streamed}", file=sys.stderr)
             if args.matcher:
                 print("iocmatch: " + origin_text(args.matcher, matcher, datetime.now(timezone.utc)), file=sys.stderr)
-        for note in scan.notes:
+        for note in scan.notes + ([dropped] if records is not None and (dropped := dropped_note(records)) else []):
             print(f"iocmatch: {note}", file=sys.stderr)
         incomplete = ([empty_source] if empty_source else []) + _incomplete(scan, stopped.name, not_searched)
+        if records is not None and (missed := unevaluated(records)) is not None:
+            incomplete.append(missed)
         for reason in incomplete:
             fail(reason)
     if failed or incomplete:

@@ -83,6 +83,8 @@ class Scan:
         self.output = output
         self.out = out
         self.events: EventScanner | RecordScanner | None = records
+        if records is not None:
+            records.keep_text = output.needs_text
         if records is None and json_fields is not None:
             self.events = EventScanner(matcher, json_fields)
         self.jobs = jobs
@@ -102,14 +104,14 @@ class Scan:
 
     def scan_stdin(self, descriptor: int) -> None:
         """Stdin (plain or gzip, by content)."""
-        self._read_times(None)
+        self._read_times(STDIN, None)
         self._scan_input(STDIN, descriptor, streaming=True)
 
     def scan_file(self, path: str) -> None:
         """A log file, plain or gzip (by content). Raises OSError, EOFError
         or zlib.error when it cannot be read to its end, after the lines read
         before the fault were scanned and written."""
-        self._read_times(_modified_at(path))
+        self._read_times(path, _modified_at(path))
         if self.jobs > 1 and self.events is None and can_split(path):
             self._scan_in_parallel(path)
             return
@@ -120,7 +122,7 @@ class Scan:
         was written by then (up to what a writer adds between two polls), the
         last line even without its newline, is scanned before returning."""
         follower = Follower(path, poll_seconds, self.line_window)
-        self._read_times(None)  # a log being written: its syslog dates are of the year up to now
+        self._read_times(path, None)  # a log being written: its syslog dates are of the year up to now
         try:
             for lines in follower.reads():
                 if lines:
@@ -137,15 +139,19 @@ class Scan:
             self.notes.append(f"{path}: its last line had no newline when following stopped; scanned as it stood")
 
     def finish(self) -> None:
+        """Write what waited for the end: hits of several records, and what the format owes."""
+        if isinstance(self.events, RecordScanner):
+            for hit in self.events.finish():
+                self._hit(hit, streaming=True)
         self._emit(self.output.end(datetime.now(timezone.utc)), flush=True)
 
-    def _read_times(self, written_by: datetime | None) -> None:
-        """The lines of the next input are dated with its clock (``written_by``: when it was last written)."""
+    def _read_times(self, name: str, written_by: datetime | None) -> None:
+        """The lines of the input ``name`` are dated with its clock (``written_by``: when it was last written)."""
         self.matcher = self._given_matcher.with_log_clock(self.log_year, self.log_zone, written_by)
         if self.events is not None:
             self.events.matcher = self.matcher
         if isinstance(self.events, RecordScanner):
-            self.events.new_input(LogClock(self.log_year, self.log_zone, written_by))
+            self.events.new_input(name, LogClock(self.log_year, self.log_zone, written_by))
 
     def _scan_input(self, name: str, source: str | int, streaming: bool) -> None:
         with opened_log(source, self._stop) as (stream, raw):
@@ -194,14 +200,22 @@ class Scan:
                 self._long_line = self._scan_piece(name, number, offset, line, self._long_line, streaming)
                 continue
             self.stats.lines_read += 1
-            if self.events is not None:
+            streamed: list[HitLine] = []
+            if isinstance(self.events, RecordScanner):
+                found, scanned = self.events.scan(line, number, offset)
+                streamed = self.events.take_streamed()
+            elif self.events is not None:
                 found, scanned = self.events.scan(line, number)
             else:
                 found, scanned = [FieldMatch(match) for match in self.matcher.scan_line(line, number)], True
             self.stats.lines_scanned += scanned
+            if found and streamed and (streamed[-1].file, streamed[-1].number) == (name, number):
+                found = [*found, *streamed.pop().matches]  # one hit line for the line, as for single records
             if found:
                 text = line_text(line) if self.output.needs_text else None
                 self._hit(HitLine(name, number, tuple(found), _now(), text, offset, self._logged(line)), streaming)
+            for hit in streamed:  # hits of several records this line completed (or let through, when late)
+                self._hit(hit, streaming)
 
     def _scan_piece(
         self, name: str, number: int, offset: int, piece: LinePiece, long_line: LongLine | None, streaming: bool

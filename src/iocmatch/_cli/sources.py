@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from .._common.errors import IocmatchError
-from .._common.model import IndicatorSet, LoadReport
+from .._common.model import IndicatorSet, LoadReport, Problem
 from .._feeds import SourceObjects, read_source
 from .._feeds.bundled import CAMPAIGNS, DEFAULT_CAMPAIGN, campaign_data_path
 from .._feeds.taxii import TaxiiSource, is_taxii_url
@@ -59,10 +59,10 @@ def read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceOb
         ignore_ports=args.ignore_ports,
         at_event_time=args.at_event_time,
     )
-    if args.strict:
-        _refuse_problems(loaded, _empty_sources(loaded.report))
+    if args.strict and getattr(args, "events", None) is None:  # with --events, once records compiled (scan)
+        refuse_problems(loaded.report, empty_sources(loaded.report))
     if args.allow_empty:
-        for label in _empty_sources(loaded.report):
+        for label in empty_sources(loaded.report):
             print(f"iocmatch: {_nothing_from(loaded.report, label)}", file=sys.stderr)
     return loaded, read
 
@@ -79,13 +79,13 @@ def empty_source_reason(args: argparse.Namespace, report: LoadReport, on_records
     """A source that gives nothing while others do (an empty download among
     feeds): the scan asked for was not the scan made, unless --allow-empty.
     ``on_records``: sources whose indicators records judge (``--events``) are not empty."""
-    empty = [] if args.allow_empty else [label for label in _empty_sources(report) if label not in on_records]
+    empty = [] if args.allow_empty else [label for label in empty_sources(report) if label not in on_records]
     if not empty:
         return None
     return "; ".join(_nothing_from(report, label) for label in empty) + " (--allow-empty to go on without it)"
 
 
-def _empty_sources(report: LoadReport) -> list[str]:
+def empty_sources(report: LoadReport) -> list[str]:
     """Sources that add nothing while others do (an empty download among
     feeds): each is named, as the whole load would be if all were empty. A
     source whose indicators all came in another source too is not empty."""
@@ -99,18 +99,26 @@ def _empty_sources(report: LoadReport) -> list[str]:
 _ELSEWHERE = ("duplicate of", "superseded by", "another version")
 
 
-def _refuse_problems(loaded: IndicatorSet, empty: list[str]) -> None:
+def refuse_problems(
+    report: LoadReport, empty: Collection[str], judged: Collection[str] = (), more: Sequence[Problem] = ()
+) -> None:
     """--strict: what would be skipped, too broad or caveated stops the run,
-    and so does a source that gives nothing."""
-    report = loaded.report
+    and so does a source that gives nothing. ``judged``: indicators skipped
+    for text that records judge (``--events``), not a problem; ``more``:
+    problems of their own (patterns not compiled for records)."""
     if empty:
         raise IocmatchError(f"--strict: no live indicator from {', '.join(empty)}")
-    problems = [p for p in report.problems if p.status == "skipped" or p.reason.startswith("too broad")]
-    problems += report.warnings
+    named = {p.id for p in more}  # records say why they could not judge it either: that reason names it
+    problems = [
+        p
+        for p in report.problems
+        if (p.status == "skipped" and p.id not in judged and p.id not in named) or p.reason.startswith("too broad")
+    ]
+    problems += [*report.warnings, *more]
     if problems:
         shown = "; ".join(f"{p.id}: {p.reason}" for p in problems[:5])
-        more = f" (and {len(problems) - 5} more; see 'iocmatch check')" if len(problems) > 5 else ""
-        raise IocmatchError(f"--strict: {len(problems)} problems in the indicators: {shown}{more}")
+        rest = f" (and {len(problems) - 5} more; see 'iocmatch check')" if len(problems) > 5 else ""
+        raise IocmatchError(f"--strict: {len(problems)} problems in the indicators: {shown}{rest}")
 
 
 def _source(name: str, args: argparse.Namespace) -> Any:

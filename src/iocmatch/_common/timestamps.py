@@ -53,6 +53,11 @@ _APACHE = re.compile(r"\[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2})
 _APACHE_START = re.compile(r"\S+ \S+ \S+ (?=\[)")
 # Windows event exports and DNS debug logs, in the en-US form: month/day/year, 12-hour clock.
 _WINDOWS = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp][Mm]))?(?![\d:])")
+# CEF's receipt time (ArcSight): epoch milliseconds, or "Jun 10 2024 12:00:01(.123)( zone)"; ``end`` when no ``rt``.
+_CEF = re.compile(
+    r"(?:^|[ |])(?:rt|end)=(?:(\d{13})|([A-Z][a-z]{2}) (\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?"
+    r"(?: (UTC|GMT|Z))?)(?=\s|$)"
+)
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
 
@@ -182,6 +187,22 @@ def _windows_form(line: str, clock: LogClock, at: int | None) -> datetime | None
     return _in_zone(_local(int(year), int(month), int(day), str(hours), minute, second, None), clock.zone)
 
 
+def _cef_form(line: str, clock: LogClock, at: int | None) -> datetime | None:
+    """A CEF record's ``rt=`` (or ``end=``): wherever it stands, its key says what it is."""
+    if at is not None or "CEF:" not in line:
+        return None
+    found = _CEF.search(line)
+    if found is None:
+        return None
+    millis, month, day, year, hour, minute, second, fraction, utc = found.groups()
+    if millis:
+        return _epoch(millis[:10], millis[10:])
+    if month not in _MONTHS:
+        return None
+    local = _local(int(year), _MONTHS[month], int(day), hour, minute, second, fraction)
+    return _in_zone(local, timezone.utc if utc else clock.zone)
+
+
 def _apache(line: str, _clock: LogClock, at: int | None) -> datetime | None:
     found = _found(_APACHE, line, at)
     if found is None or found.group(2) not in _MONTHS:
@@ -191,7 +212,7 @@ def _apache(line: str, _clock: LogClock, at: int | None) -> datetime | None:
     return parse_timestamp(local.isoformat() + offset)
 
 
-_FORMS = (_epoch_form, _syslog_form, _iso_form, _bind_form, _windows_form)
+_FORMS = (_epoch_form, _syslog_form, _cef_form, _iso_form, _bind_form, _windows_form)
 
 
 def _iso(text: str, zone: tzinfo) -> datetime | None:

@@ -17,8 +17,8 @@ from typing import Any
 
 from .._common.errors import PatternError
 from .._common.model import IndicatorSet, Problem
-from .mapping import MappingError, SchemaMapping, bundled_mappings, detect, detection
-from .objects import Record, StixObject, provided_paths, record_of
+from .mapping import FieldRule, MappingError, SchemaMapping, bundled_mappings, detect, detection
+from .objects import Record, StixObject, provided_paths, record_of, rules_reading
 from .predicates import Comparison, Node, Observation, folded, form_of, observations_of, stix_timestamp
 from .records import Fields, RecordReader
 
@@ -71,7 +71,10 @@ class EventMatcher:
         self._schema = None if schema is None else _named(self.mappings, schema)
         self.problems: list[Problem] = []
         self._by_trigger: dict[_Trigger, list[_Compiled]] = {}
+        self._compiled: dict[str, _Compiled] = {}
         self._reader = RecordReader()
+        self._rules: dict[str, tuple[FieldRule, ...]] | None = None  # per schema; None: every rule
+        self._built_for: frozenset[str] = frozenset()
         provided = provided_paths(self.mappings)
         for indicator, pattern in _pairs(indicators):
             try:
@@ -84,8 +87,23 @@ class EventMatcher:
                 paths = ", ".join(dict.fromkeys(path for paths in missing for path in paths))
                 reason = f"no mapping gives {paths}: the pattern never holds on a record"
                 self.problems.append(Problem(indicator, reason, status="warning"))
+            self._compiled[indicator] = compiled
             for trigger in {trigger for observation in compiled.observations for trigger in _triggers(observation)}:
                 self._by_trigger.setdefault(trigger, []).append(compiled)
+        self.trigger_paths = frozenset(path for path, _ in self._by_trigger)
+        self.read_keys = frozenset(key for compiled in self._compiled.values() for key in _read_keys(compiled))
+
+    def build_only(self, keys: frozenset[str]) -> None:
+        """Build records of the fields that give these paths alone (``read_keys``
+        of every pattern that will judge them): the rest cannot change a verdict,
+        and building it is most of a record's cost."""
+        self._built_for = keys
+        self._rules = {}
+
+    def observations(self, indicator: str) -> tuple[Observation, ...] | None:
+        """The compiled observations of an indicator's pattern (None when it did not compile)."""
+        compiled = self._compiled.get(indicator)
+        return None if compiled is None else compiled.observations
 
     def record(self, line: str | dict[str, Any]) -> Record | None:
         """The objects of one line (or decoded event), or None when it is no record of a known schema.
@@ -100,16 +118,25 @@ class EventMatcher:
 
     def record_of_fields(self, fields: Fields) -> Record | None:
         mapping = self._schema or detect(fields, self._detection)
-        return record_of(fields, mapping) if mapping is not None else None
+        if mapping is None:
+            return None
+        if self._rules is None:
+            return record_of(fields, mapping)
+        rules = self._rules.get(mapping.schema)
+        if rules is None:
+            rules = self._rules[mapping.schema] = rules_reading(mapping, self._built_for)
+        return record_of(fields, mapping, rules)
 
     def match(self, line: str | dict[str, Any]) -> list[EventHit]:
         """The indicators whose patterns hold for one record; never raises on its content."""
         record = self.record(line)
         return self.match_record(record) if record is not None else []
 
-    def match_record(self, record: Record) -> list[EventHit]:
+    def match_record(self, record: Record, triggers: set[_Trigger] | None = None) -> list[EventHit]:
+        """The indicators whose patterns hold for ``record``; ``triggers``: its
+        ``record_triggers`` for at least ``trigger_paths``, when the caller has them."""
         candidates: dict[int, _Compiled] = {}
-        for trigger in _record_triggers(record):
+        for trigger in triggers if triggers is not None else record_triggers(record, self.trigger_paths):
             for compiled in self._by_trigger.get(trigger, ()):
                 candidates[id(compiled)] = compiled
         hits = [compiled.hit(record) for compiled in candidates.values() if compiled.holds(record.by_type)]
@@ -127,6 +154,23 @@ def _pairs(indicators: IndicatorSet | Iterable[tuple[str, str]] | Iterable[str])
     if isinstance(indicators, IndicatorSet):
         return [(indicator.id, indicator.pattern) for indicator in indicators.indicators]
     return [(item, item) if isinstance(item, str) else item for item in indicators]
+
+
+def _read_keys(compiled: _Compiled) -> set[str]:
+    return {key for observation in compiled.observations for key in read_keys(observation)}
+
+
+def read_keys(observation: Observation) -> set[str]:
+    """The paths (``type:path``, or ``type:*``) the observation's comparisons read."""
+    keys: set[str] = set()
+    pending: list[Node] = [observation.expression]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Comparison):
+            keys.add(node.key)
+        else:
+            pending.extend(node.operands)
+    return keys
 
 
 def _triggers(observation: Observation) -> list[_Trigger]:
@@ -147,20 +191,25 @@ def _node_triggers(node: Node) -> list[_Trigger]:
     return min(branches, key=lambda branch: (any(value is _ANY_VALUE for _, value in branch), len(branch)))
 
 
-def _record_triggers(record: Record) -> set[_Trigger]:
+def record_triggers(record: Record, paths: frozenset[str]) -> set[_Trigger]:
+    """What ``record`` holds, as the index looks it up: its object types, and
+    each property and value, for the ``paths`` an index knows (no other is
+    ever looked up)."""
     triggers: set[_Trigger] = set()
     for obj in record.objects:
         triggers.add((f"{obj.type}:*", _ANY_VALUE))
-        _add(triggers, obj, obj.type, "")
+        _add(triggers, obj, obj.type, "", paths)
         for name, targets in obj.refs.items():
             for target in targets:
-                _add(triggers, target, obj.type, name + ".")
+                _add(triggers, target, obj.type, name + ".", paths)
     return triggers
 
 
-def _add(triggers: set[_Trigger], obj: StixObject, owner_type: str, prefix: str) -> None:
+def _add(triggers: set[_Trigger], obj: StixObject, owner_type: str, prefix: str, paths: frozenset[str]) -> None:
     for key, values in obj.properties.items():
         path = f"{owner_type}:{prefix}{key}"
+        if path not in paths:
+            continue
         triggers.add((path, _ANY_VALUE))
         form = form_of(owner_type, prefix + key)
         for value in values:

@@ -85,25 +85,49 @@ def _components(rest: str) -> list[tuple[str, str | None]]:
 
 def provided_paths(mappings: Iterable[SchemaMapping]) -> frozenset[str]:
     """Every ``type:path`` a record read by ``mappings`` can hold (indices left out), as record_of builds it."""
-    paths: set[str] = set()
-    for mapping in mappings:
-        for rule in mapping.rules:
-            object_type, path = split_property(rule.property)
-            if rule.type == "hash-list":
-                path = (*path, "*")  # any hash name
-            paths.add(f"{object_type}:{'.'.join(path)}")
-            if len(path) > 1 and path[0].endswith(("_ref", "_refs")):
-                rest = ".".join(path[1:])  # the referenced object is one of its type too
-                targets = ("ipv4-addr", "ipv6-addr", "domain-name") if rule.type == "address" else ()
-                for target in targets or (REF_TYPES.get(path[0], ""),):
-                    paths.add(f"{target}:{rest}")
+    return frozenset(path for mapping in mappings for rule in mapping.rules for path in _rule_paths(rule))
+
+
+@lru_cache(maxsize=4096)
+def _rule_paths(rule: FieldRule) -> frozenset[str]:
+    """The ``type:path``s one rule gives a record: its own, and the path's
+    rest from each object a reference on it reaches (``process:parent_ref.
+    image_ref.name`` also gives ``process:image_ref.name`` and ``file:name``)."""
+    object_type, path = split_property(rule.property)
+    if rule.type == "hash-list":
+        path = (*path, "*")  # any hash name
+    paths = {f"{object_type}:{'.'.join(path)}"}
+    for at, step in enumerate(path[:-1]):
+        if not step.endswith(("_ref", "_refs")):
+            break
+        rest = ".".join(path[at + 1 :])  # the referenced object is one of its type too
+        last = at == len(path) - 2
+        targets = ("ipv4-addr", "ipv6-addr", "domain-name") if rule.type == "address" and last else ()
+        for target in targets or (REF_TYPES.get(step, ""),):
+            paths.add(f"{target}:{rest}")
     return frozenset(paths)
 
 
-def record_of(fields: Mapping[str, Sequence[Any]], mapping: SchemaMapping) -> Record:
-    """The objects ``fields`` stands for under ``mapping``."""
+def rules_reading(mapping: SchemaMapping, keys: frozenset[str]) -> tuple[FieldRule, ...]:
+    """The rules of ``mapping`` giving a path some comparison reads (``keys``:
+    ``type:path``, ``type:*`` for any path of a type): a record built of
+    these alone decides those comparisons as the whole record does."""
+    types = {key[:-2] for key in keys if key.endswith(":*")}
+    hashed = {key.split("hashes.", 1)[0] + "hashes.*" for key in keys if "hashes." in key}
+
+    def read(path: str) -> bool:
+        return path in keys or path.partition(":")[0] in types or path in hashed
+
+    return tuple(rule for rule in mapping.rules if any(read(path) for path in _rule_paths(rule)))
+
+
+def record_of(
+    fields: Mapping[str, Sequence[Any]], mapping: SchemaMapping, rules: Sequence[FieldRule] | None = None
+) -> Record:
+    """The objects ``fields`` stands for under ``mapping`` (through ``rules``
+    of it only, when given)."""
     builder = _Builder()
-    for rule in mapping.rules:
+    for rule in mapping.rules if rules is None else rules:
         values = fields.get(rule.field)
         if values:
             builder.add(rule, values)

@@ -105,10 +105,9 @@ class Comparison:
 
     def missing(self, provided: frozenset[str]) -> list[str]:
         """The paths this comparison reads that no record can hold (the comparison never holds then)."""
-        names = [name for name, _ in self.steps]
         if self.key.endswith(":*") or self.key in provided:
             return []
-        if names[0] == "hashes" and f"{self.object_type}:hashes.*" in provided:
+        if "hashes." in self.key and self.key.split("hashes.", 1)[0] + "hashes.*" in provided:
             return []  # a list of hashes (Sysmon's Hashes) gives whatever names it holds
         return [self.key]
 

@@ -118,6 +118,7 @@ class ZeekHeader:
         self.path = ""
         self.names: list[str] = []
         self.types: list[str] = []
+        self._container_columns: list[bool] | None = None
 
     def read(self, line: str) -> bool:
         """Take a ``#`` header line; False when the line is not one."""
@@ -142,8 +143,10 @@ class ZeekHeader:
         elif name == "fields":
             self.names = value.split(self.separator)
             self.types = []
+            self._container_columns = None
         elif name == "types":
             self.types = value.split(self.separator)
+            self._container_columns = None
         return True
 
     def fields(self, line: str) -> Fields | None:
@@ -153,14 +156,20 @@ class ZeekHeader:
         columns = line.rstrip("\r\n").split(self.separator)
         if len(columns) != len(self.names):
             return None
+        containers = self._containers()
         fields: Fields = {"_path": [self.path]} if self.path else {}
-        for index, (name, column) in enumerate(zip(self.names, columns, strict=True)):
+        for name, column, is_container in zip(self.names, columns, containers, strict=False):
             if column in (_ZEEK_UNSET, _ZEEK_EMPTY):
                 continue
-            kind = self.types[index] if index < len(self.types) else ""
-            is_container = kind.startswith(("set[", "vector["))
             fields[name] = column.split(self.set_separator) if is_container else [column]
         return fields
+
+    def _containers(self) -> list[bool]:
+        """Which columns hold sets or vectors (by ``#types``), worked out once per header."""
+        if self._container_columns is None or len(self._container_columns) != len(self.names):
+            kinds = self.types + [""] * (len(self.names) - len(self.types))
+            self._container_columns = [kind.startswith(("set[", "vector[")) for kind in kinds[: len(self.names)]]
+        return self._container_columns
 
 
 class RecordReader:

@@ -6,10 +6,19 @@ values ``matcher.py`` uses), and stamped with its time: the time its line
 carries (``LogClock``) or the one the caller gives. The expression tree of
 each pattern (``expressions.py``) then works on those outcomes only:
 
-- Records are evaluated in time order. A record whose time is up to
-  ``lateness`` seconds behind the newest seen waits in a buffer and is put
-  in its place; one later than that is dropped and counted in ``late``. A
-  record without a time is counted in ``untimed`` and not evaluated.
+- Records are evaluated in time order. Only a record that holds some
+  observation can take part in a match, so only those wait. With a
+  ``lateness`` of n seconds, a record waits until one n seconds newer has
+  been fed and is then put in its place; one behind a record already
+  evaluated is dropped and counted in ``late``. With no lateness (None),
+  every record waits for ``flush`` (``ordering.TimeOrder``: in memory, then
+  in sorted runs on disk), and is evaluated in exact time order whatever
+  the order it was fed in. A record without a time holding an observation
+  is counted in ``untimed`` and not evaluated.
+- At event time (``validity`` given), a record holds the observations of
+  an indicator only when the indicator was valid at the record's time
+  (``valid_from`` <= t < ``valid_until``): a match is made of records all
+  inside its indicator's validity.
 - Every node of the tree keeps the partial matches it may still complete,
   each the set of records it binds. A new record yields, at each node, the
   matches that end with it: a leaf's own record, an ``AND`` of a new match
@@ -24,8 +33,9 @@ each pattern (``expressions.py``) then works on those outcomes only:
   most recent first, which keeps a record's cost independent of the stream's
   length.
 - A pattern that holds gives one ``StreamHit`` naming every record of the
-  match; its partial matches are then cleared, so the next hit is made of
-  records that come after.
+  match, and the payload the caller gave with the record that completed it;
+  its partial matches are then cleared, so the next hit is made of records
+  that come after.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -43,8 +53,10 @@ from .._common.model import IndicatorSet, Problem
 from .._common.timestamps import LogClock
 from .expressions import Both, Either, Expression, Leaf, PatternTree, Repeats, Within, expression_of
 from .mapping import SchemaMapping
-from .matcher import EventMatcher, _pairs, _record_triggers, _triggers
+from .matcher import EventMatcher, _pairs, _triggers, read_keys, record_triggers
 from .objects import Record, provided_paths
+from .ordering import TimeOrder
+from .predicates import Observation
 
 # Partial matches one node of a pattern keeps at most (the oldest are dropped first).
 MAX_PARTIALS = 1_000
@@ -69,10 +81,12 @@ class Moment:
 
 @dataclass(frozen=True, slots=True)
 class StreamHit:
-    """An indicator whose pattern holds, and every record of the match, in time order."""
+    """An indicator whose pattern holds, every record of the match in time
+    order, and the payload given with the record that completed it."""
 
     indicator: str
     events: tuple[Moment, ...]
+    payload: Any = None
 
 
 class _Binding:
@@ -319,14 +333,19 @@ class _Pattern:
     root: _Node
 
 
-class EventStream:
-    """Patterns, with observation operators, evaluated over the records of one log in time order.
+Validity = Mapping[str, tuple[datetime | None, datetime | None]]
 
-    ``feed`` takes each line (or decoded event) in the order the log holds
-    them and returns the hits its record completes; ``flush`` at the end
-    returns those still waiting for records up to ``lateness`` seconds late.
-    ``problems`` says which patterns were not compiled and why; ``late``,
-    ``untimed`` and ``dropped()`` count what was left out.
+
+class EventStream:
+    """Patterns, with observation operators, evaluated over records in time order.
+
+    ``feed`` takes each line (or decoded event) in the order it is read and
+    returns the hits its record completes (with ``lateness`` None: none until
+    ``flush``); ``flush`` at the end returns those of the records still
+    waiting. ``validity``: at event time, each indicator's ``valid_from`` and
+    ``valid_until`` (either None when open). ``problems`` says which patterns
+    were not compiled and why; ``late``, ``untimed`` and ``dropped()`` count
+    what was left out.
     """
 
     def __init__(
@@ -335,14 +354,17 @@ class EventStream:
         mappings: Sequence[SchemaMapping] | None = None,
         schema: str | None = None,
         clock: LogClock | None = None,
-        lateness: float = 0.0,
+        lateness: float | None = 0.0,
         max_partials: int = MAX_PARTIALS,
+        validity: Validity | None = None,
+        keep_never: bool = True,
     ) -> None:
         self._reader = EventMatcher((), mappings=mappings, schema=schema)
         self._clock = clock or LogClock()
-        self._lateness = round(lateness * 1_000_000)
+        self._lateness = None if lateness is None else round(lateness * 1_000_000)
         self.problems: list[Problem] = []
         self._patterns: list[_Pattern] = []
+        self._valid: list[tuple[int | None, int | None] | None] = []
         self._by_trigger: dict[tuple[str, Any], list[tuple[int, int]]] = {}
         provided = provided_paths(self._reader.mappings)
         for indicator, pattern in _pairs(indicators):
@@ -353,18 +375,43 @@ class EventStream:
                 continue
             if _never(tree.root, provided):
                 reason = "no mapping gives the paths its observations need: the pattern never holds on records"
-                self.problems.append(Problem(indicator, reason, status="warning"))
+                self.problems.append(Problem(indicator, reason, status="warning" if keep_never else "skipped"))
+                if not keep_never:
+                    continue
             number = len(self._patterns)
             self._patterns.append(_Pattern(indicator, tree, build(tree.root, max_partials)))
+            self._valid.append(_window(validity.get(indicator, (None, None))) if validity is not None else None)
             for slot, observation in enumerate(tree.observations):
                 for trigger in set(_triggers(observation)):
                     self._by_trigger.setdefault(trigger, []).append((number, slot))
-        self._waiting: list[tuple[int, int, datetime, dict[int, frozenset[int]]]] = []
+        self.trigger_paths = frozenset(path for path, _ in self._by_trigger)
+        self.read_keys = frozenset(
+            key
+            for pattern in self._patterns
+            for observation in pattern.tree.observations
+            for key in read_keys(observation)
+        )
+        self._reader.build_only(self.read_keys)
+        self._waiting: list[_Waiting] = []
+        self._held = TimeOrder()  # lateness None: every record holding an observation, until flush
         self._newest: int | None = None
         self._released: int | None = None
         self._count = 0
         self.late = 0
         self.untimed = 0
+
+    @property
+    def indicators(self) -> list[str]:
+        """The indicators whose patterns it evaluates."""
+        return [pattern.indicator for pattern in self._patterns]
+
+    def observations(self, indicator: str) -> tuple[Observation, ...]:
+        """The observations of an indicator's pattern it evaluates (none for another)."""
+        return next((p.tree.observations for p in self._patterns if p.indicator == indicator), ())
+
+    def set_clock(self, clock: LogClock) -> None:
+        """Read the times of the lines fed next with ``clock`` (another log's)."""
+        self._clock = clock
 
     def feed(
         self, line: str | dict[str, Any], index: int | None = None, time: datetime | None = None
@@ -383,42 +430,98 @@ class EventStream:
             time = self._clock.time_of(line if isinstance(line, str) else json.dumps(line))
         return self.feed_record(record, self._count if index is None else index, time)
 
-    def feed_record(self, record: Record, index: int, time: datetime | None) -> list[StreamHit]:
-        """The hits a record completes, given its index and time."""
-        if time is None:
-            self.untimed += 1
+    def feed_record(
+        self,
+        record: Record,
+        index: int,
+        time: datetime | None,
+        payload: Any = None,
+        size: int = 0,
+        triggers: set[tuple[str, Any]] | None = None,
+    ) -> list[StreamHit]:
+        """The hits a record completes, given its index (unique among the
+        records fed) and time; ``payload`` comes back with a hit this record
+        completes (``size``: the bytes of text it holds); ``triggers``: the
+        record's ``record_triggers`` for at least ``trigger_paths``, when the
+        caller has them."""
+        if time is not None and time.tzinfo is None:
+            time = time.replace(tzinfo=timezone.utc)
+        at = None if time is None else _microseconds(time)
+        held = self._observations_of(record, at, triggers)
+        if time is None or at is None:
+            self.untimed += bool(held)
             return []
-        at = _microseconds(time if time.tzinfo is not None else time.replace(tzinfo=timezone.utc))
         self._newest = at if self._newest is None else max(self._newest, at)
-        held = self._observations_of(record)
         if held:
+            if self._lateness is None:
+                self._held.push((at, index, time, held, payload), size)
+                return []
             if self._released is not None and at < self._released:
                 self.late += 1
             else:
-                heapq.heappush(self._waiting, (at, index, time, held))
+                heapq.heappush(self._waiting, (at, index, time, held, payload))
+        if self._lateness is None:
+            return []
         return self._release(self._newest - self._lateness)
 
     def flush(self) -> list[StreamHit]:
-        """The hits of the records still waiting for late ones: call at the end of the log."""
-        return self._release(None)
+        """The hits of the records still waiting: call at the end of the records."""
+        return list(self.flushed())
+
+    def flushed(self) -> Iterator[StreamHit]:
+        """``flush``, each hit as soon as its record is evaluated (memory stays
+        bounded however many hits the records waiting make)."""
+        if self._lateness is None:
+            yield from self._each_hit(self._held.drain())
+        else:
+            yield from self._release(None)
+
+    def close(self) -> None:
+        """Forget the records waiting (and the disk they took)."""
+        self._held.close()
+        self._waiting.clear()
 
     def dropped(self) -> int:
         """Partial matches dropped because a node held ``max_partials``."""
         return sum(pattern.root.dropped() for pattern in self._patterns)
 
-    def _observations_of(self, record: Record) -> dict[int, frozenset[int]]:
-        """The observations ``record`` holds: pattern number -> slots."""
-        candidates = {entry for trigger in _record_triggers(record) for entry in self._by_trigger.get(trigger, ())}
+    def _observations_of(
+        self, record: Record, at: int | None, triggers: set[tuple[str, Any]] | None
+    ) -> dict[int, frozenset[int]]:
+        """The observations ``record`` holds: pattern number -> slots (at event
+        time, of the patterns valid at ``at`` only)."""
+        if not self._by_trigger:
+            return {}
+        if triggers is None:
+            triggers = record_triggers(record, self.trigger_paths)
+        candidates = {entry for trigger in triggers for entry in self._by_trigger.get(trigger, ())}
         held: dict[int, set[int]] = {}
         for number, slot in candidates:
+            window = self._valid[number]
+            if window is not None and at is not None and not _inside(window, at):
+                continue
             if self._patterns[number].tree.observations[slot].holds(record.by_type):
                 held.setdefault(number, set()).add(slot)
         return {number: frozenset(slots) for number, slots in held.items()}
 
     def _release(self, until: int | None) -> list[StreamHit]:
-        hits: list[StreamHit] = []
-        while self._waiting and (until is None or self._waiting[0][0] <= until or len(self._waiting) > MAX_BUFFERED):
-            at, index, time, held = heapq.heappop(self._waiting)
+        """With a lateness: evaluate the records waiting up to ``until`` (all when None)."""
+
+        def due() -> Iterator[_Waiting]:
+            while self._waiting and (
+                until is None or self._waiting[0][0] <= until or len(self._waiting) > MAX_BUFFERED
+            ):
+                yield heapq.heappop(self._waiting)
+
+        return self._evaluate(due())
+
+    def _evaluate(self, records: Iterable[_Waiting]) -> list[StreamHit]:
+        return list(self._each_hit(records))
+
+    def _each_hit(self, records: Iterable[_Waiting]) -> Iterator[StreamHit]:
+        """The hits of records evaluated in the order given, a record's in order of their last event."""
+        for at, index, time, held, payload in records:
+            hits: list[StreamHit] = []
             self._released = at
             event = (at, index, time)
             for number, slots in held.items():
@@ -426,9 +529,23 @@ class EventStream:
                 found = pattern.root.feed(event, slots)
                 if found:
                     best = max(found, key=lambda binding: binding.first)  # the tightest match
-                    hits.append(StreamHit(pattern.indicator, tuple(Moment(i, t) for _, i, t in best.events)))
+                    moments = tuple(Moment(i, t) for _, i, t in best.events)
+                    hits.append(StreamHit(pattern.indicator, moments, payload))
                     pattern.root.clear()
-        return sorted(hits, key=lambda hit: (hit.events[-1].time, hit.events[-1].index, hit.indicator))
+            yield from sorted(hits, key=lambda hit: (hit.events[-1].time, hit.events[-1].index, hit.indicator))
+
+
+_Waiting = tuple[int, int, datetime, dict[int, frozenset[int]], Any]
+
+
+def _window(validity: tuple[datetime | None, datetime | None]) -> tuple[int | None, int | None]:
+    start, stop = validity
+    return (None if start is None else _microseconds(start), None if stop is None else _microseconds(stop))
+
+
+def _inside(window: tuple[int | None, int | None], at: int) -> bool:
+    start, stop = window
+    return (start is None or start <= at) and (stop is None or at < stop)
 
 
 def _never(expression: Expression, provided: frozenset[str]) -> bool:

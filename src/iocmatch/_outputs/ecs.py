@@ -114,7 +114,7 @@ def ecs_record(hit: HitLine, catalog: Catalog, observer: str | None = None) -> d
                 {
                     "@timestamp": timestamp(event.time),
                     "event": {"sequence": event.line},
-                    "log": {"file": {"path": hit.file}},
+                    "log": {"file": {"path": event.file}},
                 }
                 for event in found.events
             ]

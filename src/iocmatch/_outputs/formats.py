@@ -21,7 +21,7 @@ def match_record(match: Match, file: str, field: str | None = None, events: tupl
     if field is not None:
         record["field"] = field
     if events:
-        record["events"] = [{"file": file, "line": event.line, "time": timestamp(event.time)} for event in events]
+        record["events"] = [{"file": event.file, "line": event.line, "time": timestamp(event.time)} for event in events]
     return record
 
 
@@ -39,11 +39,13 @@ def text(
 ) -> str:
     """``file:line:start-end: kind value "text" [attribution] {sources} ids`` (like grep -n);
     a match in a JSON field reads ``file:line:field:start-end: ...``; a match
-    of several records ends with ``events line@time,line@time``."""
+    of several records ends with ``events line@time,line@time``, a record of
+    another log than the hit's as ``file:line@time``."""
     shown = match.text.encode("utf-8", "backslashreplace").decode("utf-8")
     attribution = f" [{'; '.join(match.attribution)}]" if match.attribution else ""
     sources = f" {{{'; '.join(match.sources)}}}" if match.sources else ""
     where = f"{field}:" if field is not None else ""
+    records = " events " + ",".join(_event_text(event, file) for event in events) if events else ""
     if colour:
         file, line, shown = f"{_FILE}{file}{_RESET}", f"{_LINE}{match.line}{_RESET}", f"{_HIT}{shown}{_RESET}"
     else:
@@ -51,7 +53,12 @@ def text(
     return (
         f"{file}:{line}:{where}{match.start}-{match.end}: {match.kind} {match.value}"
         f' "{shown}"{attribution}{sources} {" ".join(match.indicators)}'
-    ) + (" events " + ",".join(f"{event.line}@{timestamp(event.time)}" for event in events) if events else "")
+    ) + records
+
+
+def _event_text(event: Event, file: str) -> str:
+    where = str(event.line) if event.file == file else f"{event.file}:{event.line}"
+    return f"{where}@{timestamp(event.time)}"
 
 
 class OutputFormat:

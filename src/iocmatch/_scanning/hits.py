@@ -13,10 +13,11 @@ from .._common.model import Match
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A record of a match of several records: its line (in the hit's file) and its time."""
+    """A record of a match of several records: its line, its time, and its log."""
 
     line: int
     time: datetime
+    file: str
 
 
 @dataclass(frozen=True, slots=True)
