@@ -124,6 +124,32 @@ CEF_PROXY = (
     "src=10.20.1.15 dst=198.51.100.23 requestMethod=POST request=http://update.badcdn.example/gate.php?id\\=7f3a "
     "requestClientApplication=Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1) suser=alice@corp.example"
 )
+EVE_TLS = {
+    "timestamp": "2024-05-31T16:12:40.118204+0000",
+    "flow_id": 1736284511223344,
+    "in_iface": "eth0",
+    "event_type": "tls",
+    "src_ip": "10.20.1.15",
+    "src_port": 49822,
+    "dest_ip": "198.51.100.23",
+    "dest_port": 443,
+    "proto": "TCP",
+    "tls": {
+        "subject": "CN=update.badcdn.example",
+        "issuerdn": "CN=update.badcdn.example",
+        "serial": "5C:1A:9E:03:77:21:4B:0D",
+        "fingerprint": "b3:7e:4d:1c:9a:10:62:5f:07:8e:2a:c4:33:91:ef:5d:a6:0b:7c:12",
+        "sni": "update.badcdn.example",
+        "version": "TLS 1.2",
+        "notbefore": "2024-05-01T00:00:00",
+        "notafter": "2025-05-01T00:00:00",
+    },
+}
+CEF_AV = (
+    "CEF:0|Trend Micro|Apex One|14.0|100|Malware detected|8|rt=1717171980000 dhost=WS-042 "
+    "fname=svchost32.exe filePath=C:\\Users\\alice\\AppData\\Roaming\\svchost32.exe "
+    "fileHash=3A52E1F6F4B1C1F0C7D2E3B4A5968778695A4B3C act=Quarantine"
+)
 ZEEK_DNS = {
     "ts": 1717171800.5,
     "uid": "C9x2Yb3ZtNwq1jQk7",
@@ -194,9 +220,13 @@ ECS_DNS = {
 RECORDS: dict[str, tuple[list[str], str]] = {
     "zeek-conn": ([*ZEEK_CONN_HEADER, ZEEK_CONN_LINE], "zeek-conn"),
     "sysmon": ([json.dumps(SYSMON)], "sysmon"),
+    # The same event as Sysmon's own JSON writes it (NXLog, Get-WinEvent exports): its event data at the top.
+    "sysmon-json": ([json.dumps({"EventID": 1, **SYSMON["winlog"]["event_data"]})], "sysmon-json"),
     "eve-http": ([json.dumps(EVE_HTTP)], "suricata-eve"),
     "cef-firewall": ([CEF_FIREWALL], "cef"),
     "cef-proxy": ([CEF_PROXY], "cef"),
+    "cef-av": ([CEF_AV], "cef"),
+    "eve-tls": ([json.dumps(EVE_TLS)], "suricata-eve"),
     "zeek-dns": ([json.dumps(ZEEK_DNS)], "zeek-dns"),
     "zeek-http": ([json.dumps(ZEEK_HTTP)], "zeek-http"),
     "zeek-x509": ([json.dumps(ZEEK_X509)], "zeek-x509"),
@@ -303,7 +333,25 @@ CASES = [
     ("ecs-dns", "[domain-name:resolves_to_refs[*].value ISSUBSET '198.51.100.0/27']", True),
     ("ecs-dns", "[domain-name:resolves_to_refs[*].value ISSUPERSET '198.51.100.24/32']", True),
     ("ecs-dns", "[domain-name:resolves_to_refs[1].value = '198.51.100.23']", False),
+    # Suricata's TLS fingerprint (SHA-1, with colons) against a feed's bare hex; CEF's fileHash names no algorithm.
+    ("eve-tls", "[x509-certificate:hashes.'SHA-1' = 'b37e4d1c9a10625f078e2ac43391ef5da60b7c12']", True),
+    ("eve-tls", "[x509-certificate:hashes.'SHA-1' = 'b37e4d1c9a10625f078e2ac43391ef5da60b7c13']", False),
+    ("eve-tls", "[x509-certificate:hashes.'SHA-256' = 'b37e4d1c9a10625f078e2ac43391ef5da60b7c12']", False),
+    ("cef-av", "[file:hashes.'SHA-1' = '3A52E1F6F4B1C1F0C7D2E3B4A5968778695A4B3C']", True),
+    ("cef-av", "[file:hashes.MD5 = '3A52E1F6F4B1C1F0C7D2E3B4A5968778']", False),
+    (
+        "cef-av",
+        "[file:name = 'svchost32.exe' AND file:hashes.'SHA-1' = '3A52E1F6F4B1C1F0C7D2E3B4A5968778695A4B3C']",
+        True,
+    ),
+    (
+        "cef-av",
+        "[file:name = 'svchost.exe' AND file:hashes.'SHA-1' = '3A52E1F6F4B1C1F0C7D2E3B4A5968778695A4B3C']",
+        False,
+    ),
 ]
+# Sysmon's own JSON holds what Winlogbeat ships: every Sysmon case holds or fails on it alike.
+CASES += [("sysmon-json", pattern, holds) for record, pattern, holds in CASES if record == "sysmon"]
 
 
 def _matched(lines: list[str], pattern: str) -> bool:
@@ -438,6 +486,9 @@ def test_every_bundled_mapping_names_properties_a_pattern_can_compare() -> None:
 def test_hashes_and_domain_names_compare_without_case() -> None:
     # Sysmon writes digests in upper case, feeds in lower; DNS names have no case.
     assert _matched(RECORDS["sysmon"][0], f"[file:hashes.'SHA-256' = '{HASH_PS}']")
+    assert _matched(RECORDS["cef-av"][0], "[file:hashes.'SHA-1' = '3a52e1f6f4b1c1f0c7d2e3b4a5968778695a4b3c']")
+    fingerprint = "B37E4D1C9A10625F078E2AC43391EF5DA60B7C12"
+    assert _matched(RECORDS["eve-tls"][0], f"[x509-certificate:hashes.'SHA-1' = '{fingerprint}']")
     assert _matched(RECORDS["ecs-dns"][0], "[domain-name:value = 'update.badcdn.example']")
     assert _matched(RECORDS["ecs-dns"][0], "[domain-name:value LIKE 'update.%.EXAMPLE']")
     # Other strings keep their case, and MATCHES always does.

@@ -38,7 +38,7 @@ class MappingError(IocmatchError):
     """A mapping file that cannot be used (names the schema or the rule)."""
 
 
-VALUE_TYPES = ("string", "protocol", "integer", "timestamp", "address", "hash-list", "basename")
+VALUE_TYPES = ("string", "protocol", "integer", "timestamp", "address", "hash-list", "basename", "fingerprint")
 
 
 @dataclass(frozen=True, slots=True)

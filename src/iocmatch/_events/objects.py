@@ -222,6 +222,8 @@ def _read(value_type: str, value: Any) -> Any:
         return _PROTOCOL_NUMBERS.get(text, text.lower())
     if value_type == "basename":
         return re.split(r"[\\/]", text)[-1] or None
+    if value_type == "fingerprint":
+        return _fingerprint(text)
     return text
 
 
@@ -253,11 +255,25 @@ def _address(text: str) -> str | None:
 
 
 def hash_list(text: str) -> list[tuple[str, str]]:
-    """Sysmon's ``SHA1=..,MD5=..,SHA256=..,IMPHASH=..`` as (STIX hash name, digest) pairs."""
+    """Sysmon's ``SHA1=..,MD5=..,SHA256=..,IMPHASH=..`` as (STIX hash name,
+    digest) pairs; a bare digest (CEF's ``fileHash``, which names no
+    algorithm) is named by its length, as MD5, SHA-1 or SHA-256."""
     pairs = []
     for part in text.split(","):
-        name, _, digest = part.partition("=")
+        name, equals, digest = part.partition("=")
+        if not equals and _HEX.fullmatch(name.strip()):
+            name, digest = _BY_LENGTH.get(len(name.strip()), ""), name
         stix_name = HASH_NAMES.get(name.strip().upper())
         if stix_name and digest.strip():
             pairs.append((stix_name, digest.strip()))
     return pairs
+
+
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_BY_LENGTH = {32: "MD5", 40: "SHA1", 64: "SHA256"}
+
+
+def _fingerprint(text: str) -> str | None:
+    """A certificate fingerprint as logs write it (``ab:cd:..``, any case) as bare lower-case hex."""
+    bare = text.replace(":", "").strip()
+    return bare.lower() if bare and _HEX.fullmatch(bare) else None
