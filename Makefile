@@ -40,9 +40,10 @@ check: $(TEST_STAMP)
 FUZZ_SECONDS ?= 300
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
-	mkdir -p .fuzz/scan .fuzz/readers
+	mkdir -p .fuzz/scan .fuzz/readers .fuzz/matcher
 	cd .fuzz && ../$(BIN)/python ../fuzz/fuzz_scan.py -max_total_time=$(FUZZ_SECONDS) scan ../fuzz/seeds/scan
 	cd .fuzz && ../$(BIN)/python ../fuzz/fuzz_readers.py -max_total_time=$(FUZZ_SECONDS) readers ../fuzz/seeds/readers
+	cd .fuzz && ../$(BIN)/python ../fuzz/fuzz_matcher_file.py -max_total_time=$(FUZZ_SECONDS) matcher ../fuzz/seeds/matcher
 
 data: $(STAMP)
 	$(BIN)/python tools/build_campaign_data.py

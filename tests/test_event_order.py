@@ -143,3 +143,50 @@ def test_evaluated_as_they_come_a_line_hit_alone_and_as_the_end_of_a_match_is_on
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert record["event"]["sequence"] == FIRST_ROW + 1
     assert sorted(e["matched"]["id"] for e in record["threat"]["enrichments"]) == [ident(1), ident(2)]
+
+
+def test_a_log_whose_line_numbers_start_again_is_read_as_another_log() -> None:
+    """A followed log truncated and written again gives line 1 twice, at one time: both records count."""
+    from iocmatch._matcher.records import PatternIndicator, RecordScanner
+    from tests.conftest import matcher_for
+
+    pattern = "[ipv4-addr:value = '203.0.113.9'] FOLLOWEDBY [ipv4-addr:value = '198.51.100.23']"
+    scanner = RecordScanner(matcher_for("[domain-name:value = 'unrelated.example']"),
+                            [PatternIndicator("indicator--x", pattern)], lateness=60.0)  # fmt: skip
+    scanner.new_input("conn.log")
+    before = [*ZEEK_CONN_HEADER, conn(0.0, "CaBQ3k1bQGdHLrxTV2", "203.0.113.9", 8060)]
+    after = [*ZEEK_CONN_HEADER, conn(0.0, "CbjJ1bNHhtGMjz1Yf", "198.51.100.23", 443)]
+    for lines in (before, after):  # numbered from 1 each time, as the follower numbers a log written again
+        for number, line in enumerate(lines, 1):
+            scanner.scan(line.encode(), number)
+    hits = [*scanner.take_streamed(), *scanner.finish()]
+    assert [(hit.file, hit.number) for hit in hits] == [("conn.log", FIRST_ROW)]
+    (found,) = hits[0].matches
+    assert [(event.file, event.line) for event in found.events] == [("conn.log", FIRST_ROW), ("conn.log", FIRST_ROW)]
+
+
+def test_time_order_names_the_temporary_folder_when_it_cannot_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iocmatch._common.errors import IocmatchError
+
+    def full(*_args: object, **_kwargs: object) -> object:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", full)
+    order = TimeOrder(in_memory=2)
+    order.push((1, 1))
+    with pytest.raises(IocmatchError, match=r"cannot keep records in time order in .* No space left on device"):
+        order.push((2, 2))
+
+
+def test_a_stop_while_the_records_read_are_evaluated_ends_it_and_says_so() -> None:
+    from iocmatch._matcher.records import PatternIndicator, RecordScanner
+    from tests.conftest import matcher_for
+
+    scanner = RecordScanner(matcher_for("[domain-name:value = 'unrelated.example']"),
+                            [PatternIndicator("indicator--x", BEACON_THEN_HTTPS)])  # fmt: skip
+    scanner.new_input("conn.log")
+    rows = [conn(0.0, "CaBQ3k1bQGdHLrxTV2", "203.0.113.9", 8060), conn(30.0, "CbjJ1bNHhtGMjz1Yf", "198.51.100.23", 443)]
+    for number, line in enumerate([*ZEEK_CONN_HEADER, *rows], 1):
+        scanner.scan(line.encode(), number)
+    assert list(scanner.finish(lambda: True)) == []
+    assert scanner.cut

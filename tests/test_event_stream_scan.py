@@ -316,14 +316,21 @@ def test_stdin_from_a_pipe_waits_a_minute_for_records_behind(
     assert "did not evaluate 1 records that arrived more than the lateness" in err
 
 
-def test_a_log_named_twice_is_read_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """One lookup named twice is no repetition."""
+def test_a_log_named_twice_is_read_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One lookup named twice (by another path, or as stdin redirected from it) is no repetition."""
     feed = write_feed(tmp_path, "[domain-name:value = 'update.badcdn.example'] REPEATS 2 TIMES WITHIN 10 SECONDS")
     log = write_log(tmp_path, [eve_dns(0.0, "update.badcdn.example", 1)], "eve.json")
     argv = ["-i", str(feed), "--events", "auto", "--format", "jsonl"]
     status, records, err = scan(capsys, *argv, str(log), str(tmp_path / "." / "eve.json"))
     assert (status, records) == (1, [])
     assert f"{tmp_path / '.' / 'eve.json'} is {log}, read once with --events" in err
+    with log.open("rb") as stdin:
+        monkeypatch.setattr("sys.stdin", stdin)
+        status, records, err = scan(capsys, *argv, str(log), "-")
+    assert (status, records) == (1, [])
+    assert f"- is {log}, read once with --events" in err
     second = write_log(tmp_path, [eve_dns(4.0, "update.badcdn.example", 2)], "eve.1.json")
     status, records, _ = scan(capsys, *argv, str(log), str(second))
     assert (status, len(records)) == (0, 1)

@@ -1,11 +1,17 @@
-"""Random and mutated input against the readers, the loader and the scanner:
-a clear SourceError or a report that adds up, never another exception; every
-engine and both paths give the same matches on any bytes."""
+"""Random and mutated input against the readers, the loader, the scanner and
+the matcher file reader: a clear SourceError (or MatcherFileError) or a
+result that adds up, never another exception; every engine and both paths
+give the same matches on any bytes."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +21,7 @@ import iocmatch
 from iocmatch import SourceError
 from iocmatch._feeds.reading import read_bytes
 from tests.conftest import bundle, indicator
+from tests.test_store import resealed
 
 SEEDS = [
     json.dumps(
@@ -106,3 +113,75 @@ def test_any_bytes_scan_alike_on_every_engine_and_path(data: bytes, block_size: 
         assert list(matcher.scan_stream(io.BytesIO(data), block_size)) == expected
         # Every line as the pieces of a long line: the window path, whatever the reads.
         assert list(matcher.scan_stream(io.BytesIO(data), block_size, line_window=1)) == expected
+
+
+# -- matcher files ---------------------------------------------------------------
+
+_MATCHER_FEED = bundle(
+    indicator("[domain-name:value = 'evil.example']", 1),
+    indicator("[ipv4-addr:value = '198.51.100.0/24']", 2),
+    indicator("[network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port = 8060]", 3),
+    indicator("[file:hashes.MD5 = '0cc175b9c0f1b6a831c399e269772661']", 4),
+)
+
+
+@contextlib.contextmanager
+def _key_file(path: Path) -> Iterator[None]:
+    """Matcher files are signed and checked with the key at ``path`` (the user's is never touched)."""
+    previous = os.environ.get("IOCMATCH_KEY_FILE")
+    os.environ["IOCMATCH_KEY_FILE"] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("IOCMATCH_KEY_FILE")
+        else:
+            os.environ["IOCMATCH_KEY_FILE"] = previous
+
+
+class _Files(tuple[Path, list[bytes]]):
+    def __repr__(self) -> str:  # a failing example is printed with its arguments: not 70 kB of files
+        return "<a key and three matcher files>"
+
+
+@pytest.fixture(scope="module")
+def matcher_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:
+    """A key, and a matcher file of each engine made with it."""
+    folder = tmp_path_factory.mktemp("matchers")
+    key = folder / "matcher.key"
+    files = []
+    with _key_file(key):
+        for engine in ("hyperscan", "aho-corasick", "tokens"):
+            iocmatch.save_matcher(iocmatch.compile(iocmatch.load(_MATCHER_FEED), engine=engine), folder / "m")
+            files.append((folder / "m").read_bytes())
+    return _Files((key, files))
+
+
+@settings(max_examples=300, deadline=None)
+@given(which=st.integers(0, 2), seed=st.integers(0, 1 << 32))
+def test_any_matcher_file_loads_or_is_refused_clearly(
+    matcher_files: tuple[Path, list[bytes]], which: int, seed: int
+) -> None:
+    """Mutated files, as they are and resealed with the key (so the sections' contents are read):
+    a Matcher or MatcherFileError, never another exception."""
+    key, files = matcher_files
+    # Mutations from a seed: the draws must not depend on the file's length, which each run's own compile sets.
+    rng = random.Random(seed)
+    original = bytearray(files[which])
+    for _ in range(rng.randint(1, 6)):
+        at, size = rng.randrange(len(original)), rng.randint(1, 64)
+        action = rng.choice(["flip", "cut", "insert"])
+        if action == "flip":
+            original[at] ^= size
+        elif action == "cut":
+            del original[at : at + size]
+        else:
+            original[at:at] = rng.randbytes(size)
+        if not original:
+            original = bytearray(b"I")
+    path = key.parent / "fuzzed.matcher"
+    with _key_file(key):
+        for candidate in (bytes(original), resealed(bytes(original), key.read_bytes())):
+            path.write_bytes(candidate)
+            with contextlib.suppress(iocmatch.MatcherFileError):
+                iocmatch.load_matcher(path)

@@ -68,34 +68,50 @@ def run(*args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "iocmatch", *args], capture_output=True, check=False)
 
 
-# -- the layout, as documented in store.py -------------------------------------
+# -- the layout, as documented in sections.py ----------------------------------
+
+HEAD = struct.Struct(">8sHHI8s32s")  # magic, format, flags, count, key id, tag
+ENTRY = struct.Struct(">32s8sQQ32s")  # name, dtype, offset, length, sha256
+
+
+def entries(data: bytes) -> list[tuple[str, int, int]]:
+    """(name, offset, length) of each section of a matcher file (of a damaged one, as far as it goes)."""
+    if len(data) < HEAD.size:
+        return []
+    count = min(HEAD.unpack_from(data)[3], (len(data) - HEAD.size) // ENTRY.size)
+    found = []
+    for index in range(count):
+        name, _, offset, length, _ = ENTRY.unpack_from(data, HEAD.size + index * ENTRY.size)
+        found.append((name.rstrip(b"\0").decode("ascii", "replace"), offset, length))
+    return found
 
 
 def offsets(data: bytes) -> dict[str, int]:
-    """Where each field of a matcher file starts."""
-    key_id = 11 + data[10]  # after magic (8), format (2), build size (1) and build
-    return {"start": 0, "build": 11, "key id": key_id, "length": key_id + 8, "tag": key_id + 16, "payload": key_id + 48}
+    """Where each field of a matcher file starts; "first section" is the one that comes first."""
+    first = min(offset for _, offset, length in entries(data) if length)
+    return {"start": 0, "count": 12, "key id": 16, "tag": 24, "table": HEAD.size, "first section": first}
 
 
-def split(data: bytes) -> dict[str, bytes]:
-    """The fields of a matcher file ("start" is the magic and the format version)."""
-    at = offsets(data)
-    return {
-        "start": data[:10],
-        "build": data[11 : at["key id"]],
-        "key id": data[at["key id"] : at["length"]],
-        "length": data[at["length"] : at["tag"]],
-        "tag": data[at["tag"] : at["payload"]],
-        "payload": data[at["payload"] :],
-    }
+def resealed(data: bytes, key: bytes) -> bytes:
+    """``data`` with every section's SHA-256 in its table made again, and signed with ``key``."""
+    if len(data) < HEAD.size:
+        return data
+    table = bytearray(data[HEAD.size : HEAD.size + len(entries(data)) * ENTRY.size])
+    for index, (_, offset, length) in enumerate(entries(data)):
+        at = index * ENTRY.size + ENTRY.size - 32
+        table[at : at + 32] = hashlib.sha256(data[offset : offset + length]).digest()
+    signed = data[: HEAD.size - 32] + bytes(table)
+    tag = hmac.new(key, signed, hashlib.sha256).digest()
+    return data[: HEAD.size - 32] + tag + bytes(table) + data[HEAD.size + len(table) :]
 
 
-def assemble(fields: dict[str, bytes], key: bytes | None = None) -> bytes:
-    """A file of ``fields``, the length recomputed, signed with ``key`` (else ``fields["tag"]`` is kept)."""
-    build, payload = fields["build"], fields["payload"]
-    signed = fields["start"] + bytes([len(build)]) + build + fields["key id"] + struct.pack(">Q", len(payload))
-    tag = hmac.new(key, signed + payload, hashlib.sha256).digest() if key is not None else fields["tag"]
-    return signed + tag + payload
+def format_one(payload: bytes, key: bytes) -> bytes:
+    """A file as iocmatch wrote matchers before (format 1: a signed pickle)."""
+    build = b"iocmatch 0.1.0+000000000000; pyahocorasick 2.1.0"
+    key_id = hmac.new(key, b"iocmatch matcher key id", hashlib.sha256).digest()[:8]
+    signed = b"IOCMATCH" + struct.pack(">H", 1) + bytes([len(build)]) + build + key_id
+    signed += struct.pack(">Q", len(payload))
+    return signed + hmac.new(key, signed + payload, hashlib.sha256).digest() + payload
 
 
 class Marker:
@@ -116,6 +132,47 @@ class _Options(TypedDict, total=False):
 
     subdomains: bool
     registry_aliases: bool
+
+
+# Every kind of table a compiled set holds: address ranges of both families, AND clauses with a port,
+# a regex, a URL, a hash, a registry key, a file name; validity windows at event time.
+EVERY_TABLE = bundle(
+    indicator("[domain-name:value = 'evil.example']", 1),
+    indicator("[ipv4-addr:value = '198.51.100.0/24']", 2, valid_until="2031-01-01T00:00:00Z"),
+    indicator("[ipv6-addr:value = '2001:db8:aa::/48']", 3),
+    indicator("[network-traffic:dst_ref.value = '203.0.113.9' AND network-traffic:dst_port = 8060]", 4),
+    indicator("[process:command_line MATCHES 'certutil(\\\\.exe)? +-decode ']", 5),
+    indicator("[url:value = 'http://c2.evil.example/gate.php']", 6),
+    indicator("[file:hashes.MD5 = '0123456789abcdef0123456789abcdef']", 7),
+    indicator("[windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\\\Software\\\\Evil']", 8),
+    indicator("[file:name = 'runsna.dll']", 9),
+)
+EVERY_TABLE_LINE = (
+    "2026-12-06T09:14:02Z GET http://c2.evil.example/gate.php from 198.51.100.9 to 203.0.113.9:8060 "
+    "[2001:db8:aa::5] cmd certutil.exe -decode x HKLM\\Software\\Evil runsna.dll 0123456789ABCDEF0123456789ABCDEF"
+)
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "aho-corasick", "tokens"])
+@pytest.mark.parametrize("at_event_time", [False, True], ids=["validity at load", "at event time"])
+def test_every_table_of_every_engine_comes_back_as_it_was_saved(
+    tmp_path: Path, engine: str, at_event_time: bool
+) -> None:
+    loaded_set = iocmatch.load(EVERY_TABLE, at_event_time=at_event_time)
+    assert loaded_set.report.compiled == 9, loaded_set.report.problems
+    fresh = iocmatch.compile(loaded_set, engine=engine)
+    path = tmp_path / "every.matcher"
+    iocmatch.save_matcher(fresh, path)
+    loaded = iocmatch.load_matcher(path)
+    before, after = fresh.__getstate__().__getstate__(), loaded.__getstate__().__getstate__()
+    for name in ("_picker", "_ipv4", "_ipv6", "_clock", "_direct"):  # objects without equality, compared below
+        before.pop(name), after.pop(name)
+    assert after == before
+    hits = [(hit.kind, hit.value, hit.indicators) for hit in fresh.scan_line(EVERY_TABLE_LINE)]
+    assert len(hits) == 10  # the domain hits too, as the URL's parent domain
+    assert [(hit.kind, hit.value, hit.indicators) for hit in loaded.scan_line(EVERY_TABLE_LINE)] == hits
+    assert loaded.engine == fresh.engine
+    assert loaded.origin == fresh.origin
 
 
 @pytest.mark.parametrize(
@@ -177,33 +234,32 @@ def test_compile_reports_what_was_not_compiled(tmp_path: Path, capsys: pytest.Ca
 
 def flip(field: str, at: int = 0) -> Callable[[bytes], bytes]:
     def change(data: bytes) -> bytes:
-        index = offsets(data)[field] + (at if at >= 0 else len(split(data)[field]) + at)
+        index = offsets(data)[field] + at if at >= 0 else len(data) + at
         return data[:index] + bytes([data[index] ^ 0x20]) + data[index + 1 :]
 
     return change
 
 
-def _length_off_by(data: bytes, change: int) -> bytes:
-    at = offsets(data)["length"]
-    (length,) = struct.unpack(">Q", data[at : at + 8])
-    return data[:at] + struct.pack(">Q", length + change) + data[at + 8 :]
+def _count_off_by(data: bytes, change: int) -> bytes:
+    (count,) = struct.unpack(">I", data[12:16])
+    return data[:12] + struct.pack(">I", count + change) + data[16:]
 
 
 CHANGES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
-    "payload first byte": (flip("payload"), "made with another key or changed"),
-    "payload last byte": (flip("payload", -1), "made with another key or changed"),
-    "build in the header": (flip("build", 3), "made with another key or changed"),
+    "a section's first byte": (flip("first section"), "damaged: section '[a-z_]+' does not match its SHA-256"),
+    "the last byte": (flip("first section", -1), "damaged: section '[a-z_]+' does not match its SHA-256"),
     "key id": (flip("key id", 2), "made with another key or changed"),
     "tag": (flip("tag", 5), "made with another key or changed"),
-    # The header says one byte more than the file holds, and one less (whatever the payload's size).
-    "length longer": (lambda data: _length_off_by(data, 1), "truncated"),
-    "length shorter": (lambda data: _length_off_by(data, -1), "longer than its header says"),
+    "a checksum in the table": (flip("table", ENTRY.size - 3), "made with another key or changed"),
+    "a section's name": (flip("table", 1), "made with another key or changed"),
+    "one section more": (lambda data: _count_off_by(data, 1), "damaged|made with another key or changed"),
+    "one section less": (lambda data: _count_off_by(data, -1), "longer than its table says"),
     "magic": (flip("start"), "not a compiled iocmatch matcher"),
-    "format version": (lambda data: data[:8] + struct.pack(">H", 2) + data[10:], "matcher file format 2"),
-    "truncated payload": (lambda data: data[:-7], "truncated"),
+    "format version 3": (lambda data: data[:8] + struct.pack(">H", 3) + data[10:], "matcher file format 3;"),
+    "truncated sections": (lambda data: data[:-7], "truncated"),
     "truncated header": (lambda data: data[:30], "truncated"),
     "truncated magic": (lambda data: data[:5], "truncated"),
-    "bytes appended": (lambda data: data + b"\n", "longer than its header says"),
+    "bytes appended": (lambda data: data + b"\n", "longer than its table says"),
     "empty": (lambda _data: b"", "empty"),
     "random bytes": (lambda _data: random.Random(7).randbytes(4096), "not a compiled iocmatch matcher"),
     "a pickle": (lambda _data: pickle.dumps({"not": "a matcher file"}), "not a compiled iocmatch matcher"),
@@ -224,40 +280,33 @@ def test_a_changed_or_foreign_file_is_refused_with_one_line(
 
 
 @pytest.mark.slow
-def test_a_foreign_pickle_is_never_unpickled(saved: Path, key_file: Path, tmp_path: Path, empty_log: Path) -> None:
+def test_a_pickle_is_never_unpickled(saved: Path, key_file: Path, tmp_path: Path, empty_log: Path) -> None:
+    """A file is data: not even a pickle signed with the user's own key, as format 1 held, is unpickled."""
     marker = tmp_path / "unpickled"
     evil = pickle.dumps(Marker(marker), protocol=5)
-    bare = tmp_path / "bare.matcher"
+    bare, old, inside = tmp_path / "bare.matcher", tmp_path / "format-1.matcher", tmp_path / "inside.matcher"
     bare.write_bytes(evil)
-    # Our header (magic, format, build, key id) around it, with the old tag or
-    # with one made with another key: whoever crafts a file has no key of ours.
-    fields = split(saved.read_bytes())
-    kept_tag = tmp_path / "kept-tag.matcher"
-    kept_tag.write_bytes(assemble({**fields, "payload": evil}))
-    other_key = tmp_path / "other-key.matcher"
-    other_key.write_bytes(assemble({**fields, "payload": evil}, os.urandom(32)))
+    old.write_bytes(format_one(evil, key_file.read_bytes()))
+    # In place of a section of a genuine file, resealed and signed with the user's key.
+    data = saved.read_bytes()
+    _, offset, length = next(entry for entry in entries(data) if entry[0] == "hyperscan" or entry[2] > len(evil))
+    padded = evil + b"\0" * (length - len(evil)) if length >= len(evil) else evil[:length]
+    inside.write_bytes(resealed(data[:offset] + padded + data[offset + length :], key_file.read_bytes()))
     for path, message in [
         (bare, "not a compiled iocmatch matcher"),
-        (kept_tag, "made with another key or changed"),
-        (other_key, "made with another key or changed"),
+        (old, "matcher file format 1 \\(an older iocmatch's, which ran code when read\\).*compile it again"),
+        (inside, "damaged"),
     ]:
         with pytest.raises(iocmatch.MatcherFileError, match=message):
             iocmatch.load_matcher(path)
         result = run("scan", "-m", str(path), str(empty_log))
         assert result.returncode == 2
-        assert message in result.stderr.decode()
         assert b"Traceback" not in result.stderr
-        assert not marker.exists()
-    # The same bytes signed with the user's key are unpickled: the tag is what stops them.
-    genuine = tmp_path / "signed.matcher"
-    genuine.write_bytes(assemble({**fields, "payload": evil}, key_file.read_bytes()))
-    with pytest.raises(iocmatch.MatcherFileError, match="holds a NoneType, not a Matcher"):
-        iocmatch.load_matcher(genuine)
-    assert marker.exists()
+    assert not marker.exists()
 
 
 def test_a_changed_file_is_refused_by_the_command_without_a_traceback(saved: Path, empty_log: Path) -> None:
-    saved.write_bytes(flip("payload", 40)(saved.read_bytes()))
+    saved.write_bytes(flip("tag", 4)(saved.read_bytes()))
     result = run("scan", "-m", str(saved), str(empty_log))
     lines = result.stderr.decode().splitlines()
     assert result.returncode == 2
@@ -265,21 +314,17 @@ def test_a_changed_file_is_refused_by_the_command_without_a_traceback(saved: Pat
     assert lines[0].startswith(f"iocmatch: error: {saved}: made with another key or changed (its HMAC does not match")
 
 
-def test_a_file_written_by_another_build_is_refused(saved: Path, key_file: Path) -> None:
-    fields = split(saved.read_bytes())
-    build = fields["build"].decode().split("; ")
-    older = "; ".join(["iocmatch 0.0.1+000000000000", *build[1:]])
-    saved.write_bytes(assemble({**fields, "build": older.encode()}, key_file.read_bytes()))
-    with pytest.raises(iocmatch.MatcherFileError) as raised:
-        iocmatch.load_matcher(saved)
-    assert str(raised.value) == f"{saved}: compiled by {older.split('; ')[0]} (this is {build[0]}): compile it again"
-
-
 def test_a_signed_file_that_is_no_matcher_is_refused(saved: Path, key_file: Path) -> None:
-    fields = split(saved.read_bytes())
-    saved.write_bytes(assemble({**fields, "payload": pickle.dumps([1, 2])}, key_file.read_bytes()))
-    with pytest.raises(iocmatch.MatcherFileError, match="holds a list, not a Matcher"):
-        iocmatch.load_matcher(saved)
+    """Sections a reader checks and signs, holding no matcher: named as damage, never a crash."""
+    data = saved.read_bytes()
+    key = key_file.read_bytes()
+    meta_name, meta_offset, meta_length = next(entry for entry in entries(data) if entry[0] == "meta")
+    for meta, message in [(b"[1, 2]", "its description is no JSON object"), (b"{}", "damaged: KeyError")]:
+        changed = data[:meta_offset] + meta.ljust(meta_length) + data[meta_offset + meta_length :]
+        saved.write_bytes(resealed(changed, key))
+        with pytest.raises(iocmatch.MatcherFileError, match=message):
+            iocmatch.load_matcher(saved)
+    assert meta_name == "meta"
 
 
 def test_a_directory_or_a_missing_file_is_refused(tmp_path: Path) -> None:

@@ -58,6 +58,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
          "2026-12-06T09:14:02.250000+00:00"),
         ("CEF:0|Vendor|FW|1|100|deny|5|src=10.1.2.3 end=Dec 6 2026 09:14:02", "2026-12-06T09:14:02+00:00"),
         ("CEF:0|Vendor|FW|1|100|deny|5|cs1=rt=1765012442123 in a label", None),
+        # The receipt time wins over the end, wherever each stands; a zone by offset counts, one by name does not.
+        ("CEF:0|V|P|1|100|n|5|start=1765012400000 end=1765012430000 rt=1765012442000", "2025-12-06T09:14:02+00:00"),
+        ("CEF:0|V|P|1|100|n|5|src=10.1.2.3 rt=Dec 06 2026 10:14:02 +0100 dpt=443", "2026-12-06T09:14:02+00:00"),
+        ("CEF:0|V|P|1|100|n|5|src=10.1.2.3 rt=Dec 06 2026 10:14:02 CET dpt=443", None),
+        # No CEF header: the line's own ISO time, not a key in its query string.
+        ("GET /q?x=CEF: end=1600000000000 at 2026-12-06T09:14:02Z 200", "2026-12-06T09:14:02+00:00"),
     ],
 )  # fmt: skip
 def test_common_log_forms_carry_their_time(line: str, expected: str | None) -> None:

@@ -55,7 +55,7 @@ def distinct_logs(names: list[str]) -> tuple[list[str], list[str]]:
     dropped: list[str] = []
     for name in names:
         try:
-            info = os.stat(name) if name != "-" else None
+            info = os.stat(name) if name != "-" else _regular_stdin()
         except OSError:
             info = None  # named at its turn, as any unreadable input
         identity = None if info is None else (info.st_dev, info.st_ino)
@@ -66,6 +66,15 @@ def distinct_logs(names: list[str]) -> tuple[list[str], list[str]]:
             seen[identity] = name
         kept.append(name)
     return kept, dropped
+
+
+def _regular_stdin() -> os.stat_result | None:
+    """Stdin's file, when it is a regular one (``- < conn.log``): it may also be named."""
+    try:
+        info = os.fstat(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return info if stat.S_ISREG(info.st_mode) else None
 
 
 def schema_and_mappings(args: argparse.Namespace) -> tuple[str, tuple[SchemaMapping, ...]]:

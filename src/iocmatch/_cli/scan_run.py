@@ -139,10 +139,16 @@ class Scan:
             self.notes.append(f"{path}: its last line had no newline when following stopped; scanned as it stood")
 
     def finish(self) -> None:
-        """Write what waited for the end: hits of several records, and what the format owes."""
+        """Write what waited for the end: hits of several records, and what the format owes.
+        A stop while the records read are evaluated ends it there, and the
+        scan is cut short (after a stop that ended reading, what was read is
+        evaluated: a second stop ends the command)."""
         if isinstance(self.events, RecordScanner):
-            for hit in self.events.finish():
-                self._hit(hit, streaming=True)
+            stopped = None if self.stopped() else self.stopped
+            for hit in self.events.finish(stopped):
+                self._hit(hit, streaming=False)
+            if self.events.cut:
+                self.cut_short.append("the records waiting for patterns joining observations were not all evaluated")
         self._emit(self.output.end(datetime.now(timezone.utc)), flush=True)
 
     def _read_times(self, name: str, written_by: datetime | None) -> None:

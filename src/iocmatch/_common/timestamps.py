@@ -53,10 +53,15 @@ _APACHE = re.compile(r"\[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2})
 _APACHE_START = re.compile(r"\S+ \S+ \S+ (?=\[)")
 # Windows event exports and DNS debug logs, in the en-US form: month/day/year, 12-hour clock.
 _WINDOWS = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp][Mm]))?(?![\d:])")
-# CEF's receipt time (ArcSight): epoch milliseconds, or "Jun 10 2024 12:00:01(.123)( zone)"; ``end`` when no ``rt``.
-_CEF = re.compile(
-    r"(?:^|[ |])(?:rt|end)=(?:(\d{13})|([A-Z][a-z]{2}) (\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?"
-    r"(?: (UTC|GMT|Z))?)(?=\s|$)"
+# CEF's receipt time (ArcSight) after a CEF header: epoch milliseconds, or "Jun 10 2024 12:00:01(.123)" with
+# an optional zone (UTC, GMT, Z, or an offset); ``end`` when there is no ``rt``.
+_CEF_HEADER = re.compile(r"CEF:\d+\|")
+_CEF_TIMES = tuple(
+    re.compile(
+        rf"(?:^|[ |]){key}=(?:(\d{{13}})|([A-Z][a-z]{{2}}) (\d{{1,2}}) (\d{{4}}) (\d{{2}}):(\d{{2}}):(\d{{2}})"
+        r"(?:\.(\d{1,3}))?(?: (UTC|GMT|Z|[+-]\d{2}:?\d{2}))?)(?= [A-Za-z0-9_]+=|$)"
+    )
+    for key in ("rt", "end")
 )
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
@@ -94,7 +99,9 @@ def log_timestamp(line: str, year: int | None = None) -> datetime | None:
     ``"timestamp"`` or ``"ts"`` (a time or epoch seconds); at the start of the
     line Squid's and Zeek's epoch seconds ``1730000000.061`` and syslog's
     ``Oct 27 03:33:20`` (``year`` is the year it was written: the file's
-    modification year, else the current one); anywhere in the line Apache's
+    modification year, else the current one); in a CEF record (after its
+    ``CEF:0|`` header) its ``rt=`` (else ``end=``), epoch milliseconds or
+    ``Oct 27 2024 03:33:20``; anywhere in the line Apache's
     ``[27/Oct/2024:03:33:20 +0000]``, ISO 8601, BIND's ``27-Oct-2024
     03:33:20.768`` and Windows' ``10/27/2024 3:33:20 AM``. A time without a
     zone is UTC. Never raises.
@@ -188,19 +195,25 @@ def _windows_form(line: str, clock: LogClock, at: int | None) -> datetime | None
 
 
 def _cef_form(line: str, clock: LogClock, at: int | None) -> datetime | None:
-    """A CEF record's ``rt=`` (or ``end=``): wherever it stands, its key says what it is."""
-    if at is not None or "CEF:" not in line:
+    """A CEF record's ``rt=`` (else ``end=``), after its header: its key says what it is.
+    A time in a zone not named as UTC or an offset is no time (it cannot be placed)."""
+    header = _CEF_HEADER.search(line) if at is None else None
+    if header is None:
         return None
-    found = _CEF.search(line)
-    if found is None:
-        return None
-    millis, month, day, year, hour, minute, second, fraction, utc = found.groups()
-    if millis:
-        return _epoch(millis[:10], millis[10:])
-    if month not in _MONTHS:
-        return None
-    local = _local(int(year), _MONTHS[month], int(day), hour, minute, second, fraction)
-    return _in_zone(local, timezone.utc if utc else clock.zone)
+    for times in _CEF_TIMES:
+        found = times.search(line, header.end())
+        if found is None:
+            continue
+        millis, month, day, year, hour, minute, second, fraction, zone = found.groups()
+        if millis:
+            return _epoch(millis[:10], millis[10:])
+        if month not in _MONTHS:
+            return None
+        local = _local(int(year), _MONTHS[month], int(day), hour, minute, second, fraction)
+        if zone and zone[0] in "+-":
+            return parse_timestamp(local.isoformat() + (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"))
+        return _in_zone(local, timezone.utc if zone else clock.zone)
+    return None
 
 
 def _apache(line: str, _clock: LogClock, at: int | None) -> datetime | None:

@@ -18,12 +18,13 @@ class StringEngine:
     Latin-1, one character a byte). An occurrence is (end offset, key index).
     """
 
-    __slots__ = ("_automaton",)
+    __slots__ = ("_automaton", "keys")
     folds_ascii = False  # blocks are given ASCII-lowered
 
     def __init__(self, keys: Iterable[str]) -> None:
+        self.keys = tuple(keys)  # what the automaton is built from again, when read from a file or a pickle
         automaton = ahocorasick.Automaton()
-        for index, key in enumerate(keys):
+        for index, key in enumerate(self.keys):
             if not key:
                 continue  # a key another engine looks for
             automaton.add_word(key.encode("utf-8").decode("latin-1"), index)
@@ -41,9 +42,9 @@ class StringEngine:
         # pyahocorasick's end index is inclusive.
         return [(last + 1, index) for last, index in self._automaton.iter(folded.decode("latin-1"))]
 
-    # A tuple, because pickle skips __setstate__ for a false state (None).
-    def __getstate__(self) -> tuple[object]:
-        return (self._automaton,)
+    # The keys, not the automaton: pyahocorasick's pickled form is its memory layout.
+    def __getstate__(self) -> tuple[tuple[str, ...]]:
+        return (self.keys,)
 
-    def __setstate__(self, state: tuple[object]) -> None:
-        (self._automaton,) = state
+    def __setstate__(self, state: tuple[tuple[str, ...]]) -> None:
+        self.__init__(state[0])  # type: ignore[misc]

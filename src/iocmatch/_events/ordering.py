@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
+from .._common.errors import IocmatchError
+
 # Items kept in memory at most before a sorted run is written to disk.
 IN_MEMORY = 100_000
 # Bytes of item text kept in memory at most (lines of up to the line window each).
@@ -73,6 +75,13 @@ class TimeOrder:
         self._file, self._runs, self._heap, self._bytes, self.spilled = None, [], [], 0, 0
 
     def _spill(self) -> None:
+        try:
+            self._write_run()
+        except OSError as exc:  # a full disk is the temporary folder's, not the log being read
+            where, reason = tempfile.gettempdir(), exc.strerror or exc
+            raise IocmatchError(f"cannot keep records in time order in {where} (TMPDIR): {reason}") from None
+
+    def _write_run(self) -> None:
         if self._file is None:
             # Open until drained or closed: the runs outlive this call.
             self._file = tempfile.TemporaryFile(prefix="iocmatch-order-")  # noqa: SIM115

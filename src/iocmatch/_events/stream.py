@@ -43,7 +43,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -66,6 +66,8 @@ FANOUT = 4
 _MAX_NEW = 16
 # Records waiting for their place in time order at most; past it the oldest is evaluated early.
 MAX_BUFFERED = 100_000
+# Records evaluated at the end between two looks at a stop request.
+_STOP_CHECKS = 4096
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 _NO_HORIZON = None
@@ -396,9 +398,11 @@ class EventStream:
         self._held = TimeOrder()  # lateness None: every record holding an observation, until flush
         self._newest: int | None = None
         self._released: int | None = None
-        self._count = 0
+        self._count = 0  # lines fed (the index of a record when the caller gives none)
+        self._sequence = 0  # records fed: orders two records of one time and index
         self.late = 0
         self.untimed = 0
+        self.cut = False  # a stop ended the evaluation of the records waiting
 
     @property
     def indicators(self) -> list[str]:
@@ -444,6 +448,7 @@ class EventStream:
         completes (``size``: the bytes of text it holds); ``triggers``: the
         record's ``record_triggers`` for at least ``trigger_paths``, when the
         caller has them."""
+        self._sequence += 1
         if time is not None and time.tzinfo is None:
             time = time.replace(tzinfo=timezone.utc)
         at = None if time is None else _microseconds(time)
@@ -454,12 +459,12 @@ class EventStream:
         self._newest = at if self._newest is None else max(self._newest, at)
         if held:
             if self._lateness is None:
-                self._held.push((at, index, time, held, payload), size)
+                self._held.push((at, index, self._sequence, time, held, payload), size)
                 return []
             if self._released is not None and at < self._released:
                 self.late += 1
             else:
-                heapq.heappush(self._waiting, (at, index, time, held, payload))
+                heapq.heappush(self._waiting, (at, index, self._sequence, time, held, payload))
         if self._lateness is None:
             return []
         return self._release(self._newest - self._lateness)
@@ -468,13 +473,22 @@ class EventStream:
         """The hits of the records still waiting: call at the end of the records."""
         return list(self.flushed())
 
-    def flushed(self) -> Iterator[StreamHit]:
+    def flushed(self, stopped: Callable[[], bool] | None = None) -> Iterator[StreamHit]:
         """``flush``, each hit as soon as its record is evaluated (memory stays
-        bounded however many hits the records waiting make)."""
-        if self._lateness is None:
-            yield from self._each_hit(self._held.drain())
-        else:
-            yield from self._release(None)
+        bounded however many hits the records waiting make). ``stopped`` is
+        asked every few thousand records; once it says so, evaluation ends
+        and ``cut`` is True."""
+        records: Iterable[_Waiting] = self._held.drain() if self._lateness is None else self._due(None)
+        if stopped is not None:
+            records = self._until_stopped(records, stopped)
+        yield from self._each_hit(records)
+
+    def _until_stopped(self, records: Iterable[_Waiting], stopped: Callable[[], bool]) -> Iterator[_Waiting]:
+        for count, record in enumerate(records):
+            if count % _STOP_CHECKS == 0 and stopped():
+                self.cut = True
+                return
+            yield record
 
     def close(self) -> None:
         """Forget the records waiting (and the disk they took)."""
@@ -506,21 +520,18 @@ class EventStream:
 
     def _release(self, until: int | None) -> list[StreamHit]:
         """With a lateness: evaluate the records waiting up to ``until`` (all when None)."""
+        return self._evaluate(self._due(until))
 
-        def due() -> Iterator[_Waiting]:
-            while self._waiting and (
-                until is None or self._waiting[0][0] <= until or len(self._waiting) > MAX_BUFFERED
-            ):
-                yield heapq.heappop(self._waiting)
-
-        return self._evaluate(due())
+    def _due(self, until: int | None) -> Iterator[_Waiting]:
+        while self._waiting and (until is None or self._waiting[0][0] <= until or len(self._waiting) > MAX_BUFFERED):
+            yield heapq.heappop(self._waiting)
 
     def _evaluate(self, records: Iterable[_Waiting]) -> list[StreamHit]:
         return list(self._each_hit(records))
 
     def _each_hit(self, records: Iterable[_Waiting]) -> Iterator[StreamHit]:
         """The hits of records evaluated in the order given, a record's in order of their last event."""
-        for at, index, time, held, payload in records:
+        for at, index, _, time, held, payload in records:
             hits: list[StreamHit] = []
             self._released = at
             event = (at, index, time)
@@ -535,7 +546,8 @@ class EventStream:
             yield from sorted(hits, key=lambda hit: (hit.events[-1].time, hit.events[-1].index, hit.indicator))
 
 
-_Waiting = tuple[int, int, datetime, dict[int, frozenset[int]], Any]
+# (microseconds, index, sequence, time, observations held, payload): the sequence orders ties, never the rest.
+_Waiting = tuple[int, int, int, datetime, dict[int, frozenset[int]], Any]
 
 
 def _window(validity: tuple[datetime | None, datetime | None]) -> tuple[int | None, int | None]:

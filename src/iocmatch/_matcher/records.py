@@ -36,7 +36,7 @@ records all inside the indicator's validity.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -145,6 +145,7 @@ class RecordScanner:
         self._inputs: list[str] = sorted(set(inputs))
         self._unread = set(self._inputs)
         self._input = -1  # the number of the log being read
+        self._last_line = 0
         self._streamed: list[HitLine] = []
 
     def new_input(self, name: str = "-", clock: LogClock | None = None) -> None:
@@ -152,6 +153,7 @@ class RecordScanner:
         ``clock``): a Zeek header read before does not hold for them."""
         self._reader = RecordReader()
         self._clock = clock or LogClock()
+        self._last_line = 0
         if name in self._unread:
             self._unread.discard(name)
             self._input = self._inputs.index(name)
@@ -161,17 +163,23 @@ class RecordScanner:
         if self._input >= 1 << (63 - _LINE_BITS):
             raise ValueError("too many inputs for one scan")  # 2**23: more than a command line holds
 
-    def finish(self) -> Iterator[HitLine]:
+    def finish(self, stopped: Callable[[], bool] | None = None) -> Iterator[HitLine]:
         """The hits of several records still to come once every input is read,
-        each as soon as it is found."""
+        each as soon as it is found; ``stopped`` (asked now and then) ends the
+        evaluation early, and ``cut`` then says so."""
         try:
-            for hit in self._stream.flushed():
+            for hit in self._stream.flushed(stopped):
                 self._add_streamed([hit])
                 if len(self._streamed) > 1:  # the one before is complete: no later hit joins its line
                     yield self._streamed.pop(0)
             yield from self.take_streamed()
         finally:
             self._stream.close()
+
+    @property
+    def cut(self) -> bool:
+        """Whether a stop ended the evaluation of the records waiting."""
+        return self._stream.cut
 
     def take_streamed(self) -> list[HitLine]:
         """The hits of several records completed since the last call, a hit line each."""
@@ -234,6 +242,10 @@ class RecordScanner:
         ``take_streamed``. Never raises on the line's content."""
         if self._input < 0:
             self.new_input()
+        elif number <= self._last_line:
+            # Line numbers started again (a followed log rotated or was truncated): another log of that name.
+            self.new_input(self._inputs[self._input], self._clock)
+        self._last_line = number
         text = line_text(line)
         fields = self._reader.read(text)  # every line, in order: a Zeek header sets how the next are read
         record = self._events.record_of_fields(fields) if fields else None

@@ -1,0 +1,65 @@
+"""Fuzz the matcher file reader: any bytes as a matcher file.
+
+    .venv/bin/python fuzz/fuzz_matcher_file.py -max_total_time=600 .fuzz/matcher fuzz/seeds/matcher
+
+Each input is tried twice: as it is, and resealed (every section's SHA-256
+in the table made again and the file signed with the fuzzing key), so the
+reader's checks of the sections' contents are reached too. Either a
+Matcher or MatcherFileError; anything else is a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+import sys
+import tempfile
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from iocmatch._common.errors import MatcherFileError
+    from iocmatch._matcher.file import load_matcher
+
+_HEAD = struct.Struct(">8sHHI8s32s")
+_ENTRY = struct.Struct(">32s8sQQ32s")
+_FOLDER = Path(tempfile.mkdtemp(prefix="iocmatch-fuzz-"))
+_KEY_FILE = _FOLDER / "matcher.key"
+_KEY = b"k" * 32
+_KEY_FILE.write_bytes(_KEY)
+_KEY_FILE.chmod(0o600)
+os.environ["IOCMATCH_KEY_FILE"] = str(_KEY_FILE)
+_PATH = _FOLDER / "input.matcher"
+
+
+def resealed(data: bytes) -> bytes:
+    """``data`` with its table's checksums and its tag made again (as far as its header is whole)."""
+    if len(data) < _HEAD.size:
+        return data
+    count = min(_HEAD.unpack_from(data)[3], (len(data) - _HEAD.size) // _ENTRY.size)
+    table = bytearray(data[_HEAD.size : _HEAD.size + count * _ENTRY.size])
+    for index in range(count):
+        _, _, offset, length, _ = _ENTRY.unpack_from(table, index * _ENTRY.size)
+        at = index * _ENTRY.size + _ENTRY.size - 32
+        table[at : at + 32] = hashlib.sha256(data[offset : offset + length]).digest()
+    key_id = hmac.new(_KEY, b"iocmatch matcher key id", hashlib.sha256).digest()[:8]
+    head = data[:16] + key_id
+    tag = hmac.new(_KEY, head + bytes(table), hashlib.sha256).digest()
+    return head + tag + bytes(table) + data[_HEAD.size + len(table) :]
+
+
+def test_one_input(data: bytes) -> None:
+    for candidate in (data, resealed(data)):
+        _PATH.write_bytes(candidate)
+        try:
+            load_matcher(_PATH)
+        except MatcherFileError:
+            continue
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()

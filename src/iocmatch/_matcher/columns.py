@@ -1,0 +1,412 @@
+"""A Matcher as data: columns of numbers and strings, and a little JSON.
+
+``to_sections`` turns a compiled matcher into named sections for
+``sections.write_sections``; ``from_sections`` builds the same matcher from
+them. Every table of the compiled set becomes arrays (a column of strings:
+its UTF-8 bytes and their offsets; rows of numbers: offsets and values; a
+column of few distinct values: the values once, in JSON, and a code a row),
+the Hyperscan database its own serialized bytes, the Aho-Corasick automaton
+its keys (built again when read: pyahocorasick's own form is a memory
+layout, which a damaged or crafted file could make it misread), and the
+rest (settings, the origin, the few hundred distinct needles) JSON.
+
+The layout of each table is written down in DESIGN.md ("The matcher file");
+a change to a compiled table that this module does not follow is caught by
+the round-trip tests, not by a reader years later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, fields
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from .._common.errors import MatcherFileError
+from .._common.model import Origin
+from .._common.timestamps import LogClock
+from .._compiling.boundaries import Needle
+from .._compiling.compiled import CompiledSet
+from .._engines.automaton import StringEngine
+from .._engines.hyperscan import AVAILABLE as HYPERSCAN_AVAILABLE
+from .._engines.hyperscan import HyperscanEngine
+from .._engines.intervals import IntervalIndex
+from .._engines.ipv4_sieve import IPv4Sieve
+from .._engines.picking import LinePicker
+from .._engines.tokens import TokenEngine
+from .matcher import Matcher
+from .sections import Sections
+
+META = "meta"
+_MASK64 = (1 << 64) - 1
+_NEEDLE_FIELDS = tuple(field.name for field in fields(Needle))
+
+
+def to_sections(matcher: Matcher) -> dict[str, Any]:
+    """The sections of ``matcher``: ``meta`` (JSON) and its arrays."""
+    writer = _Writer()
+    state: dict[str, Any] = dict(matcher.__getstate__().__getstate__())
+    needles: dict[Needle, int] = {}
+
+    def needle_number(needle: Needle) -> int:
+        return needles.setdefault(needle, len(needles))
+
+    meta: dict[str, Any] = {
+        "engine": state["engine"],
+        "subdomains": state["subdomains"],
+        "registry_aliases": state["registry_aliases"],
+        "defanged": state["defanged"],
+        "longest_key": state["_longest_key"],
+        "reference": state["_reference"],
+        "origin": _origin_to_json(state["_origin"]),
+        "kinds": writer.pooled("atom_kinds", state["_atom_kinds"]),
+        "attribution": writer.pooled("attribution", state["_attribution"]),
+        "provenance": writer.pooled("provenance", state["_provenance"]),
+        "windows": state["_windows"] is not None,
+        "ipv4": _index_to_columns(writer, "ipv4", state["_ipv4"]),
+        "ipv6": _index_to_columns(writer, "ipv6", state["_ipv6"]),
+        "picker": _picker_to_columns(writer, state["_picker"]),
+    }
+    writer.strings("atom_values", state["_atom_values"])
+    writer.strings("indicator_ids", state["_indicator_ids"])
+    writer.rows("single", state["_single"])
+    _multi_to_columns(writer, state["_multi"])
+    key_needles = state["_key_needles"]
+    writer.rows("key_needles", [[needle_number(needle) for needle, _ in pairs] for pairs in key_needles])
+    writer.ints("key_atoms", [atom for pairs in key_needles for _, atom in pairs])
+    meta["weak"] = [[key, needle_number(needle), atom] for key, needle, atom in state["_weak"]]
+    writer.ints("wants_weak", sorted(state["_wants_weak"]))
+    writer.ints("rank", state["_rank"])
+    if state["_windows"] is not None:
+        writer.array("windows", [bound for window in state["_windows"] for bound in window], "<f8")
+    meta["needles"] = [list(astuple(needle)) for needle in needles]
+    writer.sections[META] = json.dumps(meta, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return writer.sections
+
+
+def from_sections(sections: Sections) -> Matcher:
+    """The matcher the sections hold; MatcherFileError when they do not hold one."""
+    try:
+        return _from_sections(sections, _Reader(sections))
+    except MatcherFileError:
+        raise
+    # Checksummed data that still does not fit (a file written by a defective build): named, never a crash.
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError, AttributeError, RecursionError) as exc:
+        raise MatcherFileError(f"{sections.source}: damaged: {type(exc).__name__}: {exc}: compile it again") from None
+
+
+def _from_sections(sections: Sections, reader: _Reader) -> Matcher:
+    meta = reader.meta
+    needles = tuple(Needle(**dict(zip(_NEEDLE_FIELDS, values, strict=True))) for values in meta["needles"])
+    kinds = reader.pooled("atom_kinds", meta["kinds"])
+    pairs = reader.paired_rows("key_needles", needles, reader.ints("key_atoms").tolist())
+    windows = None
+    if meta["windows"]:
+        bounds = reader.array("windows", "<f8").tolist()
+        windows = tuple(zip(bounds[0::2], bounds[1::2], strict=True))
+    ipv4 = _index_from_columns(reader, "ipv4", meta["ipv4"])
+    state: dict[str, object] = {
+        "_atom_kinds": kinds,
+        "_atom_values": reader.strings("atom_values"),
+        "_attribution": reader.pooled("attribution", meta["attribution"]),
+        "_clock": LogClock(),
+        "_direct": {},
+        "_indicator_ids": reader.strings("indicator_ids"),
+        "_ipv4": ipv4,
+        "_ipv6": _index_from_columns(reader, "ipv6", meta["ipv6"]),
+        "_key_needles": pairs,
+        "_longest_key": int(meta["longest_key"]),
+        "_multi": _multi_from_columns(reader),
+        "_origin": _origin_from_json(meta["origin"]),
+        "_picker": _picker_from_columns(reader, meta["picker"], ipv4),
+        "_provenance": reader.pooled("provenance", meta["provenance"]),
+        "_rank": tuple(reader.ints("rank").tolist()),
+        "_reference": meta["reference"],
+        "_single": reader.rows("single"),
+        "_wants_weak": frozenset(reader.ints("wants_weak").tolist()),
+        "_weak": tuple((key, needles[number], atom) for key, number, atom in meta["weak"]),
+        "_windows": windows,
+        "defanged": bool(meta["defanged"]),
+        "engine": str(meta["engine"]),
+        "registry_aliases": bool(meta["registry_aliases"]),
+        "subdomains": bool(meta["subdomains"]),
+    }
+    count = len(state["_atom_values"])  # type: ignore[arg-type]
+    for name in ("_atom_kinds", "_single", "_multi", "_rank"):
+        if len(state[name]) != count:  # type: ignore[arg-type]
+            raise MatcherFileError(f"{sections.source}: damaged: {name.strip('_')} has not one row an atom")
+    compiled = CompiledSet.__new__(CompiledSet)
+    compiled.__setstate__(state)
+    matcher = Matcher.__new__(Matcher)
+    matcher.__setstate__(compiled)
+    return matcher
+
+
+# -- tables --------------------------------------------------------------------
+
+
+def _multi_to_columns(writer: _Writer, multi: Sequence[Sequence[tuple[int, frozenset[int]]]]) -> None:
+    """Each atom's AND clauses: (indicator number, clause number) rows, and the clauses' atoms once each."""
+    clauses: dict[frozenset[int], int] = {}
+    writer.rows("multi_numbers", [[number for number, _ in entries] for entries in multi])
+    numbered = [clauses.setdefault(clause, len(clauses)) for entries in multi for _, clause in entries]
+    writer.ints("multi_clauses", numbered)
+    writer.rows("clauses", [sorted(clause) for clause in clauses])
+
+
+def _multi_from_columns(reader: _Reader) -> tuple[tuple[tuple[int, frozenset[int]], ...], ...]:
+    clauses = tuple(frozenset(atoms) for atoms in reader.rows("clauses"))
+    which = reader.ints("multi_clauses").tolist()
+    return reader.paired_rows("multi_numbers", None, list(map(clauses.__getitem__, which)))
+
+
+def _index_to_columns(writer: _Writer, name: str, index: IntervalIndex[int] | None) -> bool:
+    if index is None:
+        return False
+    state = _slots_of(index)
+    starts = state["_starts"]
+    writer.array(f"{name}_hi", [start >> 64 for start in starts], "<u8")
+    writer.array(f"{name}_lo", [start & _MASK64 for start in starts], "<u8")
+    writer.rows(f"{name}_covers", state["_covers"])
+    return True
+
+
+def _index_from_columns(reader: _Reader, name: str, present: bool) -> IntervalIndex[int] | None:
+    if not present:
+        return None
+    high, low = reader.array(f"{name}_hi", "<u8").tolist(), reader.array(f"{name}_lo", "<u8").tolist()
+    covers = reader.rows(f"{name}_covers")
+    if len(covers) != len(high) or len(low) != len(high):
+        raise MatcherFileError(f"{reader.source}: damaged: the {name} ranges do not line up")
+    index: IntervalIndex[int] = IntervalIndex.__new__(IntervalIndex)
+    _set_slots(index, {"_starts": [hi << 64 | lo for hi, lo in zip(high, low, strict=True)], "_covers": list(covers)})
+    return index
+
+
+def _picker_to_columns(writer: _Writer, picker: LinePicker) -> dict[str, Any]:
+    state = _slots_of(picker)
+    writer.ints("key_lengths", state["_lengths"])
+    writer.ints("key_checks", state["_checks"])
+    engine = state["_engine"]
+    meta: dict[str, Any] = {
+        "address_key": state["_address_key"],
+        "non_ascii_keys": state["_non_ascii_keys"],
+        "sieve": state["_sieve"] is not None,
+        "tokens": None,
+    }
+    if isinstance(engine, HyperscanEngine):
+        meta["engine"] = "hyperscan"
+        (database,) = engine.__getstate__()
+        meta["empty"] = database is None
+        writer.sections["hyperscan"] = database or b""
+    else:
+        meta["engine"] = "aho-corasick"
+        writer.strings("automaton_keys", engine.keys)
+    tokens = state["_tokens"]
+    if tokens is not None:
+        keys, label_counts, has_hex, fingerprints, key_ids = tokens.__getstate__()
+        meta["tokens"] = {"label_counts": list(label_counts), "has_hex": has_hex}
+        writer.ints("token_key_numbers", list(keys))
+        writer.strings("token_keys", list(keys.values()))
+        writer.array("token_fingerprints", fingerprints, "<u8")
+        writer.array("token_key_ids", key_ids, "<i8")
+    return meta
+
+
+def _picker_from_columns(reader: _Reader, meta: dict[str, Any], ipv4: IntervalIndex[int] | None) -> LinePicker:
+    engine: HyperscanEngine | StringEngine
+    if meta["engine"] == "hyperscan":
+        if not HYPERSCAN_AVAILABLE:
+            lacking = "compiled for Hyperscan, which this platform lacks"
+            raise MatcherFileError(f"{reader.source}: {lacking}: compile it again with --engine aho-corasick")
+        engine = HyperscanEngine.__new__(HyperscanEngine)
+        database = None if meta["empty"] else bytes(reader.sections.bytes("hyperscan"))
+        try:
+            engine.__setstate__((database,))
+        # Hyperscan checks its own bytes (a magic, the platform, a CRC) and says so in errors of its own.
+        except Exception as exc:  # noqa: BLE001
+            raise MatcherFileError(f"{reader.source}: damaged: Hyperscan refuses its database ({exc})") from None
+    else:
+        engine = StringEngine(reader.strings("automaton_keys"))
+    tokens = None
+    if meta["tokens"] is not None:
+        numbers = reader.ints("token_key_numbers").tolist()
+        texts = reader.strings("token_keys")
+        tokens = TokenEngine.__new__(TokenEngine)
+        tokens.__setstate__(
+            (
+                dict(zip(numbers, texts, strict=True)),
+                tuple(int(count) for count in meta["tokens"]["label_counts"]),
+                bool(meta["tokens"]["has_hex"]),
+                reader.array("token_fingerprints", "<u8"),
+                reader.array("token_key_ids", "<i8"),
+            )
+        )
+    sieve = None
+    if meta["sieve"]:
+        if ipv4 is None:
+            raise MatcherFileError(f"{reader.source}: damaged: an address sieve without addresses")
+        sieve = IPv4Sieve(ipv4)
+    picker = LinePicker.__new__(LinePicker)
+    _set_slots(
+        picker,
+        {
+            "_address_key": int(meta["address_key"]),
+            "_checks": tuple(reader.ints("key_checks").tolist()),
+            "_engine": engine,
+            "_lengths": tuple(reader.ints("key_lengths").tolist()),
+            "_non_ascii_keys": bool(meta["non_ascii_keys"]),
+            "_sieve": sieve,
+            "_tokens": tokens,
+        },
+    )
+    return picker
+
+
+def _origin_to_json(origin: Origin) -> dict[str, Any]:
+    return {
+        "compiled_at": origin.compiled_at.isoformat(),
+        "sources": [list(pair) for pair in origin.sources],
+        "as_of": origin.as_of.isoformat(),
+        "as_of_given": origin.as_of_given,
+        "ignore_validity": origin.ignore_validity,
+        "indicators": origin.indicators,
+        "expiries": list(origin.expiries),
+        "at_event_time": origin.at_event_time,
+    }
+
+
+def _origin_from_json(data: dict[str, Any]) -> Origin:
+    return Origin(
+        compiled_at=datetime.fromisoformat(data["compiled_at"]),
+        sources=tuple((str(label), str(digest)) for label, digest in data["sources"]),
+        as_of=datetime.fromisoformat(data["as_of"]),
+        as_of_given=bool(data["as_of_given"]),
+        ignore_validity=bool(data["ignore_validity"]),
+        indicators=int(data["indicators"]),
+        expiries=tuple(float(expiry) for expiry in data["expiries"]),
+        at_event_time=bool(data["at_event_time"]),
+    )
+
+
+def _slots_of(obj: object) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in type(obj).__slots__}  # type: ignore[attr-defined]
+
+
+def _set_slots(obj: object, values: dict[str, object]) -> None:
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
+
+
+# -- columns -------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.sections: dict[str, Any] = {}
+
+    def array(self, name: str, values: Iterable[Any], dtype: str) -> None:
+        self.sections[name] = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=dtype)
+
+    def ints(self, name: str, values: Iterable[int]) -> None:
+        """Whole numbers, in 32 bits when they fit (most ids and offsets do), else 64."""
+        array = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=np.int64)
+        fits = not len(array) or (array.min() >= _INT32.min and array.max() <= _INT32.max)
+        self.sections[name] = array.astype("<i4" if fits else "<i8")
+
+    def strings(self, name: str, values: Sequence[str]) -> None:
+        """A column of strings: their UTF-8 bytes (lone surrogates kept), each ended by a NUL when
+        none holds one (read back with one split), else one after another with where each ends."""
+        if not any("\0" in value for value in values):
+            self.sections[f"{name}_text"] = "".join(f"{value}\0" for value in values).encode("utf-8", "surrogatepass")
+            return
+        encoded = [value.encode("utf-8", "surrogatepass") for value in values]
+        self.sections[f"{name}_text"] = b"".join(encoded)
+        self.ints(f"{name}_ends", np.cumsum([len(data) for data in encoded], dtype=np.int64))
+
+    def rows(self, name: str, rows: Iterable[Sequence[int]]) -> None:
+        """Rows of numbers: where each row ends, and every row's numbers one after another."""
+        ends: list[int] = []
+        values: list[int] = []
+        for row in rows:
+            values.extend(row)
+            ends.append(len(values))
+        self.ints(f"{name}_ends", ends)
+        self.ints(f"{name}_values", values)
+
+    def pooled(self, name: str, values: Sequence[Any]) -> list[Any]:
+        """A column of few distinct values: those (returned, for JSON) and a code a row."""
+        pool: dict[Any, int] = {}
+        self.array(name, [pool.setdefault(value, len(pool)) for value in values], "<i4")
+        return [list(value) if isinstance(value, tuple) else value for value in pool]
+
+
+_INT32 = np.iinfo(np.int32)
+
+
+class _Reader:
+    def __init__(self, sections: Sections) -> None:
+        self.sections = sections
+        self.source = sections.source
+        meta = json.loads(bytes(sections.bytes(META)).decode("ascii"))
+        if not isinstance(meta, dict):
+            raise MatcherFileError(f"{self.source}: damaged: its description is no JSON object")
+        self.meta: dict[str, Any] = meta
+
+    def array(self, name: str, dtype: str) -> Any:
+        return self.sections.array(name, dtype)
+
+    def ints(self, name: str) -> Any:
+        dtype = self.sections.dtype(name)
+        if dtype not in ("<i4", "<i8"):
+            raise MatcherFileError(f"{self.source}: damaged: section {name!r} holds {dtype}, not whole numbers")
+        return self.sections.array(name, dtype)
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        data = bytes(self.sections.bytes(f"{name}_text"))
+        if f"{name}_ends" not in self.sections.entries:
+            text = data.decode("utf-8", "surrogatepass")
+            if text and not text.endswith("\0"):
+                raise MatcherFileError(f"{self.source}: damaged: the strings of {name!r} do not end")
+            values = text.split("\0")
+            values.pop()
+            return tuple(values)
+        ends = self._ends(f"{name}_ends", len(data))
+        starts = [0, *ends[:-1]] if ends else []
+        return tuple(data[start:end].decode("utf-8", "surrogatepass") for start, end in zip(starts, ends, strict=True))
+
+    def rows(self, name: str) -> tuple[tuple[int, ...], ...]:
+        values = self.ints(f"{name}_values").tolist()
+        return self._rows(name, values)
+
+    def paired_rows(self, name: str, pool: Sequence[Any] | None, seconds: list[Any]) -> tuple[tuple[Any, ...], ...]:
+        """Rows of pairs: each row's numbers (looked up in ``pool``, when given) with ``seconds``, in order."""
+        firsts = self.ints(f"{name}_values").tolist()
+        if len(seconds) != len(firsts):
+            raise MatcherFileError(f"{self.source}: damaged: the pairs of {name!r} do not line up")
+        if pool is not None:
+            firsts = list(map(pool.__getitem__, firsts))
+        return self._rows(name, list(zip(firsts, seconds, strict=True)))
+
+    def pooled(self, name: str, pool: list[Any]) -> tuple[Any, ...]:
+        values = tuple(tuple(value) if isinstance(value, list) else value for value in pool)
+        return tuple(map(values.__getitem__, self.array(name, "<i4").tolist()))
+
+    def _rows(self, name: str, values: list[Any]) -> tuple[tuple[Any, ...], ...]:
+        ends = self._ends(f"{name}_ends", len(values))
+        if not values:
+            return ((),) * len(ends)
+        if len(ends) == len(values) and ends == list(range(1, len(ends) + 1)):  # one value a row, the usual case
+            return tuple(zip(values))
+        starts = [0, *ends[:-1]] if ends else []
+        return tuple(tuple(values[start:end]) for start, end in zip(starts, ends, strict=True))
+
+    def _ends(self, name: str, total: int) -> list[int]:
+        """Where each row ends, checked to rise and to end at ``total``."""
+        array = self.ints(name)
+        if len(array) and (array[-1] != total or array[0] < 0 or bool((np.diff(array) < 0).any())):
+            raise MatcherFileError(f"{self.source}: damaged: the rows of {name!r} do not line up")
+        return list(array.tolist())
