@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import stix2
+from hypothesis import given
+from hypothesis import strategies as st
 
 import iocmatch
+from iocmatch._feeds import stix2_build
 from tests.conftest import bundle, indicator
 
 EVIL = "[domain-name:value = 'evil.example']"
@@ -224,3 +228,10 @@ def test_a_valid_until_out_of_range_is_no_end_when_validity_is_ignored() -> None
     obj = {**indicator(EVIL), "valid_until": "0001-01-01T00:00:00+01:00"}
     loaded = iocmatch.load(bundle(obj), ignore_validity=True)
     assert [(i.id, i.valid_until) for i in loaded.indicators] == [(obj["id"], None)]
+
+
+@given(parts=st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"])), min_size=1, max_size=4))
+def test_stable_ids_are_uuid5_of_their_parts(parts: list[str]) -> None:
+    """Ids of indicators built from lists and CSV stay what they were: UUID 5 of the parts, joined by US."""
+    expected = f"indicator--{uuid.uuid5(stix2_build.NAMESPACE, chr(31).join(parts))}"
+    assert stix2_build.stable_id("indicator", *parts) == expected

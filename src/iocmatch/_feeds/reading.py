@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._common.bulk import collector_paused
 from .._common.errors import SourceError
 from .abusech import read_abusech
 from .detect import detect_format
@@ -42,6 +43,13 @@ FOLDER_SUFFIXES = {".json", ".xml", ".ioc", ".csv", ".txt", ".md5", ".sha1", ".s
 def read_source(source: Any) -> list[SourceObjects]:
     """A path (file or folder), a TAXII 2.1 URL or TaxiiSource, JSON text, a
     dict, a list, stix2 objects, or objects already read (SourceObjects)."""
+    # A feed decodes into millions of objects that live until it is loaded: the
+    # cyclic collector would walk them again and again for nothing.
+    with collector_paused():
+        return _read_source(source)
+
+
+def _read_source(source: Any) -> list[SourceObjects]:
     if isinstance(source, SourceObjects):
         return [source]
     if isinstance(source, str) and is_taxii_url(source):

@@ -9,6 +9,7 @@ values (tests hold the two together), so the loader does not parse those back.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ from .._patterns.values import NETWORK_ADDRESS, atom
 
 # A fixed namespace, so ids derived from a source and a value never change.
 NAMESPACE = uuid.UUID("6f1c1b34-6b1e-5c6a-9f55-2a0e4d3c7b10")
+_NAMESPACE_BYTES = NAMESPACE.bytes
 
 OBJECT_PATHS = {
     DOMAIN: "domain-name:value",
@@ -149,8 +151,16 @@ def all_of(comparisons: Sequence[str]) -> str:
 
 
 def stable_id(object_type: str, *parts: str) -> str:
-    """A deterministic STIX id from what identifies the object (source, value, ...)."""
-    return f"{object_type}--{uuid.uuid5(NAMESPACE, chr(31).join(parts))}"
+    """A deterministic STIX id from what identifies the object (source, value, ...):
+    ``uuid.uuid5(NAMESPACE, ...)``, computed without a UUID object (a text feed
+    of a million lines makes a million ids; this is a third of the time)."""
+    name = chr(31).join(parts).encode("utf-8")
+    # SHA-1 is what UUID version 5 is made of: a name, not a secret.
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = digest.hex()
+    return f"{object_type}--{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def indicator(
