@@ -477,3 +477,15 @@ def test_compile_writes_only_a_regular_file_that_is_no_feed(
         iocmatch.load_matcher(tmp_path / "real.iocm").indicator_count
         == iocmatch.load_matcher(tmp_path / "link.iocm").indicator_count
     )
+
+
+@pytest.mark.parametrize("section", ["key_atoms", "single_values", "atom_kinds", "key_needles_values"])
+def test_a_signed_table_naming_rows_that_do_not_exist_is_refused(saved: Path, key_file: Path, section: str) -> None:
+    """A defective writer's tables are refused when loading: a scan never meets an index outside its table."""
+    data = saved.read_bytes()
+    _, offset, length = next(entry for entry in entries(data) if entry[0] == section)
+    assert length >= 4
+    changed = data[:offset] + struct.pack("<i", 2**31 - 1) + data[offset + 4 :]
+    saved.write_bytes(resealed(changed, key_file.read_bytes()))
+    with pytest.raises(iocmatch.MatcherFileError, match=f"damaged: '{section}' names rows its table does not have"):
+        iocmatch.load_matcher(saved)

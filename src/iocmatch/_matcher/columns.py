@@ -90,7 +90,7 @@ def to_sections(matcher: Matcher) -> dict[str, Any]:
 def from_sections(sections: Sections) -> Matcher:
     """The matcher the sections hold; MatcherFileError when they do not hold one."""
     try:
-        return _from_sections(sections, _Reader(sections))
+        return _from_sections(_Reader(sections))
     except MatcherFileError:
         raise
     # Checksummed data that still does not fit (a file written by a defective build): named, never a crash.
@@ -98,7 +98,7 @@ def from_sections(sections: Sections) -> Matcher:
         raise MatcherFileError(f"{sections.source}: damaged: {type(exc).__name__}: {exc}: compile it again") from None
 
 
-def _from_sections(sections: Sections, reader: _Reader) -> Matcher:
+def _from_sections(reader: _Reader) -> Matcher:
     meta = reader.meta
     needles = tuple(Needle(**dict(zip(_NEEDLE_FIELDS, values, strict=True))) for values in meta["needles"])
     kinds = reader.pooled("atom_kinds", meta["kinds"])
@@ -134,15 +134,53 @@ def _from_sections(sections: Sections, reader: _Reader) -> Matcher:
         "registry_aliases": bool(meta["registry_aliases"]),
         "subdomains": bool(meta["subdomains"]),
     }
-    count = len(state["_atom_values"])  # type: ignore[arg-type]
-    for name in ("_atom_kinds", "_single", "_multi", "_rank"):
-        if len(state[name]) != count:  # type: ignore[arg-type]
-            raise MatcherFileError(f"{sections.source}: damaged: {name.strip('_')} has not one row an atom")
+    _check_fit(reader, state, len(needles))
     compiled = CompiledSet.__new__(CompiledSet)
     compiled.__setstate__(state)
     matcher = Matcher.__new__(Matcher)
     matcher.__setstate__(compiled)
     return matcher
+
+
+def _check_fit(reader: _Reader, state: dict[str, Any], needles: int) -> None:
+    """Every table the length it must be, and every number in it naming a row
+    that exists: a scan then never meets an index out of its table. (The ids
+    inside Hyperscan's database are its own: the file's signature vouches for them.)"""
+    atoms, indicators = len(state["_atom_values"]), len(state["_indicator_ids"])
+    keys = len(state["_key_needles"])
+    lengths = {
+        "atom kinds": (len(state["_atom_kinds"]), atoms),
+        "single": (len(state["_single"]), atoms),
+        "multi": (len(state["_multi"]), atoms),
+        "rank": (len(state["_rank"]), atoms),
+        "attribution": (len(state["_attribution"]), indicators),
+        "provenance": (len(state["_provenance"]), indicators),
+        "key checks": (len(reader.ints("key_checks")), keys),
+        "key lengths": (len(reader.ints("key_lengths")), keys),
+    }
+    if state["_windows"] is not None:
+        lengths["windows"] = (len(state["_windows"]), indicators)
+    for name, (found, wanted) in lengths.items():
+        if found != wanted:
+            raise MatcherFileError(f"{reader.source}: damaged: {found} rows of {name}, not {wanted}")
+    bounds = {
+        "key_atoms": atoms,
+        "key_needles_values": needles,
+        "single_values": indicators,
+        "multi_numbers_values": indicators,
+        "clauses_values": atoms,
+        "wants_weak": atoms,
+    }
+    for family in ("ipv4", "ipv6"):
+        if f"{family}_covers_values" in reader.sections.entries:
+            bounds[f"{family}_covers_values"] = atoms
+    if "token_key_numbers" in reader.sections.entries:
+        bounds["token_key_numbers"] = bounds["token_key_ids"] = keys
+    for name, upper in bounds.items():
+        reader.within(name, upper)
+    reader.within("multi_clauses", len(reader.ints("clauses_ends")))
+    if any(not 0 <= atom < atoms for _, _, atom in state["_weak"]):
+        raise MatcherFileError(f"{reader.source}: damaged: a weak key names no atom")
 
 
 # -- tables --------------------------------------------------------------------
@@ -235,6 +273,8 @@ def _picker_from_columns(reader: _Reader, meta: dict[str, Any], ipv4: IntervalIn
     if meta["tokens"] is not None:
         numbers = reader.ints("token_key_numbers").tolist()
         texts = reader.strings("token_keys")
+        if len(reader.array("token_fingerprints", "<u8")) != len(reader.array("token_key_ids", "<i8")):
+            raise MatcherFileError(f"{reader.source}: damaged: the token fingerprints and their keys do not line up")
         tokens = TokenEngine.__new__(TokenEngine)
         tokens.__setstate__(
             (
@@ -245,6 +285,8 @@ def _picker_from_columns(reader: _Reader, meta: dict[str, Any], ipv4: IntervalIn
                 reader.array("token_key_ids", "<i8"),
             )
         )
+    if not -1 <= int(meta["address_key"]) < len(reader.ints("key_lengths")):
+        raise MatcherFileError(f"{reader.source}: damaged: the address key names no key")
     sieve = None
     if meta["sieve"]:
         if ipv4 is None:
@@ -388,12 +430,20 @@ class _Reader:
         if len(seconds) != len(firsts):
             raise MatcherFileError(f"{self.source}: damaged: the pairs of {name!r} do not line up")
         if pool is not None:
+            self.within(f"{name}_values", len(pool))
             firsts = list(map(pool.__getitem__, firsts))
         return self._rows(name, list(zip(firsts, seconds, strict=True)))
 
     def pooled(self, name: str, pool: list[Any]) -> tuple[Any, ...]:
         values = tuple(tuple(value) if isinstance(value, list) else value for value in pool)
+        self.within(name, len(values))
         return tuple(map(values.__getitem__, self.array(name, "<i4").tolist()))
+
+    def within(self, name: str, upper: int) -> None:
+        """Every number of a section names a row of a table of ``upper`` rows."""
+        array = self.ints(name) if self.sections.dtype(name) != "<i4" else self.array(name, "<i4")
+        if len(array) and (int(array.min()) < 0 or int(array.max()) >= upper):
+            raise MatcherFileError(f"{self.source}: damaged: {name!r} names rows its table does not have")
 
     def _rows(self, name: str, values: list[Any]) -> tuple[tuple[Any, ...], ...]:
         ends = self._ends(f"{name}_ends", len(values))
