@@ -235,3 +235,23 @@ def test_stable_ids_are_uuid5_of_their_parts(parts: list[str]) -> None:
     """Ids of indicators built from lists and CSV stay what they were: UUID 5 of the parts, joined by US."""
     expected = f"indicator--{uuid.uuid5(stix2_build.NAMESPACE, chr(31).join(parts))}"
     assert stix2_build.stable_id("indicator", *parts) == expected
+
+
+@given(text=st.one_of(st.ip_addresses(v=4).map(str), st.from_regex(r"\A[0-9]{1,4}(\.[0-9]{1,4}){2,4}\Z")))
+def test_a_plain_ipv4_value_reads_as_ipaddress_reads_it(text: str) -> None:
+    """The shortcut for dotted quads gives what ipaddress gives, and refuses what it refuses."""
+    from iocmatch._common.errors import PatternError
+    from iocmatch._common.model import IPV4, Atom
+    from iocmatch._patterns.canonical import canonical_network, canonical_value, network_value
+    from iocmatch._patterns.values import atom
+
+    try:
+        network = canonical_network(IPV4, text)
+    except PatternError:
+        with pytest.raises(PatternError):
+            canonical_value(IPV4, text)
+        with pytest.raises(PatternError):
+            atom(IPV4, text)
+        return
+    assert canonical_value(IPV4, text) == network_value(network)
+    assert atom(IPV4, text) == Atom(IPV4, network_value(network))

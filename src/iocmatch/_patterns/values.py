@@ -35,7 +35,7 @@ from .._common.model import (
     Atom,
     Clause,
 )
-from .canonical import canonical_network, canonical_value, hash_kind, network_value, refang, url_prefix
+from .canonical import PLAIN_IPV4, canonical_network, canonical_value, hash_kind, network_value, refang, url_prefix
 
 # White space as the STIX grammar's lexer skips it (str.isspace also takes \x1c-\x1f,
 # which the grammar refuses): for regular expressions that read patterns without it.
@@ -186,7 +186,9 @@ def atom(kind: str, value: str | int, warnings: list[str] | None = None) -> Atom
         if warnings is not None:
             warnings.append(f"domain-name value {value!r} is an IPv4 address: read as one")
     refanged = refang(kind, value)
-    if kind in (IPV4, IPV6):
+    if kind == IPV4 and PLAIN_IPV4.fullmatch(refanged):
+        found = Atom(IPV4, refanged)  # a plain address is its own canonical form
+    elif kind in (IPV4, IPV6):
         # An IPv4-mapped IPv6 value comes back as IPv4: it is looked up as one.
         network = canonical_network(kind, refanged)
         found = Atom(IPV4 if network.version == 4 else IPV6, network_value(network))
@@ -215,7 +217,13 @@ def _without_port(value: str, warnings: list[str] | None) -> str:
 _DOTTED_NUMBERS = re.compile(r"[\d.\[\]()]+(?:/\d+)?")
 
 
+_IPV4_SHAPE = re.compile(r"[0-9.]{7,15}")
+
+
 def _is_ipv4(text: str) -> bool:
+    # Nearly every value asked about is a name: a regex turns it away before ipaddress raises and catches.
+    if not _IPV4_SHAPE.fullmatch(text):
+        return False
     try:
         ipaddress.IPv4Address(text)
     except ValueError:
