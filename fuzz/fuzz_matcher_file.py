@@ -4,14 +4,16 @@
 
 Each input is tried twice: as it is, and resealed (every section's SHA-256
 in the table made again and the file signed with the fuzzing key), so the
-reader's checks of the sections' contents are reached too. Either a
-Matcher or MatcherFileError; anything else is a crash.
+reader's checks of the sections' contents are reached too. Either
+MatcherFileError, or a Matcher that scans lines without raising; anything
+else is a crash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import os
 import struct
 import sys
@@ -51,13 +53,19 @@ def resealed(data: bytes) -> bytes:
     return head + tag + bytes(table) + data[_HEAD.size + len(table) :]
 
 
+_LINE = b"2026-12-06T09:14:02Z GET http://c2.evil.example/a 198.51.100.9 203.0.113.9:8060 evil.example\n"
+
+
 def test_one_input(data: bytes) -> None:
     for candidate in (data, resealed(data)):
         _PATH.write_bytes(candidate)
         try:
-            load_matcher(_PATH)
+            matcher = load_matcher(_PATH)
         except MatcherFileError:
             continue
+        # A matcher that loads scans any line without raising, by line and by block.
+        matcher.scan_line(_LINE)
+        list(matcher.hit_lines(io.BytesIO(_LINE * 200)))
 
 
 if __name__ == "__main__":

@@ -135,3 +135,18 @@ def test_workers_split_a_file_and_keep_order_and_line_numbers(tmp_path: Path, mo
     assert sequential[-1].line == 20_001
     assert list(matcher.scan_file(log, workers=2)) == sequential
     assert list(matcher.scan_file(log, workers=3)) == sequential
+
+
+def test_a_picker_leaves_out_key_numbers_its_tables_do_not_have() -> None:
+    """An engine's database from a damaged matcher file may name keys that do not exist: no line makes that raise."""
+    from iocmatch._engines.picking import LinePicker
+
+    class Engine:
+        folds_ascii = True
+
+        def candidates(self, _block: bytes) -> list[tuple[int, int]]:
+            return [(3, 0), (5, 99)]
+
+    picker = LinePicker(Engine(), ["abc"], [0])
+    assert picker.pick(b"abc de")[0] == [(0, 3, 0)]
+    assert picker.occurrences(b"abc de") == [(0, 3, 0)]

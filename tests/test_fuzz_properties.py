@@ -183,5 +183,16 @@ def test_any_matcher_file_loads_or_is_refused_clearly(
     with _key_file(key):
         for candidate in (bytes(original), resealed(bytes(original), key.read_bytes())):
             path.write_bytes(candidate)
-            with contextlib.suppress(iocmatch.MatcherFileError):
-                iocmatch.load_matcher(path)
+            try:
+                loaded = iocmatch.load_matcher(path)
+            except iocmatch.MatcherFileError:
+                continue
+            # A matcher that loads scans any line without raising, by line and by block.
+            loaded.scan_line(_FUZZ_LINE)
+            list(loaded.hit_lines(io.BytesIO(((_FUZZ_LINE + "\n") * 200).encode())))
+
+
+_FUZZ_LINE = (
+    "2026-12-06T09:14:02Z GET http://c2.evil.example/a 198.51.100.9 203.0.113.9:8060 "
+    "0cc175b9c0f1b6a831c399e269772661 evil.example ::ffff:198.51.100.7"
+)

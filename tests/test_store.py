@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import pytest
 
@@ -489,3 +489,69 @@ def test_a_signed_table_naming_rows_that_do_not_exist_is_refused(saved: Path, ke
     saved.write_bytes(resealed(changed, key_file.read_bytes()))
     with pytest.raises(iocmatch.MatcherFileError, match=f"damaged: '{section}' names rows its table does not have"):
         iocmatch.load_matcher(saved)
+
+
+def _rewritten(path: Path, key: bytes, change: Callable[[dict[str, Any]], None]) -> None:
+    """The file written again, signed, with its description changed (the tables kept)."""
+    from iocmatch._matcher.sections import Sections, write_sections
+
+    sections = Sections(path)
+    parts: dict[str, Any] = {}
+    for name in sections.entries:
+        dtype = sections.dtype(name)
+        parts[name] = bytes(sections.bytes(name)) if dtype == "bytes" else sections.array(name, dtype)
+    meta = json.loads(bytes(parts["meta"]))
+    change(meta)
+    parts["meta"] = json.dumps(meta).encode()
+    write_sections(path, parts, key, sections.key_id)
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(meta: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        place: Any = meta
+        for part in parents:
+            place = place[int(part)] if isinstance(place, list) else place[part]
+        place[int(last) if isinstance(place, list) else last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set("needles.0.0", "no-such-rule"), "a needle of rule 'no-such-rule'"),
+        (_set("needles.0.3", -1), "at -1"),
+        (_set("reference", "now"), "the reference time is str"),
+        (_set("weak", [[1, 0, 0]]), "a weak key is int"),
+        (_set("attribution", [[1]]), "attribution is int"),
+        (_set("origin.compiled_at", "2026-12-06T09:14:02"), "names no time zone"),
+        (_set("picker.address_key", 10**6), "the address key names no key"),
+    ],
+)
+def test_a_signed_description_of_the_wrong_types_is_refused(
+    saved: Path, key_file: Path, change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    """What a defective writer signs is refused when loading, before a scan could meet it."""
+    _rewritten(saved, key_file.read_bytes(), change)
+    with pytest.raises(iocmatch.MatcherFileError, match=re.escape(message)):
+        iocmatch.load_matcher(saved)
+
+
+def test_bytes_between_sections_are_zeros_or_the_file_is_refused(saved: Path) -> None:
+    data = bytearray(saved.read_bytes())
+    table_end = HEAD.size + len(entries(bytes(data))) * ENTRY.size
+    first = min(offset for _, offset, _ in entries(bytes(data)))
+    assert first > table_end  # sections start on 64-byte boundaries: there is a gap
+    data[table_end] = 0xAA
+    saved.write_bytes(bytes(data))
+    with pytest.raises(iocmatch.MatcherFileError, match="bytes between its sections"):
+        iocmatch.load_matcher(saved)
+
+
+@POSIX
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "matcher.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(iocmatch.MatcherFileError, match="not a regular file"):
+        iocmatch.load_matcher(fifo)

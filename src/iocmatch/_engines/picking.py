@@ -71,13 +71,17 @@ class LinePicker:
         folded = block if self._engine.folds_ascii else block.lower()
         checks = self._checks
         lengths = self._lengths
+        found = self._engine.candidates(folded)
         candidates = []
-        for end, key in self._engine.candidates(folded):
-            start = end - lengths[key]
-            check = checks[key]
-            if check and not _passes(check, folded, start, end):
-                continue
-            candidates.append((start, end, key))
+        try:
+            for end, key in found:
+                start = end - lengths[key]
+                check = checks[key]
+                if start < 0 or (check and not _passes(check, folded, start, end)):
+                    continue  # (a start before the block: a key's length that is not the engine's)
+                candidates.append((start, end, key))
+        except IndexError:
+            candidates = self._known_only(found, folded)
         if self._tokens is not None:
             candidates += self._tokens.spans(block)
         if self._sieve is not None:
@@ -91,10 +95,29 @@ class LinePicker:
         """(start, end, key index) of every key in case-folded UTF-8 ``data``,
         unchecked: the line path, which finds addresses by itself."""
         lengths = self._lengths
-        found = [(end - lengths[key], end, key) for end, key in self._engine.candidates(data)]
+        candidates = self._engine.candidates(data)
+        try:
+            found = [(end - lengths[key], end, key) for end, key in candidates if end >= lengths[key]]
+        except IndexError:
+            known = [(end, key) for end, key in candidates if 0 <= key < len(lengths)]
+            found = [(end - lengths[key], end, key) for end, key in known if end >= lengths[key]]
         if self._tokens is not None:
             found += self._tokens.spans(data)
         return found
+
+    def _known_only(self, found: list[tuple[int, int]], folded: bytes) -> list[tuple[int, int, int]]:
+        """``pick``'s candidates without key numbers the tables do not have (an engine's
+        database from a damaged matcher file): a line is never the cause of a raise."""
+        lengths, checks = self._lengths, self._checks
+        kept = []
+        for end, key in found:
+            if not 0 <= key < len(lengths):
+                continue
+            start = end - lengths[key]
+            if start < 0 or (checks[key] and not _passes(checks[key], folded, start, end)):
+                continue
+            kept.append((start, end, key))
+        return kept
 
     def check(self, key: int) -> int:
         return self._checks[key]

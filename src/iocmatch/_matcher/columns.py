@@ -17,6 +17,7 @@ the round-trip tests, not by a reader years later.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, fields
@@ -28,7 +29,7 @@ import numpy as np
 from .._common.errors import MatcherFileError
 from .._common.model import Origin
 from .._common.timestamps import LogClock
-from .._compiling.boundaries import Needle
+from .._compiling.boundaries import RULES, Needle
 from .._compiling.compiled import CompiledSet
 from .._engines.automaton import StringEngine
 from .._engines.hyperscan import AVAILABLE as HYPERSCAN_AVAILABLE
@@ -100,6 +101,7 @@ def from_sections(sections: Sections) -> Matcher:
 
 def _from_sections(reader: _Reader) -> Matcher:
     meta = reader.meta
+    _check_meta(meta)
     needles = tuple(Needle(**dict(zip(_NEEDLE_FIELDS, values, strict=True))) for values in meta["needles"])
     kinds = reader.pooled("atom_kinds", meta["kinds"])
     pairs = reader.paired_rows("key_needles", needles, reader.ints("key_atoms").tolist())
@@ -179,6 +181,10 @@ def _check_fit(reader: _Reader, state: dict[str, Any], needles: int) -> None:
     for name, upper in bounds.items():
         reader.within(name, upper)
     reader.within("multi_clauses", len(reader.ints("clauses_ends")))
+    reader.within("key_checks", 3)  # ANYWHERE, AFTER_NON_DIGIT, MAPPED_IPV4_HEX
+    lengths_of_keys = reader.ints("key_lengths")
+    if len(lengths_of_keys) and int(lengths_of_keys.min()) < 0:
+        raise MatcherFileError(f"{reader.source}: damaged: a key of negative length")
     if any(not 0 <= atom < atoms for _, _, atom in state["_weak"]):
         raise MatcherFileError(f"{reader.source}: damaged: a weak key names no atom")
 
@@ -219,8 +225,11 @@ def _index_from_columns(reader: _Reader, name: str, present: bool) -> IntervalIn
     covers = reader.rows(f"{name}_covers")
     if len(covers) != len(high) or len(low) != len(high):
         raise MatcherFileError(f"{reader.source}: damaged: the {name} ranges do not line up")
+    starts = [hi << 64 | lo for hi, lo in zip(high, low, strict=True)]
+    if any(later <= earlier for earlier, later in itertools.pairwise(starts)):
+        raise MatcherFileError(f"{reader.source}: damaged: the {name} ranges are out of order")
     index: IntervalIndex[int] = IntervalIndex.__new__(IntervalIndex)
-    _set_slots(index, {"_starts": [hi << 64 | lo for hi, lo in zip(high, low, strict=True)], "_covers": list(covers)})
+    _set_slots(index, {"_starts": starts, "_covers": list(covers)})
     return index
 
 
@@ -323,15 +332,62 @@ def _origin_to_json(origin: Origin) -> dict[str, Any]:
 
 def _origin_from_json(data: dict[str, Any]) -> Origin:
     return Origin(
-        compiled_at=datetime.fromisoformat(data["compiled_at"]),
+        compiled_at=_aware(data["compiled_at"]),
         sources=tuple((str(label), str(digest)) for label, digest in data["sources"]),
-        as_of=datetime.fromisoformat(data["as_of"]),
+        as_of=_aware(data["as_of"]),
         as_of_given=bool(data["as_of_given"]),
         ignore_validity=bool(data["ignore_validity"]),
         indicators=int(data["indicators"]),
         expiries=tuple(float(expiry) for expiry in data["expiries"]),
         at_event_time=bool(data["at_event_time"]),
     )
+
+
+def _aware(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} names no time zone")
+    return moment
+
+
+def _check_meta(meta: dict[str, Any]) -> None:
+    """The description's values of the types the tables need (a scan must never meet another)."""
+    _typed(meta["needles"], list, "needles")
+    for values in meta["needles"]:
+        needle = dict(zip(_NEEDLE_FIELDS, _typed(values, list, "a needle"), strict=True))
+        for field, kind in _NEEDLE_TYPES.items():
+            _typed(needle[field], kind, f"the needle's {field}")
+        if needle["rule"] not in RULES or needle["exact_at"] < 0:
+            raise ValueError(f"a needle of rule {needle['rule']!r} at {needle['exact_at']}")
+    for pool in ("attribution", "provenance"):
+        for names in _typed(meta[pool], list, pool):
+            for name in _typed(names, list, pool):
+                _typed(name, str, pool)
+    for kind in _typed(meta["kinds"], list, "kinds"):
+        _typed(kind, str, "kinds")
+    for key, number, atom in _typed(meta["weak"], list, "weak keys"):
+        _typed(key, str, "a weak key")
+        _typed(number, int, "a weak key's needle")
+        _typed(atom, int, "a weak key's atom")
+    if meta["reference"] is not None:
+        _typed(meta["reference"], float, "the reference time")
+    _typed(meta["longest_key"], int, "the longest key")
+    tokens = meta["picker"]["tokens"]
+    if tokens is not None and any(not isinstance(count, int) or count < 1 for count in tokens["label_counts"]):
+        raise ValueError("label counts below one")
+
+
+def _typed(value: Any, kind: type, what: str) -> Any:
+    # bool is an int to isinstance, and no count or index is a bool
+    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+        raise TypeError(f"{what} is {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
+_NEEDLE_TYPES: dict[str, type] = {
+    "rule": str, "mode": str, "exact": str, "exact_at": int, "has_query": bool,
+    "hive": str, "aliases": bool, "escaped": bool, "regex": str, "kind": str,
+}  # fmt: skip
 
 
 def _slots_of(obj: object) -> dict[str, Any]:

@@ -17,18 +17,19 @@ Layout (the header's integers big-endian, as format 1 wrote its version)::
     sections     each at its offset, zeros between them; the last ends the file
 
 The table names every section's SHA-256 and the tag covers the table, so
-the tag vouches for every byte, and a section can be checked on its own
-(a damaged one is named). Sections start on 64-byte boundaries, so an array
-is read in place from a memory map. Nothing in a file is executed or
-unpickled: a section is bytes, an array of a plain numeric dtype, or JSON.
+the tag vouches for every section's bytes, and a section can be checked on
+its own (a damaged one is named); the bytes between sections must be zeros.
+Sections start on 64-byte boundaries, so an array can be read in place.
+Nothing in a file is executed or unpickled: a section is bytes, an array of
+a plain numeric dtype, or JSON.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import mmap
 import os
+import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ def write_sections(target: Path, sections: Mapping[str, Any], key: bytes, key_id
             for at, data in payloads:
                 stream.write(b"\0" * (at - stream.tell()))
                 stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())  # on disk before it takes the name: a crash leaves the old file
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -91,72 +94,86 @@ def write_sections(target: Path, sections: Mapping[str, Any], key: bytes, key_id
 
 
 class Sections:
-    """The sections of a file, read through one read-only memory map.
+    """The sections of a file, read whole into memory once.
 
     ``key_id`` and ``verify(key)`` say who signed it; ``array(name)`` and
-    ``bytes(name)`` check the section's SHA-256 before giving it. Raises
-    MatcherFileError (naming ``source``) for anything but such a file.
+    ``bytes(name)`` check the section's SHA-256 (once) before giving it.
+    Raises MatcherFileError (naming ``source``) for anything but such a file.
+
+    The file is copied in, not mapped: bytes checked once must be the bytes
+    used, and a map's pages change (or vanish, with a SIGBUS) when the file
+    is rewritten in place while a scan runs.
     """
 
     def __init__(self, source: Path) -> None:
         self.source = source
-        try:
-            with open(source, "rb") as stream:
-                size = os.fstat(stream.fileno()).st_size
-                if size == 0:
-                    raise MatcherFileError(f"{source}: empty, not a compiled iocmatch matcher")
-                self._map = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
-        except OSError as exc:
-            raise MatcherFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
-        self._read_head(size)
+        self._data = _read_regular(source)
+        self._verified: set[str] = set()
+        self._read_head()
 
-    def _read_head(self, size: int) -> None:
-        source, data = self.source, self._map
-        start = bytes(data[: min(size, _HEAD.size)])
+    def _read_head(self) -> None:
+        source, data = self.source, self._data
+        size = len(data)
+        if size == 0:
+            raise MatcherFileError(f"{source}: empty, not a compiled iocmatch matcher")
+        start = data[: _HEAD.size]
         if not MAGIC.startswith(start[: len(MAGIC)]):
             raise MatcherFileError(f"{source}: not a compiled iocmatch matcher (it does not start with IOCMATCH)")
         if len(start) < _HEAD.size:
             raise MatcherFileError(f"{source}: truncated: it ends inside its header")
-        _, file_format, _, count, self.key_id, self._tag = _HEAD.unpack_from(data, 0)
+        _, file_format, flags, count, self.key_id, self._tag = _HEAD.unpack_from(data, 0)
         if file_format != FORMAT_VERSION:
             older = " (an older iocmatch's, which ran code when read)" if file_format < FORMAT_VERSION else ""
             raise MatcherFileError(
                 f"{source}: matcher file format {file_format}{older}; this iocmatch reads format "
                 f"{FORMAT_VERSION}: compile it again"
             )
+        if flags:
+            raise MatcherFileError(f"{source}: damaged: flags {flags:#x} that format {FORMAT_VERSION} does not have")
         if count > MAX_SECTIONS or _HEAD.size + count * _ENTRY.size > size:
             raise MatcherFileError(f"{source}: truncated or damaged: its table of {count} sections does not fit")
-        table = bytes(data[_HEAD.size : _HEAD.size + count * _ENTRY.size])
-        self._signed = bytes(data[: _HEAD.size - 32]) + table
+        table_end = _HEAD.size + count * _ENTRY.size
+        table = data[_HEAD.size : table_end]
+        self._signed = data[: _HEAD.size - 32] + table
         self.entries: dict[str, Entry] = {}
         for index in range(count):
             entry = _unpack(table, index, source)
             if entry.offset % ALIGNMENT or entry.offset + entry.length > size or entry.name in self.entries:
                 raise MatcherFileError(f"{source}: truncated or damaged: section {entry.name!r} lies outside it")
             self.entries[entry.name] = entry
-        end = max((entry.offset + entry.length for entry in self.entries.values()), default=_HEAD.size + len(table))
+        end = max((entry.offset + entry.length for entry in self.entries.values()), default=table_end)
         if size > end:
             raise MatcherFileError(f"{source}: longer than its table says: changed or damaged")
+        # The bytes between the table and the sections, and between sections, are no one's: they must be zeros,
+        # so that the signature, which covers the table and through it every section, covers every byte.
+        covered = sorted([(0, table_end), *((e.offset, e.offset + e.length) for e in self.entries.values())])
+        reach = 0
+        for first, last in covered:
+            if first > reach and data[reach:first].count(0) != first - reach:
+                raise MatcherFileError(f"{source}: changed or damaged: bytes between its sections")
+            reach = max(reach, last)
 
     def verify(self, key: bytes) -> bool:
         """Whether ``key`` signed the file (the header and its table of checksums)."""
         expected = hmac.new(key, self._signed, hashlib.sha256).digest()
         return hmac.compare_digest(expected, self._tag)
 
-    def bytes(self, name: str) -> memoryview:
-        """A section's bytes (a view of the map), checked against its SHA-256."""
-        entry = self._entry(name)
-        view = memoryview(self._map)[entry.offset : entry.offset + entry.length]
-        if not hmac.compare_digest(hashlib.sha256(view).digest(), entry.digest):
-            raise MatcherFileError(f"{self.source}: damaged: section {name!r} does not match its SHA-256")
-        return view
-
     def dtype(self, name: str) -> str:
         """What a section holds: a numpy dtype, or ``bytes``."""
         return self._entry(name).dtype
 
+    def bytes(self, name: str) -> memoryview:
+        """A section's bytes (a view of the file's, which never change), checked against its SHA-256."""
+        entry = self._entry(name)
+        view = memoryview(self._data)[entry.offset : entry.offset + entry.length]
+        if name not in self._verified:
+            if not hmac.compare_digest(hashlib.sha256(view).digest(), entry.digest):
+                raise MatcherFileError(f"{self.source}: damaged: section {name!r} does not match its SHA-256")
+            self._verified.add(name)
+        return view
+
     def array(self, name: str, dtype: str) -> Any:
-        """A section as a read-only 1-D array of ``dtype``, read in place."""
+        """A section as a read-only 1-D array of ``dtype``."""
         entry = self._entry(name)
         if entry.dtype != dtype:
             raise MatcherFileError(f"{self.source}: damaged: section {name!r} holds {entry.dtype}, not {dtype}")
@@ -170,6 +187,23 @@ class Sections:
         if entry is None:
             raise MatcherFileError(f"{self.source}: damaged: it has no section {name!r}")
         return entry
+
+
+def _read_regular(source: Path) -> bytes:
+    """The whole of a regular file (a FIFO or a device is refused, not waited on)."""
+    try:
+        descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise MatcherFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise MatcherFileError(f"{source}: cannot read: not a regular file")
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            return stream.read()
+    except OSError as exc:
+        raise MatcherFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(descriptor)
 
 
 def _as_bytes(value: Any) -> tuple[bytes, str]:
