@@ -255,3 +255,20 @@ def test_a_plain_ipv4_value_reads_as_ipaddress_reads_it(text: str) -> None:
         return
     assert canonical_value(IPV4, text) == network_value(network)
     assert atom(IPV4, text) == Atom(IPV4, network_value(network))
+
+
+_DOTTED_NEAR_MISSES = st.from_regex(r"\A[0-9٣]{1,4}(\.[0-9]{1,4}){2,4}\s?\Z")
+
+
+@given(text=st.one_of(st.ip_addresses(v=4).map(str), _DOTTED_NEAR_MISSES, st.text()))
+def test_an_ipv4_address_is_told_as_ipaddress_tells_it(text: str) -> None:
+    import ipaddress
+
+    from iocmatch._patterns.canonical import is_ipv4
+
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        assert not is_ipv4(text)
+    else:
+        assert is_ipv4(text)

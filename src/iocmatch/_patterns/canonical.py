@@ -199,7 +199,7 @@ def split_url(value: str) -> UrlParts:
     scheme = parts.scheme.lower()
     if ":" in host:
         host = f"[{ipaddress.ip_address(host.split('%')[0]).compressed}]"
-    elif not _is_ipv4(host):
+    elif not is_ipv4(host):
         host = canonical_domain(host)
     netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
     return UrlParts(scheme, netloc, parts.path, parts.query)
@@ -216,12 +216,10 @@ def url_prefix(literal: str) -> str:
     return head.lower() + rest
 
 
-def _is_ipv4(host: str) -> bool:
-    try:
-        ipaddress.IPv4Address(host)
-    except ValueError:
-        return False
-    return True
+def is_ipv4(text: str) -> bool:
+    """Whether ``text`` is an IPv4 address as ``ipaddress`` reads one (a dotted quad,
+    no leading zero), told by a regex: most values asked about are names."""
+    return PLAIN_IPV4.fullmatch(text) is not None
 
 
 # ------------------------------------------------------------------ refanging

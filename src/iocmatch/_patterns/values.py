@@ -4,7 +4,6 @@ the full grammar, so both read a pattern the same way."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from .._common.errors import PatternError
@@ -35,7 +34,16 @@ from .._common.model import (
     Atom,
     Clause,
 )
-from .canonical import PLAIN_IPV4, canonical_network, canonical_value, hash_kind, network_value, refang, url_prefix
+from .canonical import (
+    PLAIN_IPV4,
+    canonical_network,
+    canonical_value,
+    hash_kind,
+    is_ipv4,
+    network_value,
+    refang,
+    url_prefix,
+)
 
 # White space as the STIX grammar's lexer skips it (str.isspace also takes \x1c-\x1f,
 # which the grammar refuses): for regular expressions that read patterns without it.
@@ -179,7 +187,7 @@ def atom(kind: str, value: str | int, warnings: list[str] | None = None) -> Atom
         kind = address_kind(value)
     elif kind == HTTP_REQUEST and _SCHEME.match(value.strip()):
         kind = URL  # a request in absolute form (to a proxy) names its URL
-    elif kind == DOMAIN and _is_ipv4(refang(DOMAIN, value).strip()):
+    elif kind == DOMAIN and is_ipv4(refang(DOMAIN, value).strip()):
         # Feeds write addresses as domain names (Amnesty's NoviSpy): an address is
         # looked for, and judged for breadth, as one.
         kind = IPV4
@@ -215,20 +223,6 @@ def _without_port(value: str, warnings: list[str] | None) -> str:
 
 
 _DOTTED_NUMBERS = re.compile(r"[\d.\[\]()]+(?:/\d+)?")
-
-
-_IPV4_SHAPE = re.compile(r"[0-9.]{7,15}")
-
-
-def _is_ipv4(text: str) -> bool:
-    # Nearly every value asked about is a name: a regex turns it away before ipaddress raises and catches.
-    if not _IPV4_SHAPE.fullmatch(text):
-        return False
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def address_kind(value: str) -> str:
