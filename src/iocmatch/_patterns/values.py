@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from .._common.addresses import is_ipv4
 from .._common.errors import PatternError
 from .._common.model import (
     COMMAND_LINE,
@@ -34,16 +35,7 @@ from .._common.model import (
     Atom,
     Clause,
 )
-from .canonical import (
-    PLAIN_IPV4,
-    canonical_network,
-    canonical_value,
-    hash_kind,
-    is_ipv4,
-    network_value,
-    refang,
-    url_prefix,
-)
+from .canonical import canonical_network, canonical_value, hash_kind, network_value, refang, url_prefix
 
 # White space as the STIX grammar's lexer skips it (str.isspace also takes \x1c-\x1f,
 # which the grammar refuses): for regular expressions that read patterns without it.
@@ -194,7 +186,7 @@ def atom(kind: str, value: str | int, warnings: list[str] | None = None) -> Atom
         if warnings is not None:
             warnings.append(f"domain-name value {value!r} is an IPv4 address: read as one")
     refanged = refang(kind, value)
-    if kind == IPV4 and PLAIN_IPV4.fullmatch(refanged):
+    if kind == IPV4 and is_ipv4(refanged):
         found = Atom(IPV4, refanged)  # a plain address is its own canonical form
     elif kind in (IPV4, IPV6):
         # An IPv4-mapped IPv6 value comes back as IPv4: it is looked up as one.
