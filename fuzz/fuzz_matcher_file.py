@@ -4,9 +4,10 @@
 
 Each input is tried twice: as it is, and resealed (every section's SHA-256
 in the table made again and the file signed with the fuzzing key), so the
-reader's checks of the sections' contents are reached too. Either
-MatcherFileError, or a Matcher that scans lines without raising; anything
-else is a crash.
+reader's checks of the sections' contents are reached too. Loaded with
+every table checked: MatcherFileError, or a Matcher that scans lines
+without raising. Loaded with each table checked when first read: the same,
+or MatcherFileError from the scan. Anything else is a crash.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import atheris
 with atheris.instrument_imports():
     from iocmatch._common.errors import MatcherFileError
     from iocmatch._matcher.file import load_matcher
+    from iocmatch._matcher.matcher import Matcher
 
 _HEAD = struct.Struct(">8sHHI8s32s")
 _ENTRY = struct.Struct(">32s8sQQ32s")
@@ -58,14 +60,25 @@ _LINE = b"2026-12-06T09:14:02Z GET http://c2.evil.example/a 198.51.100.9 203.0.1
 
 def test_one_input(data: bytes) -> None:
     for candidate in (data, resealed(data)):
+        _PATH.unlink(missing_ok=True)  # another file: the one a matcher may still map is never rewritten
         _PATH.write_bytes(candidate)
         try:
-            matcher = load_matcher(_PATH)
+            matcher = load_matcher(_PATH, check_all=True)
+        except MatcherFileError:
+            pass
+        else:
+            # Every table checked: it scans any line without raising, by line and by block.
+            _scans(matcher)
+        # Each table checked when first read: it scans, or the scan raises MatcherFileError.
+        try:
+            _scans(load_matcher(_PATH))
         except MatcherFileError:
             continue
-        # A matcher that loads scans any line without raising, by line and by block.
-        matcher.scan_line(_LINE)
-        list(matcher.hit_lines(io.BytesIO(_LINE * 200)))
+
+
+def _scans(matcher: Matcher) -> None:
+    matcher.scan_line(_LINE)
+    list(matcher.hit_lines(io.BytesIO(_LINE * 200)))
 
 
 if __name__ == "__main__":

@@ -182,14 +182,22 @@ def test_any_matcher_file_loads_or_is_refused_clearly(
     path = key.parent / "fuzzed.matcher"
     with _key_file(key):
         for candidate in (bytes(original), resealed(bytes(original), key.read_bytes())):
+            path.unlink(missing_ok=True)  # another file: the one a matcher may still map is never rewritten
             path.write_bytes(candidate)
+            checked: iocmatch.Matcher | None = None
+            with contextlib.suppress(iocmatch.MatcherFileError):
+                checked = iocmatch.load_matcher(path, check_all=True)
+            # Every table checked: it scans any line without raising, by line and by block.
+            expected = _fuzz_scans(checked) if checked is not None else None
+            # Each table checked when first read: the same hits, or MatcherFileError from the scan.
             try:
-                loaded = iocmatch.load_matcher(path)
+                assert _fuzz_scans(iocmatch.load_matcher(path)) == expected
             except iocmatch.MatcherFileError:
-                continue
-            # A matcher that loads scans any line without raising, by line and by block.
-            loaded.scan_line(_FUZZ_LINE)
-            list(loaded.hit_lines(io.BytesIO(((_FUZZ_LINE + "\n") * 200).encode())))
+                assert checked is None
+
+
+def _fuzz_scans(matcher: iocmatch.Matcher) -> list[object]:
+    return [*matcher.scan_line(_FUZZ_LINE), *matcher.hit_lines(io.BytesIO(((_FUZZ_LINE + "\n") * 200).encode()))]
 
 
 _FUZZ_LINE = (

@@ -167,7 +167,8 @@ def test_every_table_of_every_engine_comes_back_as_it_was_saved(
     before, after = fresh.__getstate__().__getstate__(), loaded.__getstate__().__getstate__()
     for name in ("_picker", "_ipv4", "_ipv6", "_clock", "_direct"):  # objects without equality, compared below
         before.pop(name), after.pop(name)
-    assert after == before
+    # A loaded table is read a row at a time (a Column): each row, read now, is the saved one.
+    assert {name: _rows(table) for name, table in after.items()} == before
     hits = [(hit.kind, hit.value, hit.indicators) for hit in fresh.scan_line(EVERY_TABLE_LINE)]
     assert len(hits) == 10  # the domain hits too, as the URL's parent domain
     assert [(hit.kind, hit.value, hit.indicators) for hit in loaded.scan_line(EVERY_TABLE_LINE)] == hits
@@ -255,7 +256,7 @@ CHANGES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "one section more": (lambda data: _count_off_by(data, 1), "damaged|made with another key or changed"),
     "one section less": (lambda data: _count_off_by(data, -1), "longer than its table says"),
     "magic": (flip("start"), "not a compiled iocmatch matcher"),
-    "format version 3": (lambda data: data[:8] + struct.pack(">H", 3) + data[10:], "matcher file format 3;"),
+    "format version 4": (lambda data: data[:8] + struct.pack(">H", 4) + data[10:], "matcher file format 4;"),
     "truncated sections": (lambda data: data[:-7], "truncated"),
     "truncated header": (lambda data: data[:30], "truncated"),
     "truncated magic": (lambda data: data[:5], "truncated"),
@@ -273,10 +274,30 @@ def test_a_changed_or_foreign_file_is_refused_with_one_line(
     change, message = CHANGES[case]
     saved.write_bytes(change(saved.read_bytes()))
     with pytest.raises(iocmatch.MatcherFileError, match=message) as raised:
-        iocmatch.load_matcher(saved)
+        iocmatch.load_matcher(saved, check_all=True)
     assert str(raised.value).startswith(f"{saved}: ")
     assert main(["scan", "-m", str(saved), str(empty_log)]) == 2
     assert capsys.readouterr().err == f"iocmatch: error: {raised.value}\n"
+
+
+def test_a_damaged_table_is_found_when_a_scan_first_reads_it(saved: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Loading reads the header and the table of sections: a table is checked
+    when first read, and a damaged one raises then, from the scan, never
+    giving a wrong hit. ``scan -m`` checks every table before it writes."""
+    data = bytearray(saved.read_bytes())
+    _, offset, _ = next(entry for entry in entries(bytes(data)) if entry[0] == "atom_values_text")
+    data[offset] ^= 0x20
+    saved.write_bytes(bytes(data))
+    matcher = iocmatch.load_matcher(saved)
+    assert list(matcher.scan_line("a line of nothing the feed holds")) == []
+    with pytest.raises(iocmatch.MatcherFileError, match="section 'atom_values_text' does not match its SHA-256"):
+        list(matcher.scan_line("GET http://a.evil.example/ from 198.51.100.9"))
+    log = saved.with_name("one.log")
+    log.write_text("GET http://a.evil.example/ from 198.51.100.9\n")
+    assert main(["scan", "-m", str(saved), str(log)]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err.count("\n")) == ("", 1)
+    assert "section 'atom_values_text' does not match its SHA-256" in captured.err
 
 
 @pytest.mark.slow
@@ -481,14 +502,19 @@ def test_compile_writes_only_a_regular_file_that_is_no_feed(
 
 @pytest.mark.parametrize("section", ["key_atoms", "single_values", "atom_kinds", "key_needles_values"])
 def test_a_signed_table_naming_rows_that_do_not_exist_is_refused(saved: Path, key_file: Path, section: str) -> None:
-    """A defective writer's tables are refused when loading: a scan never meets an index outside its table."""
+    """A defective writer's tables are refused when first read (or all at once when loading with
+    ``check_all``): a scan never meets an index outside its table."""
     data = saved.read_bytes()
     _, offset, length = next(entry for entry in entries(data) if entry[0] == section)
     assert length >= 4
     changed = data[:offset] + struct.pack("<i", 2**31 - 1) + data[offset + 4 :]
     saved.write_bytes(resealed(changed, key_file.read_bytes()))
-    with pytest.raises(iocmatch.MatcherFileError, match=f"damaged: '{section}' names rows its table does not have"):
-        iocmatch.load_matcher(saved)
+    message = f"damaged: '{section}' names rows its table does not have"
+    with pytest.raises(iocmatch.MatcherFileError, match=message):
+        iocmatch.load_matcher(saved, check_all=True)
+    lazily = iocmatch.load_matcher(saved)
+    with pytest.raises(iocmatch.MatcherFileError, match=message):
+        list(lazily.scan_line("GET http://a.evil.example/ from 198.51.100.9"))
 
 
 def _rewritten(path: Path, key: bytes, change: Callable[[dict[str, Any]], None]) -> None:
@@ -541,9 +567,11 @@ def test_a_signed_description_of_the_wrong_types_is_refused(
 def test_bytes_between_sections_are_zeros_or_the_file_is_refused(saved: Path) -> None:
     data = bytearray(saved.read_bytes())
     table_end = HEAD.size + len(entries(bytes(data))) * ENTRY.size
-    first = min(offset for _, offset, _ in entries(bytes(data)))
-    assert first > table_end  # sections start on 64-byte boundaries: there is a gap
-    data[table_end] = 0xAA
+    starts = {offset for _, offset, _ in entries(bytes(data))}
+    ends = [table_end, *(offset + length for _, offset, length in entries(bytes(data)))]
+    # Sections start on 64-byte boundaries: after some end, zeros fill a gap to the next.
+    gap = min(end for end in ends if end not in starts and end < len(data))
+    data[gap] = 0xAA
     saved.write_bytes(bytes(data))
     with pytest.raises(iocmatch.MatcherFileError, match="bytes between its sections"):
         iocmatch.load_matcher(saved)
@@ -555,3 +583,10 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(iocmatch.MatcherFileError, match="not a regular file"):
         iocmatch.load_matcher(fifo)
+
+
+def _rows(table: Any) -> Any:
+    """A loaded table's rows as the compiled set holds them (a Column reads as a sequence)."""
+    from iocmatch._common.lazy import Column
+
+    return tuple(table) if isinstance(table, Column) else table

@@ -44,8 +44,9 @@ def check_matcher_usage(args: argparse.Namespace) -> None:
 
 
 def matcher_file(args: argparse.Namespace) -> Matcher:
-    """The matcher file, refused when older than --max-age."""
-    matcher = load_matcher(args.matcher)
+    """The matcher file, every table checked (a damaged one is refused before
+    anything is written), refused when older than --max-age."""
+    matcher = load_matcher(args.matcher, check_all=True)
     if args.max_age:
         limit = values.duration(args.max_age)
         age = matcher.origin.age(datetime.now(timezone.utc))

@@ -86,7 +86,8 @@ def line_picker(
     if engine == TOKENS:
         tokens = token_engine(keys)
         # The token engine's keys, and the sieve's empty one, are not the block engine's.
-        engine_keys = ["" if index in tokens else key for index, key in enumerate(key_list)]
+        held = set(tokens.key_indexes())
+        engine_keys = ["" if index in held else key for index, key in enumerate(key_list)]
         if ipv4 is not None:
             from .._engines.ipv4_sieve import IPv4Sieve
 

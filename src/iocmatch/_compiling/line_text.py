@@ -46,11 +46,7 @@ def in_characters(folded: str, occurrences: list[tuple[int, int, int]]) -> list[
         to_char = [(offsets.get(start, -1), offsets.get(end, -1), key) for start, end, key in occurrences]
     else:
         to_char = _char_offsets_of_long_text(folded, occurrences)
-    return [
-        (start, end, key)
-        for start, end, key in to_char
-        if start >= 0 and end >= 0 and _is_utf8(folded[start:end])
-    ]
+    return [(start, end, key) for start, end, key in to_char if start >= 0 and end >= 0 and _is_utf8(folded[start:end])]
 
 
 # Up to this many characters a line's offsets are mapped with a dict; longer
@@ -69,9 +65,7 @@ def _char_offsets(folded: str) -> dict[int, int]:
     return offsets
 
 
-def _char_offsets_of_long_text(
-    folded: str, occurrences: list[tuple[int, int, int]]
-) -> list[tuple[int, int, int]]:
+def _char_offsets_of_long_text(folded: str, occurrences: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """``_char_offsets`` for a long text: each character's UTF-8 length from
     its code point (a surrogate-escaped byte is one byte), summed; -1 where an
     offset falls inside a character."""

@@ -31,18 +31,22 @@ class IPv4Sieve:
 
     def __init__(self, index: IntervalIndex[Any]) -> None:
         """``index``: the IPv4 ranges. Its elementary segments become two
-        arrays: where each starts, and whether any range covers it."""
-        starts, covered = index.segments()
+        arrays, when a block is first searched: where each starts, and
+        whether any range covers it."""
         self._index = index
-        self._starts = np.asarray(starts, dtype=np.int64)
-        self._covered = np.asarray(covered, dtype=bool)
+        self._starts: Any = None
+        self._covered: Any = None
 
     def spans(self, block: bytes) -> list[tuple[int, int]]:
         """(start, end) of every address in ``block`` that some range holds."""
-        if not block or not len(self._starts):
+        if not block or not len(self._index):
             return []
         if len(block) < SMALL_INPUT:
             return self._spans_of_line(block)
+        if self._starts is None:
+            segment_starts, covered = self._index.segments()
+            self._covered = np.asarray(covered, dtype=bool)
+            self._starts = np.asarray(segment_starts, dtype=np.int64)
         data = np.frombuffer(block, dtype=np.uint8)
         # Digit runs; arithmetic on the bytes is quicker than a table lookup.
         digits = np.zeros(len(data) + 2, dtype=bool)

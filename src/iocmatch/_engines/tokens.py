@@ -19,7 +19,8 @@ other.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -51,35 +52,77 @@ def is_hex_token(key: str) -> bool:
 
 class TokenEngine:
     """Finds the dotted keys that fill whole dotted tokens of host runs, and
-    the hex keys that fill whole hex runs, in blocks or lines of bytes."""
+    the hex keys that fill whole hex runs, in blocks or lines of bytes.
 
-    __slots__ = ("_by_text", "_filter", "_fingerprints", "_has_hex", "_key_ids", "_keys", "_label_counts")
+    Its tables are three columns in fingerprint order: the fingerprints, the
+    key index of each and its text. One read from a matcher file is made
+    from them the first time a block is searched (``Tables``)."""
+
+    __slots__ = ("_by_text", "_count", "_filter", "_fingerprints", "_has_hex", "_key_ids", "_label_counts",
+                 "_small_inputs", "_tables", "_texts")  # fmt: skip
 
     def __init__(self, dotted: dict[int, str], hexadecimal: dict[int, str]) -> None:
         """``dotted`` and ``hexadecimal``: key index -> key, each passing its test above."""
-        self._keys = {**dotted, **hexadecimal}
-        self._label_counts = tuple(sorted({key.count(".") + 1 for key in dotted.values()}))
-        self._has_hex = bool(hexadecimal)
-        ids = np.fromiter(self._keys, dtype=np.int64, count=len(self._keys))
-        fingerprints = _key_fingerprints(list(self._keys.values()))
+        keys = {**dotted, **hexadecimal}
+        ids = np.fromiter(keys, dtype=np.int64, count=len(keys))
+        texts = list(keys.values())
+        fingerprints = _key_fingerprints(texts)
         order = np.argsort(fingerprints, kind="stable")
-        self._fingerprints = fingerprints[order]
-        self._key_ids = ids[order]
-        self._filter = _Filter(self._fingerprints)
+        label_counts = tuple(sorted({key.count(".") + 1 for key in dotted.values()}))
+        ordered = tuple(map(texts.__getitem__, order.tolist()))
+        self._start(label_counts, bool(hexadecimal), len(keys), lambda: (fingerprints[order], ids[order], ordered))
+
+    @classmethod
+    def of_tables(
+        cls, label_counts: tuple[int, ...], has_hex: bool, count: int, tables: Callable[[], Tables]
+    ) -> TokenEngine:
+        """An engine of ``count`` keys whose columns ``tables`` gives when first needed."""
+        engine = cls.__new__(cls)
+        engine._start(label_counts, has_hex, count, tables)
+        return engine
+
+    def _start(self, label_counts: tuple[int, ...], has_hex: bool, count: int, tables: Callable[[], Tables]) -> None:
+        self._label_counts = label_counts
+        self._has_hex = has_hex
+        self._count = count
+        self._tables: Callable[[], Tables] | None = tables
+        self._fingerprints: Any = None
+        self._key_ids: Any = None
+        self._texts: Sequence[str] = ()
+        self._filter: _Filter | None = None
         self._by_text: dict[str, int] | None = None
+        self._small_inputs = 0
+
+    def _ready(self) -> _Filter:
+        if self._tables is not None:
+            fingerprints, key_ids, texts = self._tables()
+            self._fingerprints, self._key_ids, self._texts = fingerprints, key_ids, texts
+            self._filter = _Filter(fingerprints)
+            self._tables = None
+        return cast(_Filter, self._filter)
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return self._count
 
-    def __contains__(self, key_index: int) -> bool:
-        return key_index in self._keys
+    def key_indexes(self) -> list[int]:
+        """The key index of every key it holds."""
+        self._ready()
+        return list(self._key_ids.tolist())
 
     def spans(self, block: bytes) -> list[tuple[int, int, int]]:
         """(start, end, key index) of every occurrence that fills its token."""
-        if not self._keys or not block:
+        if not self._count or not block:
             return []
+        key_filter = self._ready()
         if len(block) < SMALL_INPUT:
-            return self._spans_of_line(block)
+            # One line: a dict lookup beats numpy's cost per call, but the dict costs a read of every key:
+            # it is made once inputs have been small many times (a stream of lines), not for a file's last block.
+            if self._by_text is not None:
+                return self._spans_of_line(block, self._by_text)
+            self._small_inputs += 1
+            if self._small_inputs > _SMALL_INPUTS_BEFORE_DICT or self._count <= _KEYS_ALWAYS_IN_DICT:
+                self._by_text = dict(zip(self._texts, self._key_ids.tolist(), strict=True))
+                return self._spans_of_line(block, self._by_text)
         data = np.frombuffer(block, dtype=np.uint8)
         lowered = _lowered(data)
         starts, ends = [], []
@@ -94,18 +137,14 @@ class TokenEngine:
             ends.append(last[whole])
         span_starts, span_ends = np.concatenate(starts), np.concatenate(ends)
         fingerprints = _fingerprints(lowered, span_starts, span_ends)
-        maybe = np.flatnonzero(self._filter.may_hold(fingerprints))
+        maybe = np.flatnonzero(key_filter.may_hold(fingerprints))
         if not len(maybe):
             return []
         return self._confirm(block, span_starts[maybe], span_ends[maybe], fingerprints[maybe])
 
-    def _spans_of_line(self, block: bytes) -> list[tuple[int, int, int]]:
-        """What ``spans`` finds, the same spans looked up by their text: for
-        one line a dict lookup beats numpy's cost per call. The dict (key ->
-        index, the keys' own strings) is made at the first line."""
-        by_text = self._by_text
-        if by_text is None:
-            by_text = self._by_text = {key: index for index, key in self._keys.items()}
+    def _spans_of_line(self, block: bytes, by_text: dict[str, int]) -> list[tuple[int, int, int]]:
+        """What ``spans`` finds, the same spans looked up by their text in
+        ``by_text`` (key -> index)."""
         lowered = block.lower()
         spans: list[tuple[int, int]] = []
         if self._label_counts:
@@ -134,7 +173,7 @@ class TokenEngine:
         slots = np.searchsorted(table, fingerprints)
         equal = np.flatnonzero(table[np.minimum(slots, len(table) - 1)] == fingerprints)
         found = []
-        keys = self._keys
+        texts = self._texts
         for start, end, fingerprint, first_slot in zip(
             starts[equal].tolist(),
             ends[equal].tolist(),
@@ -145,20 +184,28 @@ class TokenEngine:
             slot = first_slot
             text = b""
             while slot < len(table) and int(table[slot]) == fingerprint:
-                key_id = int(self._key_ids[slot])
                 text = text or block[start:end].lower()
-                if text == keys[key_id].encode("ascii"):
-                    found.append((start, end, key_id))
+                if text == texts[slot].encode("ascii"):
+                    found.append((start, end, int(self._key_ids[slot])))
                 slot += 1
         return found
 
+    def tables(self) -> Tables:
+        """The fingerprints (sorted), the key index of each, and each key's text."""
+        self._ready()
+        return self._fingerprints, self._key_ids, self._texts
+
     def __getstate__(self) -> tuple[object, ...]:
-        return (self._keys, self._label_counts, self._has_hex, self._fingerprints, self._key_ids)
+        return (self._label_counts, self._has_hex, self._count, self.tables())
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self._keys, self._label_counts, self._has_hex, self._fingerprints, self._key_ids = state
-        self._filter = _Filter(self._fingerprints)  # quicker to rebuild than to read
-        self._by_text = None
+        label_counts, has_hex, count, tables = state
+        self._start(label_counts, has_hex, count, lambda: tables)
+
+
+Tables = tuple[Any, Any, Sequence[str]]  # fingerprints, key indexes, texts: one row a key, in fingerprint order
+_SMALL_INPUTS_BEFORE_DICT = 64
+_KEYS_ALWAYS_IN_DICT = 50_000
 
 
 class _Filter:

@@ -17,16 +17,16 @@ the round-trip tests, not by a reader years later.
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .._common.errors import MatcherFileError
+from .._common.lazy import Column
 from .._common.model import Origin
 from .._common.timestamps import LogClock
 from .._compiling.boundaries import RULES, Needle
@@ -44,6 +44,7 @@ from .sections import Sections
 META = "meta"
 _MASK64 = (1 << 64) - 1
 _NEEDLE_FIELDS = tuple(field.name for field in fields(Needle))
+T = TypeVar("T")
 
 
 def to_sections(matcher: Matcher) -> dict[str, Any]:
@@ -88,47 +89,53 @@ def to_sections(matcher: Matcher) -> dict[str, Any]:
     return writer.sections
 
 
-def from_sections(sections: Sections) -> Matcher:
-    """The matcher the sections hold; MatcherFileError when they do not hold one."""
+def from_sections(sections: Sections, *, check_all: bool = False) -> Matcher:
+    """The matcher the sections hold; MatcherFileError when they do not hold
+    one. Its tables are checked when first read, or all now with ``check_all``."""
     try:
-        return _from_sections(_Reader(sections))
+        reader = _Reader(sections)
+        matcher = _from_sections(reader)
+        if check_all:
+            sections.verify_all()
+            reader.check_all()
     except MatcherFileError:
         raise
     # Checksummed data that still does not fit (a file written by a defective build): named, never a crash.
     except (KeyError, IndexError, TypeError, ValueError, OverflowError, AttributeError, RecursionError) as exc:
         raise MatcherFileError(f"{sections.source}: damaged: {type(exc).__name__}: {exc}: compile it again") from None
+    return matcher
 
 
 def _from_sections(reader: _Reader) -> Matcher:
     meta = reader.meta
     _check_meta(meta)
     needles = tuple(Needle(**dict(zip(_NEEDLE_FIELDS, values, strict=True))) for values in meta["needles"])
-    kinds = reader.pooled("atom_kinds", meta["kinds"])
-    pairs = reader.paired_rows("key_needles", needles, reader.ints("key_atoms").tolist())
+    atoms = reader.count("atom_values_ends")
+    indicators = reader.count("indicator_ids_ends")
+    keys = reader.count("key_needles_ends")
     windows = None
     if meta["windows"]:
-        bounds = reader.array("windows", "<f8").tolist()
-        windows = tuple(zip(bounds[0::2], bounds[1::2], strict=True))
-    ipv4 = _index_from_columns(reader, "ipv4", meta["ipv4"])
+        windows = reader.pairs_of_floats("windows")
+    ipv4 = _index_from_columns(reader, "ipv4", meta["ipv4"], atoms)
     state: dict[str, object] = {
-        "_atom_kinds": kinds,
+        "_atom_kinds": reader.pooled("atom_kinds", meta["kinds"]),
         "_atom_values": reader.strings("atom_values"),
         "_attribution": reader.pooled("attribution", meta["attribution"]),
         "_clock": LogClock(),
         "_direct": {},
         "_indicator_ids": reader.strings("indicator_ids"),
         "_ipv4": ipv4,
-        "_ipv6": _index_from_columns(reader, "ipv6", meta["ipv6"]),
-        "_key_needles": pairs,
+        "_ipv6": _index_from_columns(reader, "ipv6", meta["ipv6"], atoms),
+        "_key_needles": reader.paired_rows("key_needles", "key_atoms", needles.__getitem__, len(needles), atoms),
         "_longest_key": int(meta["longest_key"]),
-        "_multi": _multi_from_columns(reader),
+        "_multi": _multi_from_columns(reader, indicators, atoms),
         "_origin": _origin_from_json(meta["origin"]),
-        "_picker": _picker_from_columns(reader, meta["picker"], ipv4),
+        "_picker": _picker_from_columns(reader, meta["picker"], ipv4, keys),
         "_provenance": reader.pooled("provenance", meta["provenance"]),
-        "_rank": tuple(reader.ints("rank").tolist()),
+        "_rank": reader.ints("rank"),
         "_reference": meta["reference"],
-        "_single": reader.rows("single"),
-        "_wants_weak": frozenset(reader.ints("wants_weak").tolist()),
+        "_single": reader.rows("single", indicators),
+        "_wants_weak": frozenset(reader.checked_ints("wants_weak", atoms).tolist()),
         "_weak": tuple((key, needles[number], atom) for key, number, atom in meta["weak"]),
         "_windows": windows,
         "defanged": bool(meta["defanged"]),
@@ -136,7 +143,7 @@ def _from_sections(reader: _Reader) -> Matcher:
         "registry_aliases": bool(meta["registry_aliases"]),
         "subdomains": bool(meta["subdomains"]),
     }
-    _check_fit(reader, state, len(needles))
+    _check_fit(reader, state, atoms, indicators, keys)
     compiled = CompiledSet.__new__(CompiledSet)
     compiled.__setstate__(state)
     matcher = Matcher.__new__(Matcher)
@@ -144,12 +151,12 @@ def _from_sections(reader: _Reader) -> Matcher:
     return matcher
 
 
-def _check_fit(reader: _Reader, state: dict[str, Any], needles: int) -> None:
-    """Every table the length it must be, and every number in it naming a row
-    that exists: a scan then never meets an index out of its table. (The ids
-    inside Hyperscan's database are its own: the file's signature vouches for them.)"""
-    atoms, indicators = len(state["_atom_values"]), len(state["_indicator_ids"])
-    keys = len(state["_key_needles"])
+def _check_fit(reader: _Reader, state: dict[str, Any], atoms: int, indicators: int, keys: int) -> None:
+    """Every table the length it must be (known from the file's table of
+    sections, without reading them). Every number in a table is checked to
+    name a row that exists when the table is first read (``_Reader``): a
+    scan never meets an index out of its table. (The ids inside Hyperscan's
+    database are its own: the file's signature vouches for them.)"""
     lengths = {
         "atom kinds": (len(state["_atom_kinds"]), atoms),
         "single": (len(state["_single"]), atoms),
@@ -157,34 +164,14 @@ def _check_fit(reader: _Reader, state: dict[str, Any], needles: int) -> None:
         "rank": (len(state["_rank"]), atoms),
         "attribution": (len(state["_attribution"]), indicators),
         "provenance": (len(state["_provenance"]), indicators),
-        "key checks": (len(reader.ints("key_checks")), keys),
-        "key lengths": (len(reader.ints("key_lengths")), keys),
+        "key checks": (reader.count("key_checks"), keys),
+        "key lengths": (reader.count("key_lengths"), keys),
     }
     if state["_windows"] is not None:
         lengths["windows"] = (len(state["_windows"]), indicators)
     for name, (found, wanted) in lengths.items():
         if found != wanted:
             raise MatcherFileError(f"{reader.source}: damaged: {found} rows of {name}, not {wanted}")
-    bounds = {
-        "key_atoms": atoms,
-        "key_needles_values": needles,
-        "single_values": indicators,
-        "multi_numbers_values": indicators,
-        "clauses_values": atoms,
-        "wants_weak": atoms,
-    }
-    for family in ("ipv4", "ipv6"):
-        if f"{family}_covers_values" in reader.sections.entries:
-            bounds[f"{family}_covers_values"] = atoms
-    if "token_key_numbers" in reader.sections.entries:
-        bounds["token_key_numbers"] = bounds["token_key_ids"] = keys
-    for name, upper in bounds.items():
-        reader.within(name, upper)
-    reader.within("multi_clauses", len(reader.ints("clauses_ends")))
-    reader.within("key_checks", 3)  # ANYWHERE, AFTER_NON_DIGIT, MAPPED_IPV4_HEX
-    lengths_of_keys = reader.ints("key_lengths")
-    if len(lengths_of_keys) and int(lengths_of_keys.min()) < 0:
-        raise MatcherFileError(f"{reader.source}: damaged: a key of negative length")
     if any(not 0 <= atom < atoms for _, _, atom in state["_weak"]):
         raise MatcherFileError(f"{reader.source}: damaged: a weak key names no atom")
 
@@ -201,35 +188,42 @@ def _multi_to_columns(writer: _Writer, multi: Sequence[Sequence[tuple[int, froze
     writer.rows("clauses", [sorted(clause) for clause in clauses])
 
 
-def _multi_from_columns(reader: _Reader) -> tuple[tuple[tuple[int, frozenset[int]], ...], ...]:
-    clauses = tuple(frozenset(atoms) for atoms in reader.rows("clauses"))
-    which = reader.ints("multi_clauses").tolist()
-    return reader.paired_rows("multi_numbers", None, list(map(clauses.__getitem__, which)))
+def _multi_from_columns(reader: _Reader, indicators: int, atoms: int) -> Column[tuple[tuple[int, frozenset[int]], ...]]:
+    clauses = reader.rows("clauses", atoms, frozenset)
+    return reader.paired_rows("multi_numbers", "multi_clauses", None, indicators, len(clauses), clauses.__getitem__)
 
 
 def _index_to_columns(writer: _Writer, name: str, index: IntervalIndex[int] | None) -> bool:
     if index is None:
         return False
-    state = _slots_of(index)
-    starts = state["_starts"]
+    _, starts, covers = index.__getstate__()
     writer.array(f"{name}_hi", [start >> 64 for start in starts], "<u8")
     writer.array(f"{name}_lo", [start & _MASK64 for start in starts], "<u8")
-    writer.rows(f"{name}_covers", state["_covers"])
+    writer.rows(f"{name}_covers", covers)
     return True
 
 
-def _index_from_columns(reader: _Reader, name: str, present: bool) -> IntervalIndex[int] | None:
+def _index_from_columns(reader: _Reader, name: str, present: bool, atoms: int) -> IntervalIndex[int] | None:
     if not present:
         return None
-    high, low = reader.array(f"{name}_hi", "<u8").tolist(), reader.array(f"{name}_lo", "<u8").tolist()
-    covers = reader.rows(f"{name}_covers")
-    if len(covers) != len(high) or len(low) != len(high):
+    count = reader.sections.rows(f"{name}_hi", "<u8")
+    covers: Column[tuple[int, ...]] = reader.rows(f"{name}_covers", atoms)
+    if reader.sections.rows(f"{name}_lo", "<u8") != count or len(covers) != count:
         raise MatcherFileError(f"{reader.source}: damaged: the {name} ranges do not line up")
-    starts = [hi << 64 | lo for hi, lo in zip(high, low, strict=True)]
-    if any(later <= earlier for earlier, later in itertools.pairwise(starts)):
-        raise MatcherFileError(f"{reader.source}: damaged: the {name} ranges are out of order")
-    index: IntervalIndex[int] = IntervalIndex.__new__(IntervalIndex)
-    _set_slots(index, {"_starts": starts, "_covers": list(covers)})
+
+    def segments() -> tuple[list[int], Column[tuple[int, ...]], Any]:
+        high, low = reader.array(f"{name}_hi", "<u8"), reader.array(f"{name}_lo", "<u8")
+        rising = (high[1:] > high[:-1]) | ((high[1:] == high[:-1]) & (low[1:] > low[:-1]))
+        if not bool(rising.all()):
+            raise MatcherFileError(f"{reader.source}: damaged: the {name} ranges are out of order")
+        covers.check()
+        covered = np.diff(reader.ends(f"{name}_covers_ends", reader.count(f"{name}_covers_values")), prepend=0) > 0
+        if not high.any():
+            return low.tolist(), covers, covered
+        return [hi << 64 | lo for hi, lo in zip(high.tolist(), low.tolist(), strict=True)], covers, covered
+
+    index = IntervalIndex.of_segments(count, segments)
+    reader.later(index.segments)
     return index
 
 
@@ -254,16 +248,17 @@ def _picker_to_columns(writer: _Writer, picker: LinePicker) -> dict[str, Any]:
         writer.strings("automaton_keys", engine.keys)
     tokens = state["_tokens"]
     if tokens is not None:
-        keys, label_counts, has_hex, fingerprints, key_ids = tokens.__getstate__()
+        label_counts, has_hex, _, (fingerprints, key_ids, texts) = tokens.__getstate__()
         meta["tokens"] = {"label_counts": list(label_counts), "has_hex": has_hex}
-        writer.ints("token_key_numbers", list(keys))
-        writer.strings("token_keys", list(keys.values()))
+        writer.strings("token_keys", texts)
         writer.array("token_fingerprints", fingerprints, "<u8")
-        writer.array("token_key_ids", key_ids, "<i8")
+        writer.ints("token_key_ids", key_ids)
     return meta
 
 
-def _picker_from_columns(reader: _Reader, meta: dict[str, Any], ipv4: IntervalIndex[int] | None) -> LinePicker:
+def _picker_from_columns(
+    reader: _Reader, meta: dict[str, Any], ipv4: IntervalIndex[int] | None, keys: int
+) -> LinePicker:
     engine: HyperscanEngine | StringEngine
     if meta["engine"] == "hyperscan":
         if not HYPERSCAN_AVAILABLE:
@@ -277,24 +272,11 @@ def _picker_from_columns(reader: _Reader, meta: dict[str, Any], ipv4: IntervalIn
         except Exception as exc:  # noqa: BLE001
             raise MatcherFileError(f"{reader.source}: damaged: Hyperscan refuses its database ({exc})") from None
     else:
-        engine = StringEngine(reader.strings("automaton_keys"))
+        engine = StringEngine(tuple(reader.strings("automaton_keys")))
     tokens = None
     if meta["tokens"] is not None:
-        numbers = reader.ints("token_key_numbers").tolist()
-        texts = reader.strings("token_keys")
-        if len(reader.array("token_fingerprints", "<u8")) != len(reader.array("token_key_ids", "<i8")):
-            raise MatcherFileError(f"{reader.source}: damaged: the token fingerprints and their keys do not line up")
-        tokens = TokenEngine.__new__(TokenEngine)
-        tokens.__setstate__(
-            (
-                dict(zip(numbers, texts, strict=True)),
-                tuple(int(count) for count in meta["tokens"]["label_counts"]),
-                bool(meta["tokens"]["has_hex"]),
-                reader.array("token_fingerprints", "<u8"),
-                reader.array("token_key_ids", "<i8"),
-            )
-        )
-    if not -1 <= int(meta["address_key"]) < len(reader.ints("key_lengths")):
+        tokens = _tokens_from_columns(reader, meta["tokens"], keys)
+    if not -1 <= int(meta["address_key"]) < keys:
         raise MatcherFileError(f"{reader.source}: damaged: the address key names no key")
     sieve = None
     if meta["sieve"]:
@@ -306,15 +288,36 @@ def _picker_from_columns(reader: _Reader, meta: dict[str, Any], ipv4: IntervalIn
         picker,
         {
             "_address_key": int(meta["address_key"]),
-            "_checks": tuple(reader.ints("key_checks").tolist()),
+            "_checks": reader.ints("key_checks", 3),  # ANYWHERE, AFTER_NON_DIGIT, MAPPED_IPV4_HEX
             "_engine": engine,
-            "_lengths": tuple(reader.ints("key_lengths").tolist()),
+            "_lengths": reader.ints("key_lengths", _LONGEST),
             "_non_ascii_keys": bool(meta["non_ascii_keys"]),
             "_sieve": sieve,
             "_tokens": tokens,
         },
     )
     return picker
+
+
+def _tokens_from_columns(reader: _Reader, meta: dict[str, Any], keys: int) -> TokenEngine:
+    count = reader.count("token_key_ids")
+    texts = reader.strings("token_keys")
+    if reader.sections.rows("token_fingerprints", "<u8") != count or len(texts) != count:
+        raise MatcherFileError(f"{reader.source}: damaged: the token fingerprints and their keys do not line up")
+
+    def tables() -> tuple[Any, Any, Column[str]]:
+        fingerprints = reader.array("token_fingerprints", "<u8")
+        if len(fingerprints) and not bool((fingerprints[1:] >= fingerprints[:-1]).all()):
+            raise MatcherFileError(f"{reader.source}: damaged: the token fingerprints are out of order")
+        return fingerprints, reader.checked_ints("token_key_ids", keys), texts
+
+    label_counts = tuple(int(count) for count in meta["label_counts"])
+    engine = TokenEngine.of_tables(label_counts, bool(meta["has_hex"]), count, tables)
+    reader.later(engine.tables)
+    return engine
+
+
+_LONGEST = 1 << 31  # a key's length: not negative
 
 
 def _origin_to_json(origin: Origin) -> dict[str, Any]:
@@ -415,12 +418,8 @@ class _Writer:
         fits = not len(array) or (array.min() >= _INT32.min and array.max() <= _INT32.max)
         self.sections[name] = array.astype("<i4" if fits else "<i8")
 
-    def strings(self, name: str, values: Sequence[str]) -> None:
-        """A column of strings: their UTF-8 bytes (lone surrogates kept), each ended by a NUL when
-        none holds one (read back with one split), else one after another with where each ends."""
-        if not any("\0" in value for value in values):
-            self.sections[f"{name}_text"] = "".join(f"{value}\0" for value in values).encode("utf-8", "surrogatepass")
-            return
+    def strings(self, name: str, values: Iterable[str]) -> None:
+        """A column of strings: their UTF-8 bytes (lone surrogates kept) one after another, and where each ends."""
         encoded = [value.encode("utf-8", "surrogatepass") for value in values]
         self.sections[f"{name}_text"] = b"".join(encoded)
         self.ints(f"{name}_ends", np.cumsum([len(data) for data in encoded], dtype=np.int64))
@@ -446,6 +445,9 @@ _INT32 = np.iinfo(np.int32)
 
 
 class _Reader:
+    """Tables as ``Column``s of the sections: each checked (its SHA-256,
+    its rows' ends, its numbers against the rows they name) when first read."""
+
     def __init__(self, sections: Sections) -> None:
         self.sections = sections
         self.source = sections.source
@@ -453,66 +455,128 @@ class _Reader:
         if not isinstance(meta, dict):
             raise MatcherFileError(f"{self.source}: damaged: its description is no JSON object")
         self.meta: dict[str, Any] = meta
+        self._checks: list[Callable[[], object]] = []
+
+    def later(self, check: Callable[[], object]) -> None:
+        """A check made when a table is first read, made now by ``check_all``."""
+        self._checks.append(check)
+
+    def check_all(self) -> None:
+        for check in self._checks:
+            check()
+
+    def column(self, rows: int, open_: Callable[[], Callable[[int], T]]) -> Column[T]:
+        column = Column(rows, open_)
+        self.later(column.check)
+        return column
+
+    def count(self, name: str) -> int:
+        """The whole numbers a section holds (from the table of sections)."""
+        return self.sections.rows(name, self._int_dtype(name))
 
     def array(self, name: str, dtype: str) -> Any:
         return self.sections.array(name, dtype)
 
-    def ints(self, name: str) -> Any:
+    def checked_ints(self, name: str, upper: int) -> Any:
+        """A section of whole numbers, each naming a row of a table of ``upper`` rows."""
+        array = self.sections.array(name, self._int_dtype(name))
+        if len(array) and (int(array.min()) < 0 or int(array.max()) >= upper):
+            raise MatcherFileError(f"{self.source}: damaged: {name!r} names rows its table does not have")
+        return array
+
+    def ints(self, name: str, upper: int | None = None) -> Column[int]:
+        """A column of whole numbers (below ``upper``, when given, and not negative)."""
+
+        def open_() -> Callable[[int], int]:
+            array = self.checked_ints(name, upper) if upper is not None else self.array(name, self._int_dtype(name))
+            return lambda index: int(array[index])
+
+        return self.column(self.count(name), open_)
+
+    def strings(self, name: str) -> Column[str]:
+        def open_() -> Callable[[int], str]:
+            data = self.sections.bytes(f"{name}_text")
+            ends = self.ends(f"{name}_ends", len(data))
+
+            def decode(index: int) -> str:
+                start = int(ends[index - 1]) if index else 0
+                try:
+                    return str(data[start : int(ends[index])], "utf-8", "surrogatepass")
+                except UnicodeDecodeError:
+                    raise MatcherFileError(f"{self.source}: damaged: {name!r} holds text that is not UTF-8") from None
+
+            return decode
+
+        return self.column(self.count(f"{name}_ends"), open_)
+
+    def rows(self, name: str, upper: int, make: Callable[[tuple[int, ...]], T] = tuple) -> Column[T]:  # type: ignore[assignment]
+        """Rows of numbers below ``upper``: where each row ends, and every row's numbers one after another."""
+
+        def open_() -> Callable[[int], T]:
+            values = self.checked_ints(f"{name}_values", upper)
+            ends = self.ends(f"{name}_ends", len(values))
+            return lambda index: make(tuple(values[int(ends[index - 1]) if index else 0 : int(ends[index])].tolist()))
+
+        return self.column(self.count(f"{name}_ends"), open_)
+
+    def paired_rows(
+        self, name: str, seconds_name: str, first: Callable[[int], Any] | None, firsts_upper: int,
+        seconds_upper: int, second: Callable[[int], Any] | None = None,
+    ) -> Column[tuple[tuple[Any, Any], ...]]:  # fmt: skip
+        """Rows of pairs: each row's numbers (``name``, below ``firsts_upper``)
+        with those of ``seconds_name`` (below ``seconds_upper``), in order,
+        each made into its object by ``first`` and ``second`` when given."""
+        if self.count(f"{name}_values") != self.count(seconds_name):
+            raise MatcherFileError(f"{self.source}: damaged: the pairs of {name!r} do not line up")
+
+        def open_() -> Callable[[int], tuple[tuple[Any, Any], ...]]:
+            firsts = self.checked_ints(f"{name}_values", firsts_upper)
+            seconds = self.checked_ints(seconds_name, seconds_upper)
+            ends = self.ends(f"{name}_ends", len(firsts))
+
+            def decode(index: int) -> tuple[tuple[Any, Any], ...]:
+                start, end = int(ends[index - 1]) if index else 0, int(ends[index])
+                left, right = firsts[start:end].tolist(), seconds[start:end].tolist()
+                return tuple(
+                    zip(map(first, left) if first else left, map(second, right) if second else right, strict=True)
+                )
+
+            return decode
+
+        return self.column(self.count(f"{name}_ends"), open_)
+
+    def pooled(self, name: str, pool: list[Any]) -> Column[Any]:
+        """A column of few distinct values: ``pool``, and a code a row."""
+        values = tuple(tuple(value) if isinstance(value, list) else value for value in pool)
+
+        def open_() -> Callable[[int], Any]:
+            codes = self.checked_ints(name, len(values))
+            return lambda index: values[int(codes[index])]
+
+        return self.column(self.sections.rows(name, "<i4"), open_)
+
+    def pairs_of_floats(self, name: str) -> Column[tuple[float, float]]:
+        count = self.sections.rows(name, "<f8")
+        if count % 2:
+            raise MatcherFileError(f"{self.source}: damaged: {name!r} holds no whole number of pairs")
+
+        def open_() -> Callable[[int], tuple[float, float]]:
+            array = self.array(name, "<f8")
+            return lambda index: (float(array[2 * index]), float(array[2 * index + 1]))
+
+        return self.column(count // 2, open_)
+
+    def _int_dtype(self, name: str) -> str:
         dtype = self.sections.dtype(name)
         if dtype not in ("<i4", "<i8"):
             raise MatcherFileError(f"{self.source}: damaged: section {name!r} holds {dtype}, not whole numbers")
-        return self.sections.array(name, dtype)
+        return dtype
 
-    def strings(self, name: str) -> tuple[str, ...]:
-        data = bytes(self.sections.bytes(f"{name}_text"))
-        if f"{name}_ends" not in self.sections.entries:
-            text = data.decode("utf-8", "surrogatepass")
-            if text and not text.endswith("\0"):
-                raise MatcherFileError(f"{self.source}: damaged: the strings of {name!r} do not end")
-            values = text.split("\0")
-            values.pop()
-            return tuple(values)
-        ends = self._ends(f"{name}_ends", len(data))
-        starts = [0, *ends[:-1]] if ends else []
-        return tuple(data[start:end].decode("utf-8", "surrogatepass") for start, end in zip(starts, ends, strict=True))
-
-    def rows(self, name: str) -> tuple[tuple[int, ...], ...]:
-        values = self.ints(f"{name}_values").tolist()
-        return self._rows(name, values)
-
-    def paired_rows(self, name: str, pool: Sequence[Any] | None, seconds: list[Any]) -> tuple[tuple[Any, ...], ...]:
-        """Rows of pairs: each row's numbers (looked up in ``pool``, when given) with ``seconds``, in order."""
-        firsts = self.ints(f"{name}_values").tolist()
-        if len(seconds) != len(firsts):
-            raise MatcherFileError(f"{self.source}: damaged: the pairs of {name!r} do not line up")
-        if pool is not None:
-            self.within(f"{name}_values", len(pool))
-            firsts = list(map(pool.__getitem__, firsts))
-        return self._rows(name, list(zip(firsts, seconds, strict=True)))
-
-    def pooled(self, name: str, pool: list[Any]) -> tuple[Any, ...]:
-        values = tuple(tuple(value) if isinstance(value, list) else value for value in pool)
-        self.within(name, len(values))
-        return tuple(map(values.__getitem__, self.array(name, "<i4").tolist()))
-
-    def within(self, name: str, upper: int) -> None:
-        """Every number of a section names a row of a table of ``upper`` rows."""
-        array = self.ints(name) if self.sections.dtype(name) != "<i4" else self.array(name, "<i4")
-        if len(array) and (int(array.min()) < 0 or int(array.max()) >= upper):
-            raise MatcherFileError(f"{self.source}: damaged: {name!r} names rows its table does not have")
-
-    def _rows(self, name: str, values: list[Any]) -> tuple[tuple[Any, ...], ...]:
-        ends = self._ends(f"{name}_ends", len(values))
-        if not values:
-            return ((),) * len(ends)
-        if len(ends) == len(values) and ends == list(range(1, len(ends) + 1)):  # one value a row, the usual case
-            return tuple(zip(values))
-        starts = [0, *ends[:-1]] if ends else []
-        return tuple(tuple(values[start:end]) for start, end in zip(starts, ends, strict=True))
-
-    def _ends(self, name: str, total: int) -> list[int]:
+    def ends(self, name: str, total: int) -> Any:
         """Where each row ends, checked to rise and to end at ``total``."""
-        array = self.ints(name)
+        array = self.sections.array(name, self._int_dtype(name))
         if len(array) and (array[-1] != total or array[0] < 0 or bool((np.diff(array) < 0).any())):
             raise MatcherFileError(f"{self.source}: damaged: the rows of {name!r} do not line up")
-        return list(array.tolist())
+        if not len(array) and total:
+            raise MatcherFileError(f"{self.source}: damaged: the rows of {name!r} do not line up")
+        return array

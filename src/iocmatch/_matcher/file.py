@@ -55,18 +55,24 @@ def save_matcher(matcher: Matcher, path: str | os.PathLike[str]) -> None:
         raise MatcherFileError(f"{target}: cannot write: {exc.strerror or exc}") from None
 
 
-def load_matcher(path: str | os.PathLike[str]) -> Matcher:
+def load_matcher(path: str | os.PathLike[str], *, check_all: bool = False) -> Matcher:
     """Read a matcher written by ``save_matcher`` with this user's key.
 
     Raises MatcherFileError naming the file when it is not such a file, was
-    changed, damaged or truncated, is of another format, or the key is
+    changed, truncated or damaged, is of another format, or the key is
     missing or another.
+
+    The file is mapped, and only its header and table of sections are read
+    now: each table is read, and checked (its SHA-256, its numbers), when a
+    scan first needs it, so a damaged table raises MatcherFileError then,
+    from the scan. ``check_all`` checks every table now instead (``scan
+    -m`` does: a damaged file is refused before anything is written).
     """
     source = Path(path)
     sections = Sections(source)
     _authenticate(source, sections)
     with collector_paused():
-        return from_sections(sections)
+        return from_sections(sections, check_all=check_all)
 
 
 def key_path() -> Path:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import mmap
 import os
 import stat
 import struct
@@ -41,7 +42,7 @@ import numpy as np
 from .._common.errors import MatcherFileError
 
 MAGIC = b"IOCMATCH"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ALIGNMENT = 64
 MAX_SECTIONS = 4096
 BYTES = "bytes"
@@ -94,20 +95,24 @@ def write_sections(target: Path, sections: Mapping[str, Any], key: bytes, key_id
 
 
 class Sections:
-    """The sections of a file, read whole into memory once.
+    """The sections of a file, mapped into memory.
 
     ``key_id`` and ``verify(key)`` say who signed it; ``array(name)`` and
-    ``bytes(name)`` check the section's SHA-256 (once) before giving it.
-    Raises MatcherFileError (naming ``source``) for anything but such a file.
+    ``bytes(name)`` check the section's SHA-256 the first time it is asked
+    for, before giving it. Raises MatcherFileError (naming ``source``) for
+    anything but such a file.
 
-    The file is copied in, not mapped: bytes checked once must be the bytes
-    used, and a map's pages change (or vanish, with a SIGBUS) when the file
-    is rewritten in place while a scan runs.
+    The file is mapped, not copied in: opening it reads the header and the
+    table only, a section's pages are read when it is first used, and every
+    process scanning with it (``-j`` workers) shares them. A map shows the
+    file as it is: a matcher file must not be rewritten in place while it is
+    in use (``save_matcher`` never does: it writes another file and renames
+    it over the old one, whose pages stay those of the map).
     """
 
     def __init__(self, source: Path) -> None:
         self.source = source
-        self._data = _read_regular(source)
+        self._data = _map_regular(source)
         self._verified: set[str] = set()
         self._read_head()
 
@@ -123,7 +128,7 @@ class Sections:
             raise MatcherFileError(f"{source}: truncated: it ends inside its header")
         _, file_format, flags, count, self.key_id, self._tag = _HEAD.unpack_from(data, 0)
         if file_format != FORMAT_VERSION:
-            older = " (an older iocmatch's, which ran code when read)" if file_format < FORMAT_VERSION else ""
+            older = " (an older iocmatch's, which ran code when read)" if file_format == 1 else ""
             raise MatcherFileError(
                 f"{source}: matcher file format {file_format}{older}; this iocmatch reads format "
                 f"{FORMAT_VERSION}: compile it again"
@@ -162,8 +167,23 @@ class Sections:
         """What a section holds: a numpy dtype, or ``bytes``."""
         return self._entry(name).dtype
 
+    def rows(self, name: str, dtype: str) -> int:
+        """The items of ``dtype`` a section holds, known from the table alone (its bytes are not read)."""
+        entry = self._entry(name)
+        if entry.dtype != dtype:
+            raise MatcherFileError(f"{self.source}: damaged: section {name!r} holds {entry.dtype}, not {dtype}")
+        size = 1 if dtype == BYTES else np.dtype(dtype).itemsize
+        if entry.length % size:
+            raise MatcherFileError(f"{self.source}: damaged: section {name!r} is no whole number of items")
+        return entry.length // size
+
+    def verify_all(self) -> None:
+        """Every section checked against its SHA-256 now, not when first used."""
+        for name in self.entries:
+            self.bytes(name)
+
     def bytes(self, name: str) -> memoryview:
-        """A section's bytes (a view of the file's, which never change), checked against its SHA-256."""
+        """A section's bytes (a view of the file's), checked against its SHA-256 the first time."""
         entry = self._entry(name)
         view = memoryview(self._data)[entry.offset : entry.offset + entry.length]
         if name not in self._verified:
@@ -189,8 +209,9 @@ class Sections:
         return entry
 
 
-def _read_regular(source: Path) -> bytes:
-    """The whole of a regular file (a FIFO or a device is refused, not waited on)."""
+def _map_regular(source: Path) -> bytes | mmap.mmap:
+    """A regular file mapped read-only (a FIFO or a device is refused, not waited
+    on); read whole where it cannot be mapped (an empty file, some file systems)."""
     try:
         descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -198,8 +219,11 @@ def _read_regular(source: Path) -> bytes:
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise MatcherFileError(f"{source}: cannot read: not a regular file")
-        with os.fdopen(descriptor, "rb", closefd=False) as stream:
-            return stream.read()
+        try:
+            return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            with os.fdopen(descriptor, "rb", closefd=False) as stream:
+                return stream.read()
     except OSError as exc:
         raise MatcherFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
     finally:

@@ -100,7 +100,6 @@ class InputStream:
     def fileno(self) -> int:
         return self._fd
 
-
     def _wait_for_data(self) -> bool:
         """Until the descriptor has data (or its end) to read: False once stopped."""
         if self._stopped is None:

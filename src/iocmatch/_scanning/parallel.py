@@ -32,6 +32,7 @@ class StreamScanner(Protocol):
         self, stream: IO[bytes], block_size: int = ..., line_window: int = ..., stats: ScanStats | None = ...
     ) -> Iterator[LineHits]: ...
 
+
 _POLL_SECONDS = 0.2
 # Below this, starting processes costs more than it saves.
 MIN_PARALLEL_BYTES = 8 << 20

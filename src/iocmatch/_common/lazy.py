@@ -1,0 +1,86 @@
+"""Tables of a loaded matcher, read from the file's sections when first used.
+
+Loading a matcher file builds no row of its tables: a million indicators
+would cost a second of Python objects before the first line is read. A
+table is instead a ``Column``: the first time a scan asks for a row, the
+table's sections are checked (their SHA-256, then every number in them
+against the tables they name) and the row is decoded and kept. A scan
+asks for few rows (the keys that occur in its log, the atoms it hits), so
+it pays for those; the rows asked for again cost a dict lookup, as a
+tuple's item would.
+
+A damaged section is therefore found when first used, not at load: the
+scan stops with a ``MatcherFileError`` naming it (``check -m`` reads every
+section at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+T = TypeVar("T")
+
+Decoder = Callable[[int], T]
+
+
+class _Column(dict[int, T], Generic[T]):
+    """A table of ``rows`` rows read as a sequence: ``column[i]`` for ``0 <=
+    i < rows`` (else IndexError), ``len``, iteration in order. ``open_`` is
+    called once, at the first row asked for: it checks the table's sections
+    and returns the function that decodes row ``i``. Rows decoded are kept
+    (a dict, so a row asked for again is found at C speed). A pickle holds
+    the rows as a tuple."""
+
+    __slots__ = ("_decode", "_open", "_rows")
+
+    def __init__(self, rows: int, open_: Callable[[], Decoder[T]]) -> None:
+        super().__init__()
+        self._rows = rows
+        self._open = open_
+        self._decode: Decoder[T] | None = None
+
+    def __missing__(self, index: int) -> T:
+        if type(index) is not int or not 0 <= index < self._rows:
+            raise IndexError(f"row {index!r} of a table of {self._rows}")
+        decode = self._decode
+        if decode is None:
+            decode = self._decode = self._open()
+        row = decode(index)
+        dict.__setitem__(self, index, row)
+        return row
+
+    def check(self) -> None:
+        """Check the table's sections now (what the first row read would do)."""
+        if self._decode is None:
+            self._decode = self._open()
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __iter__(self) -> Iterator[T]:  # type: ignore[override]
+        return (self[index] for index in range(self._rows))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (tuple, (tuple(self),))
+
+    def __repr__(self) -> str:
+        return f"Column({self._rows} rows, {dict.__len__(self)} read)"
+
+
+if TYPE_CHECKING:
+
+    class Column(Sequence[T]):
+        """To the type checker a Column is what it reads as: a sequence of its rows."""
+
+        def __init__(self, rows: int, open_: Callable[[], Decoder[T]]) -> None: ...
+        def check(self) -> None: ...
+        @overload
+        def __getitem__(self, index: int) -> T: ...
+        @overload
+        def __getitem__(self, index: slice) -> Sequence[T]: ...
+        def __getitem__(self, index: int | slice) -> T | Sequence[T]: ...
+        def __len__(self) -> int: ...
+
+else:
+    Column = _Column
