@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import iocmatch
 from iocmatch._cli.command import main
+from iocmatch._compiling import log_forms
 from iocmatch._engines.hyperscan import AVAILABLE as HYPERSCAN
 from iocmatch._scanning import parallel
 from tests.conftest import bundle, indicator
@@ -320,3 +321,34 @@ def test_library_equals_reference_on_lines_with_forms(line: str, subdomains: boo
     assert {(h.start, h.end, h.kind, h.value) for h in m.scan_line(line)} == want
     block = m.scan_stream(io.BytesIO(line.encode("utf-8", "surrogateescape")), 16)
     assert {(h.start, h.end, h.kind, h.value) for h in block} == want
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None)
+@given(st.lists(form_lines(), min_size=1, max_size=200), st.booleans())
+def test_large_blocks_give_every_line_its_reference_hits(lines: list[str], defanged: bool) -> None:
+    """Where a form may be in a large block is found in one scan of it (Hyperscan, where it is)
+    rather than a search a form: the hits are still every line's own."""
+    m = DEFANGED if defanged else PLAIN
+    # A first line long enough that the block path reads the rest as one large block.
+    lines = ["x" * 5000, *(line.replace("\n", " ").replace("\r", " ") for line in lines)]
+    want = {
+        (number, *hit)
+        for number, line in enumerate(lines, 1)
+        for hit in oracle_form_hits(ATOMS, line, True, defanged)
+    }
+    data = "\n".join(lines).encode("utf-8", "surrogateescape")
+    got = {(h.line, h.start, h.end, h.kind, h.value) for h in m.scan_stream(io.BytesIO(data))}
+    assert got == want
+
+
+@pytest.mark.skipif(not HYPERSCAN, reason="the one scan is Hyperscan's; without it each form is searched")
+@settings(max_examples=200, deadline=None)
+@given(st.lists(form_lines(), min_size=1, max_size=100), st.booleans())
+def test_one_scan_finds_the_lines_each_forms_own_search_finds(lines: list[str], defanged: bool) -> None:
+    """Every line a form's own search finds (a line it skips, its block lacking the ``{`` of
+    Zeek JSON, may be found too: it is then scanned whole, for the same hits)."""
+    block = "\n".join(["x" * 5000, *lines]).encode("utf-8", "surrogateescape")
+    each_form = [form.places(block) for form in log_forms._forms(defanged)]
+    _, starts = log_forms.lines_with_forms(block, defanged)
+    assert set(log_forms.lines_at(block, each_form)[1]) <= set(starts)

@@ -33,6 +33,18 @@ class HyperscanEngine:
         literals = [(index, key.encode("utf-8")) for index, key in enumerate(keys) if key]
         self._database = _compile(literals) if literals else None
 
+    @classmethod
+    def of_expressions(cls, expressions: Sequence[bytes]) -> HyperscanEngine:
+        """An engine of regular expressions, case kept: a candidate is where
+        one ends (every end of every match), named by its index."""
+        engine = cls.__new__(cls)
+        engine._scratch = threading.local()
+        engine._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        engine._database.compile(
+            expressions=list(expressions), ids=list(range(len(expressions))), elements=len(expressions)
+        )
+        return engine
+
     def candidates(self, block: bytes) -> list[tuple[int, int]]:
         """(end offset, key index) of every key in ``block``, ASCII case ignored."""
         if self._database is None:
