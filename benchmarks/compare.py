@@ -333,10 +333,11 @@ class Bench:
 
 
 def iocmatch_env(revision: str, cache: Path) -> tuple[str, dict[str, str]]:
-    """(label, environment) to run one revision of the library."""
+    """(label, environment) to run one revision of the library, its source byte-compiled."""
     if revision == "installed":
         head = _git("rev-parse", "--short", "HEAD")
         dirty = bool(_git("status", "--porcelain", "--", "src"))
+        _byte_compile(REPO / "src")
         return f"installed {head}{'+changes' if dirty else ''}", {}
     sha = _git("rev-parse", "--short", f"{revision}^{{commit}}")
     target = cache / "iocmatch-src" / sha
@@ -347,6 +348,7 @@ def iocmatch_env(revision: str, cache: Path) -> tuple[str, dict[str, str]]:
         archive = subprocess.run(["git", "-C", str(REPO), "archive", sha, "src"], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(partial)], input=archive.stdout, check=True)
         partial.rename(target)
+    _byte_compile(target / "src")
     path = os.pathsep.join(filter(None, [str(target / "src"), os.environ.get("PYTHONPATH", "")]))
     env = {"PYTHONPATH": path}
     # The venv's editable install must not win over the exported revision.
@@ -355,6 +357,13 @@ def iocmatch_env(revision: str, cache: Path) -> tuple[str, dict[str, str]]:
     if not Path(imported.strip()).is_relative_to(target):
         raise RuntimeError(f"revision {sha}: iocmatch imports from {imported.strip()}, not {target}")
     return sha, env
+
+
+def _byte_compile(source: Path) -> None:
+    """Byte-compile ``source`` as installing a wheel does. Where
+    PYTHONDONTWRITEBYTECODE is set, each run would otherwise compile every
+    module of the library from its source again (about 0.12 s here)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=True)
 
 
 def _command_module(env: dict[str, str]) -> str:

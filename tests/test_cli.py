@@ -185,3 +185,20 @@ def test_engines_and_jobs_change_nothing_in_the_output(feed: Path, tmp_path: Pat
     baseline = run("scan", "-i", str(feed), "--format", "jsonl", str(log))
     assert baseline.returncode == 0
     assert run("scan", "-i", str(feed), "--format", "jsonl", *options, str(log)).stdout == baseline.stdout
+
+
+@pytest.mark.slow
+def test_a_scan_of_plain_indicators_never_imports_stix2(tmp_path: Path) -> None:
+    """stix2 takes a fifth of a second to import: only a pattern read as a tree
+    (an operator, an --events pattern) pays it, not a scan of plain values."""
+    feed = tmp_path / "feed.json"
+    feed.write_text(json.dumps(bundle(indicator("[domain-name:value = 'evil.example']", 1))))
+    log = tmp_path / "a.log"
+    log.write_text("GET http://evil.example/\n")
+    script = (
+        "import sys\nfrom iocmatch._cli.command import main\n"
+        f"status = main(['scan', '-i', {str(feed)!r}, {str(log)!r}])\n"
+        "sys.stdout.write(f'{status} {\"stix2\" in sys.modules}')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.endswith("0 False"), done.stdout

@@ -333,9 +333,7 @@ def test_large_blocks_give_every_line_its_reference_hits(lines: list[str], defan
     # A first line long enough that the block path reads the rest as one large block.
     lines = ["x" * 5000, *(line.replace("\n", " ").replace("\r", " ") for line in lines)]
     want = {
-        (number, *hit)
-        for number, line in enumerate(lines, 1)
-        for hit in oracle_form_hits(ATOMS, line, True, defanged)
+        (number, *hit) for number, line in enumerate(lines, 1) for hit in oracle_form_hits(ATOMS, line, True, defanged)
     }
     data = "\n".join(lines).encode("utf-8", "surrogateescape")
     got = {(h.line, h.start, h.end, h.kind, h.value) for h in m.scan_stream(io.BytesIO(data))}

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from stix2 import patterns as ast
-
 from .._common.errors import PatternError
+from .._common.lazy import LazyModule
 from .._common.timestamps import parse_timestamp
-from .grammar import parse
 from .predicates import MAX_JUNCTION_DEPTH, Observation, compile_observation
+
+ast = LazyModule("stix2.patterns")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,8 @@ class PatternTree:
 def expression_of(pattern: str) -> PatternTree:
     """The expression tree of ``pattern``, or PatternError with the reason."""
     observations: list[Observation] = []
+    from .grammar import parse  # stix2's parser: imported by the first pattern read as a tree
+
     root = _expression(parse(pattern), observations, 0)
     return PatternTree(root, tuple(observations))
 

@@ -40,11 +40,9 @@ from functools import lru_cache
 from operator import eq, ge, gt, le, lt
 from typing import Any, TypeVar
 
-from stix2 import patterns as ast
-
 from .._common.errors import PatternError
+from .._common.lazy import LazyModule
 from .._patterns.values import unescape
-from .grammar import parse
 from .objects import StixObject
 
 # Properties STIX defines as lists: a comparison reaches their elements only through an index.
@@ -60,11 +58,7 @@ LIST_PROPERTIES = frozenset(
         "process:arguments",
     }
 )
-_STREAM_OPERATORS = (
-    ast.AndObservationExpression,
-    ast.FollowedByObservationExpression,
-    ast.QualifiedObservationExpression,
-)
+ast = LazyModule("stix2.patterns")
 # An ordering's outcome from the comparison of a value with the literal (-1, 0, 1).
 _OUTCOMES: dict[str, Callable[[int, int], bool]] = {
     "=": eq,
@@ -166,6 +160,8 @@ class Observation:
 
 def observations_of(pattern: str) -> tuple[Observation, ...]:
     """The observations of ``pattern`` (any one holding is a match), or PatternError with the reason."""
+    from .grammar import parse  # stix2's parser: imported by the first pattern read as a tree
+
     tree = parse(pattern)
     found: list[Observation] = []
     pending = [tree]
@@ -178,7 +174,10 @@ def observations_of(pattern: str) -> tuple[Observation, ...]:
         elif isinstance(node, ast.ObservationExpression):
             expression = _node(node.operand)
             found.append(Observation(frozenset(_root_types(expression)), expression))
-        elif isinstance(node, _STREAM_OPERATORS):
+        elif isinstance(
+            node,
+            (ast.AndObservationExpression, ast.FollowedByObservationExpression, ast.QualifiedObservationExpression),
+        ):
             raise PatternError(
                 "AND, FOLLOWEDBY and qualifiers between observations need a stream of records, not one record"
             )
