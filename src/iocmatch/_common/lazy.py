@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 T = TypeVar("T")
 
 Decoder = Callable[[int], T]
+EAGER_ROWS = 65_536
 
 
 class _Column(dict[int, T], Generic[T]):
@@ -35,8 +36,10 @@ class _Column(dict[int, T], Generic[T]):
     i < rows`` (else IndexError), ``len``, iteration in order. ``open_`` is
     called once, at the first row asked for: it checks the table's sections
     and returns the function that decodes row ``i``. Rows decoded are kept
-    (a dict, so a row asked for again is found at C speed). A pickle holds
-    the rows as a tuple."""
+    (a dict, so a row asked for again is found at C speed). A table of at
+    most ``EAGER_ROWS`` rows is decoded whole at its first row: a scan
+    asks for many of its rows, and one call a row would cost more. A
+    pickle holds the rows as a tuple."""
 
     __slots__ = ("_decode", "_open", "_rows")
 
@@ -52,6 +55,9 @@ class _Column(dict[int, T], Generic[T]):
         decode = self._decode
         if decode is None:
             decode = self._decode = self._open()
+            if self._rows <= EAGER_ROWS:
+                dict.update(self, zip(range(self._rows), map(decode, range(self._rows)), strict=True))
+                return dict.__getitem__(self, index)
         row = decode(index)
         dict.__setitem__(self, index, row)
         return row

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .._common.errors import MatcherFileError
-from .._common.lazy import Column
+from .._common.lazy import EAGER_ROWS, Column
 from .._common.model import Origin
 from .._common.timestamps import LogClock
 from .._compiling.boundaries import RULES, Needle
@@ -444,6 +444,11 @@ class _Writer:
 _INT32 = np.iinfo(np.int32)
 
 
+def _listed(array: Any) -> Any:
+    """A small array as a list (its items Python ints: quicker to index and slice), a large one as it is."""
+    return array.tolist() if isinstance(array, np.ndarray) and len(array) <= EAGER_ROWS else array
+
+
 class _Reader:
     """Tables as ``Column``s of the sections: each checked (its SHA-256,
     its rows' ends, its numbers against the rows they name) when first read."""
@@ -489,14 +494,14 @@ class _Reader:
 
         def open_() -> Callable[[int], int]:
             array = self.checked_ints(name, upper) if upper is not None else self.array(name, self._int_dtype(name))
-            return lambda index: int(array[index])
+            return _listed(array).__getitem__ if len(array) <= EAGER_ROWS else lambda index: int(array[index])
 
         return self.column(self.count(name), open_)
 
     def strings(self, name: str) -> Column[str]:
         def open_() -> Callable[[int], str]:
             data = self.sections.bytes(f"{name}_text")
-            ends = self.ends(f"{name}_ends", len(data))
+            ends = _listed(self.ends(f"{name}_ends", len(data)))
 
             def decode(index: int) -> str:
                 start = int(ends[index - 1]) if index else 0
@@ -515,6 +520,9 @@ class _Reader:
         def open_() -> Callable[[int], T]:
             values = self.checked_ints(f"{name}_values", upper)
             ends = self.ends(f"{name}_ends", len(values))
+            if len(ends) <= EAGER_ROWS:
+                listed, edges = values.tolist(), [0, *ends.tolist()]
+                return lambda index: make(tuple(listed[edges[index] : edges[index + 1]]))
             return lambda index: make(tuple(values[int(ends[index - 1]) if index else 0 : int(ends[index])].tolist()))
 
         return self.column(self.count(f"{name}_ends"), open_)
@@ -533,10 +541,12 @@ class _Reader:
             firsts = self.checked_ints(f"{name}_values", firsts_upper)
             seconds = self.checked_ints(seconds_name, seconds_upper)
             ends = self.ends(f"{name}_ends", len(firsts))
+            if len(ends) <= EAGER_ROWS:
+                firsts, seconds, ends = firsts.tolist(), seconds.tolist(), ends.tolist()
 
             def decode(index: int) -> tuple[tuple[Any, Any], ...]:
                 start, end = int(ends[index - 1]) if index else 0, int(ends[index])
-                left, right = firsts[start:end].tolist(), seconds[start:end].tolist()
+                left, right = _listed(firsts[start:end]), _listed(seconds[start:end])
                 return tuple(
                     zip(map(first, left) if first else left, map(second, right) if second else right, strict=True)
                 )
@@ -550,7 +560,7 @@ class _Reader:
         values = tuple(tuple(value) if isinstance(value, list) else value for value in pool)
 
         def open_() -> Callable[[int], Any]:
-            codes = self.checked_ints(name, len(values))
+            codes = _listed(self.checked_ints(name, len(values)))
             return lambda index: values[int(codes[index])]
 
         return self.column(self.sections.rows(name, "<i4"), open_)
