@@ -35,15 +35,17 @@ class _Column(dict[int, T], Generic[T]):
     """A table of ``rows`` rows read as a sequence: ``column[i]`` for ``0 <=
     i < rows`` (else IndexError), ``len``, iteration in order. ``open_`` is
     called once, at the first row asked for: it checks the table's sections
-    and returns the function that decodes row ``i``. Rows decoded are kept
-    (a dict, so a row asked for again is found at C speed). A table of at
-    most ``EAGER_ROWS`` rows is decoded whole at its first row: a scan
-    asks for many of its rows, and one call a row would cost more. A
-    pickle holds the rows as a tuple."""
+    and returns the function that decodes row ``i`` (``open_(True)``: one
+    that will be asked for every row, so it may first turn the table into
+    Python lists, quicker to read row by row). Rows decoded are kept (a
+    dict, so a row asked for again is found at C speed). A table of at most
+    ``EAGER_ROWS`` rows is decoded whole at its first row: a scan asks for
+    many of its rows, and one call a row would cost more. Iterating (and so
+    a pickle, which holds the rows as a tuple) decodes every row again."""
 
     __slots__ = ("_decode", "_open", "_rows")
 
-    def __init__(self, rows: int, open_: Callable[[], Decoder[T]]) -> None:
+    def __init__(self, rows: int, open_: Callable[[bool], Decoder[T]]) -> None:
         super().__init__()
         self._rows = rows
         self._open = open_
@@ -54,24 +56,31 @@ class _Column(dict[int, T], Generic[T]):
             raise IndexError(f"row {index!r} of a table of {self._rows}")
         decode = self._decode
         if decode is None:
-            decode = self._decode = self._open()
-            if self._rows <= EAGER_ROWS:
-                dict.update(self, zip(range(self._rows), map(decode, range(self._rows)), strict=True))
+            whole = self._rows <= EAGER_ROWS
+            decode = self._decode = self._open(whole)
+            if whole:
+                self._fill(decode)
                 return dict.__getitem__(self, index)
         row = decode(index)
         dict.__setitem__(self, index, row)
         return row
 
+    def _fill(self, decode: Decoder[T]) -> None:
+        dict.update(self, zip(range(self._rows), map(decode, range(self._rows)), strict=True))
+
     def check(self) -> None:
         """Check the table's sections now (what the first row read would do)."""
         if self._decode is None:
-            self._decode = self._open()
+            self._decode = self._open(self._rows <= EAGER_ROWS)
+
+    def __iter__(self) -> Iterator[T]:  # type: ignore[override]
+        if dict.__len__(self) == self._rows:
+            return map(self.__getitem__, range(self._rows))
+        # Every row, made from lists and not kept: whoever iterates (a pickle, a save) keeps them.
+        return map(self._open(True), range(self._rows))
 
     def __len__(self) -> int:
         return self._rows
-
-    def __iter__(self) -> Iterator[T]:  # type: ignore[override]
-        return (self[index] for index in range(self._rows))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (tuple, (tuple(self),))
@@ -98,7 +107,7 @@ if TYPE_CHECKING:
     class Column(Sequence[T]):
         """To the type checker a Column is what it reads as: a sequence of its rows."""
 
-        def __init__(self, rows: int, open_: Callable[[], Decoder[T]]) -> None: ...
+        def __init__(self, rows: int, open_: Callable[[bool], Decoder[T]]) -> None: ...
         def check(self) -> None: ...
         @overload
         def __getitem__(self, index: int) -> T: ...

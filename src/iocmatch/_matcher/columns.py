@@ -444,9 +444,10 @@ class _Writer:
 _INT32 = np.iinfo(np.int32)
 
 
-def _listed(array: Any) -> Any:
-    """A small array as a list (its items Python ints: quicker to index and slice), a large one as it is."""
-    return array.tolist() if isinstance(array, np.ndarray) and len(array) <= EAGER_ROWS else array
+def _listed(array: Any, whole: bool = False) -> Any:
+    """A small array as a list (its items Python ints: quicker to index and slice), a large one as it
+    is, unless ``whole`` (every row of its table will be read)."""
+    return array.tolist() if isinstance(array, np.ndarray) and (whole or len(array) <= EAGER_ROWS) else array
 
 
 class _Reader:
@@ -470,7 +471,7 @@ class _Reader:
         for check in self._checks:
             check()
 
-    def column(self, rows: int, open_: Callable[[], Callable[[int], T]]) -> Column[T]:
+    def column(self, rows: int, open_: Callable[[bool], Callable[[int], T]]) -> Column[T]:
         column = Column(rows, open_)
         self.later(column.check)
         return column
@@ -492,16 +493,22 @@ class _Reader:
     def ints(self, name: str, upper: int | None = None) -> Column[int]:
         """A column of whole numbers (below ``upper``, when given, and not negative)."""
 
-        def open_() -> Callable[[int], int]:
+        def open_(whole: bool) -> Callable[[int], int]:
             array = self.checked_ints(name, upper) if upper is not None else self.array(name, self._int_dtype(name))
-            return _listed(array).__getitem__ if len(array) <= EAGER_ROWS else lambda index: int(array[index])
+            if whole or len(array) <= EAGER_ROWS:
+                return _listed(array, whole=True).__getitem__  # type: ignore[no-any-return]
+            return lambda index: int(array[index])
 
         return self.column(self.count(name), open_)
 
     def strings(self, name: str) -> Column[str]:
-        def open_() -> Callable[[int], str]:
+        def open_(whole: bool) -> Callable[[int], str]:
             data = self.sections.bytes(f"{name}_text")
-            ends = _listed(self.ends(f"{name}_ends", len(data)))
+            ends = _listed(self.ends(f"{name}_ends", len(data)), whole)
+            if whole and (raw := bytes(data)).isascii():
+                # Every row will be read: ASCII text is decoded once, its byte offsets its characters'.
+                text, edges = raw.decode("ascii"), [0, *ends]
+                return lambda index: text[edges[index] : edges[index + 1]]
 
             def decode(index: int) -> str:
                 start = int(ends[index - 1]) if index else 0
@@ -517,10 +524,10 @@ class _Reader:
     def rows(self, name: str, upper: int, make: Callable[[tuple[int, ...]], T] = tuple) -> Column[T]:  # type: ignore[assignment]
         """Rows of numbers below ``upper``: where each row ends, and every row's numbers one after another."""
 
-        def open_() -> Callable[[int], T]:
+        def open_(whole: bool) -> Callable[[int], T]:
             values = self.checked_ints(f"{name}_values", upper)
             ends = self.ends(f"{name}_ends", len(values))
-            if len(ends) <= EAGER_ROWS:
+            if whole or len(ends) <= EAGER_ROWS:
                 listed, edges = values.tolist(), [0, *ends.tolist()]
                 return lambda index: make(tuple(listed[edges[index] : edges[index + 1]]))
             return lambda index: make(tuple(values[int(ends[index - 1]) if index else 0 : int(ends[index])].tolist()))
@@ -537,12 +544,18 @@ class _Reader:
         if self.count(f"{name}_values") != self.count(seconds_name):
             raise MatcherFileError(f"{self.source}: damaged: the pairs of {name!r} do not line up")
 
-        def open_() -> Callable[[int], tuple[tuple[Any, Any], ...]]:
+        def open_(whole: bool) -> Callable[[int], tuple[tuple[Any, Any], ...]]:
             firsts = self.checked_ints(f"{name}_values", firsts_upper)
             seconds = self.checked_ints(seconds_name, seconds_upper)
             ends = self.ends(f"{name}_ends", len(firsts))
-            if len(ends) <= EAGER_ROWS:
-                firsts, seconds, ends = firsts.tolist(), seconds.tolist(), ends.tolist()
+            if whole or len(ends) <= EAGER_ROWS:
+                # Every pair made at once, each row then a slice of them.
+                lefts, rights = firsts.tolist(), seconds.tolist()
+                pairs = list(
+                    zip(map(first, lefts) if first else lefts, map(second, rights) if second else rights, strict=True)
+                )
+                edges = [0, *ends.tolist()]
+                return lambda index: tuple(pairs[edges[index] : edges[index + 1]])
 
             def decode(index: int) -> tuple[tuple[Any, Any], ...]:
                 start, end = int(ends[index - 1]) if index else 0, int(ends[index])
@@ -559,8 +572,10 @@ class _Reader:
         """A column of few distinct values: ``pool``, and a code a row."""
         values = tuple(tuple(value) if isinstance(value, list) else value for value in pool)
 
-        def open_() -> Callable[[int], Any]:
-            codes = _listed(self.checked_ints(name, len(values)))
+        def open_(whole: bool) -> Callable[[int], Any]:
+            codes = _listed(self.checked_ints(name, len(values)), whole)
+            if isinstance(codes, list):
+                return list(map(values.__getitem__, codes)).__getitem__
             return lambda index: values[int(codes[index])]
 
         return self.column(self.sections.rows(name, "<i4"), open_)
@@ -570,8 +585,8 @@ class _Reader:
         if count % 2:
             raise MatcherFileError(f"{self.source}: damaged: {name!r} holds no whole number of pairs")
 
-        def open_() -> Callable[[int], tuple[float, float]]:
-            array = self.array(name, "<f8")
+        def open_(whole: bool) -> Callable[[int], tuple[float, float]]:
+            array = _listed(self.array(name, "<f8"), whole)
             return lambda index: (float(array[2 * index]), float(array[2 * index + 1]))
 
         return self.column(count // 2, open_)
