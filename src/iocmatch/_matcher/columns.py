@@ -216,6 +216,9 @@ def _index_from_columns(reader: _Reader, name: str, present: bool, atoms: int) -
         rising = (high[1:] > high[:-1]) | ((high[1:] == high[:-1]) & (low[1:] > low[:-1]))
         if not bool(rising.all()):
             raise MatcherFileError(f"{reader.source}: damaged: the {name} ranges are out of order")
+        # A segment starts at an address, or just past the last one (a range's end + 1).
+        if name == "ipv4" and len(low) and (high.any() or int(low[-1]) > 1 << 32):
+            raise MatcherFileError(f"{reader.source}: damaged: the {name} ranges hold no IPv4 address")
         covers.check()
         covered = np.diff(reader.ends(f"{name}_covers_ends", reader.count(f"{name}_covers_values")), prepend=0) > 0
         if not high.any():
@@ -309,6 +312,8 @@ def _tokens_from_columns(reader: _Reader, meta: dict[str, Any], keys: int) -> To
         fingerprints = reader.array("token_fingerprints", "<u8")
         if len(fingerprints) and not bool((fingerprints[1:] >= fingerprints[:-1]).all()):
             raise MatcherFileError(f"{reader.source}: damaged: the token fingerprints are out of order")
+        if not bytes(reader.sections.bytes("token_keys_text")).isascii():  # host names and hex digits
+            raise MatcherFileError(f"{reader.source}: damaged: the token keys are not ASCII")
         return fingerprints, reader.checked_ints("token_key_ids", keys), texts
 
     label_counts = tuple(int(count) for count in meta["label_counts"])
@@ -519,6 +524,22 @@ class _Reader:
 
             return decode
 
+        def every_row_utf8() -> None:
+            """The whole text is UTF-8 and every row starts on a character: so every row is UTF-8."""
+            data = self.sections.bytes(f"{name}_text")
+            ends = self.ends(f"{name}_ends", len(data))
+            if bytes(data).isascii():  # the usual case, and quick to tell
+                return
+            starts = ends[:-1][ends[:-1] < len(data)]
+            try:
+                str(data, "utf-8", "surrogatepass")
+            except UnicodeDecodeError:
+                starts = None
+            if starts is None or bool(((np.frombuffer(data, np.uint8)[starts] & 0xC0) == 0x80).any()):
+                raise MatcherFileError(f"{self.source}: damaged: {name!r} holds text that is not UTF-8")
+
+        # The text of every row checked by check_all (read lazily, a row is checked as it is decoded).
+        self.later(every_row_utf8)
         return self.column(self.count(f"{name}_ends"), open_)
 
     def rows(self, name: str, upper: int, make: Callable[[tuple[int, ...]], T] = tuple) -> Column[T]:  # type: ignore[assignment]
