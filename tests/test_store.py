@@ -552,7 +552,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         (_set("weak", [[1, 0, 0]]), "a weak key is int"),
         (_set("attribution", [[1]]), "attribution is int"),
         (_set("origin.compiled_at", "2026-12-06T09:14:02"), "names no time zone"),
-        (_set("picker.address_key", 10**6), "the address key names no key"),
+        (_set("picker.address_key", 10**6), "an address key without an address sieve"),
     ],
 )
 def test_a_signed_description_of_the_wrong_types_is_refused(
@@ -590,3 +590,114 @@ def _rows(table: Any) -> Any:
     from iocmatch._common.lazy import Column
 
     return tuple(table) if isinstance(table, Column) else table
+
+
+def _sections_rewritten(path: Path, key: bytes, change: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    """The file written again, signed, after ``change(sections, description)``."""
+    from iocmatch._matcher.sections import Sections, write_sections
+
+    sections = Sections(path, mapped=False)
+    parts: dict[str, Any] = {}
+    for name in sections.entries:
+        dtype = sections.dtype(name)
+        parts[name] = bytes(sections.bytes(name)) if dtype == "bytes" else sections.array(name, dtype).copy()
+    meta = json.loads(bytes(parts["meta"]))
+    change(parts, meta)
+    parts["meta"] = json.dumps(meta).encode()
+    write_sections(path, parts, key, sections.key_id)
+
+
+def _set_address_key(number: int) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    def change(_parts: dict[str, Any], meta: dict[str, Any]) -> None:
+        meta["picker"]["address_key"] = number
+
+    return change
+
+
+def _token_text(parts: dict[str, Any], _meta: dict[str, Any]) -> None:
+    parts["token_keys_text"] = "é".encode() + parts["token_keys_text"][2:]  # two bytes for two
+
+
+def _ipv4_start(parts: dict[str, Any], _meta: dict[str, Any]) -> None:
+    parts["ipv4_lo"][-1] = 2**63
+
+
+def _atom_text(parts: dict[str, Any], _meta: dict[str, Any]) -> None:
+    parts["atom_values_text"] = b"\xff" + parts["atom_values_text"][1:]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set_address_key(-1), "the address key names no key"),
+        (_set_address_key(0), "the address key has needles"),  # key 0 is a domain's: an address would hit it
+        (_token_text, "the token keys are not ASCII"),
+        (_ipv4_start, "the ipv4 ranges hold no IPv4 address|out of order"),
+        (_atom_text, "'atom_values' holds text that is not UTF-8"),
+    ],
+    ids=["sieve key -1", "sieve key of a domain", "token key not ASCII", "IPv4 start past 2^32", "text not UTF-8"],
+)
+def test_a_signed_token_matcher_that_does_not_hold_together_is_refused_before_a_hit(
+    tmp_path: Path, key_file: Path, capsys: pytest.CaptureFixture[str], change: Any, message: str
+) -> None:
+    """What a defective writer could sign into the token engine's tables is refused by
+    ``scan -m`` before anything is written, and lazily at the latest when first read."""
+    matcher = iocmatch.compile(
+        iocmatch.load(
+            bundle(
+                indicator("[domain-name:value = 'evil.example']", 1),
+                indicator("[ipv4-addr:value = '198.51.100.0/24']", 2),
+            )
+        ),
+        engine="tokens",
+    )
+    path = tmp_path / "tokens.matcher"
+    iocmatch.save_matcher(matcher, path)
+    _sections_rewritten(path, key_file.read_bytes(), change)
+    log = tmp_path / "a.log"
+    log.write_bytes(b"GET http://evil.example/ from 198.51.100.9\n" * 300)
+    assert main(["scan", "-m", str(path), str(log)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert re.search(message, captured.err), captured.err
+    with pytest.raises(iocmatch.MatcherFileError, match=message):
+        _scan_lazily(path, log)
+
+
+def _scan_lazily(path: Path, log: Path) -> None:
+    lazily = iocmatch.load_matcher(path)
+    lazily.scan_line("GET http://evil.example/ from 198.51.100.9")
+    with log.open("rb") as stream:
+        list(lazily.hit_lines(stream))
+
+
+def test_a_range_to_the_last_address_is_saved_and_found(tmp_path: Path) -> None:
+    matcher = iocmatch.compile(
+        iocmatch.load(
+            bundle(
+                indicator("[ipv6-addr:value = 'ffff:ffff:ffff:ffff::/64']", 1),
+                indicator("[ipv4-addr:value = '255.255.255.0/24']", 2),
+            )
+        )
+    )
+    path = tmp_path / "top.matcher"
+    iocmatch.save_matcher(matcher, path)
+    line = (
+        "to ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff and 255.255.255.255, not ffff:ffff:ffff:fffe::1 or 255.255.254.255"
+    )
+    loaded = iocmatch.load_matcher(path)
+    assert [hit.text for hit in loaded.scan_line(line)] == [
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "255.255.255.255",
+    ]
+    assert loaded.scan_line(line) == matcher.scan_line(line)
+
+
+def test_a_matcher_checked_whole_is_its_own_copy(saved: Path) -> None:
+    """``check_all`` (``scan -m``) reads the file whole: a file cut short in place afterwards
+    changes nothing of the matcher loaded (mapped, its pages would be gone: SIGBUS)."""
+    line = "GET http://a.evil.example/ from 198.51.100.9"
+    checked = iocmatch.load_matcher(saved, check_all=True)
+    with saved.open("r+b") as stream:  # in place: the same file, not a new one renamed over it
+        stream.truncate(64)
+    assert [hit.value for hit in checked.scan_line(line)] == ["evil.example", "198.51.100.0/24"]

@@ -197,6 +197,9 @@ def _index_to_columns(writer: _Writer, name: str, index: IntervalIndex[int] | No
     if index is None:
         return False
     _, starts, covers = index.__getstate__()
+    if starts and starts[-1] == 1 << (128 if name == "ipv6" else 32) and not covers[-1]:
+        # The segment past the last address holds none (and 2^128 fits no 128 bits): it is left out.
+        starts, covers = starts[:-1], covers[:-1]
     writer.array(f"{name}_hi", [start >> 64 for start in starts], "<u8")
     writer.array(f"{name}_lo", [start & _MASK64 for start in starts], "<u8")
     writer.rows(f"{name}_covers", covers)
@@ -279,8 +282,7 @@ def _picker_from_columns(
     tokens = None
     if meta["tokens"] is not None:
         tokens = _tokens_from_columns(reader, meta["tokens"], keys)
-    if not -1 <= int(meta["address_key"]) < keys:
-        raise MatcherFileError(f"{reader.source}: damaged: the address key names no key")
+    _check_address_key(reader, int(meta["address_key"]), bool(meta["sieve"]), keys)
     sieve = None
     if meta["sieve"]:
         if ipv4 is None:
@@ -320,6 +322,20 @@ def _tokens_from_columns(reader: _Reader, meta: dict[str, Any], keys: int) -> To
     engine = TokenEngine.of_tables(label_counts, bool(meta["has_hex"]), count, tables)
     reader.later(engine.tables)
     return engine
+
+
+def _check_address_key(reader: _Reader, address_key: int, sieve: bool, keys: int) -> None:
+    """The key the sieve's addresses are reported under: a key of no needle (the addresses are
+    looked up in the index), or -1 without a sieve."""
+    if not sieve:
+        if address_key != -1:
+            raise MatcherFileError(f"{reader.source}: damaged: an address key without an address sieve")
+        return
+    if not 0 <= address_key < keys:
+        raise MatcherFileError(f"{reader.source}: damaged: the address key names no key")
+    ends = reader.ends("key_needles_ends", reader.count("key_needles_values"))
+    if int(ends[address_key]) != (int(ends[address_key - 1]) if address_key else 0):
+        raise MatcherFileError(f"{reader.source}: damaged: the address key has needles")
 
 
 _LONGEST = 1 << 31  # a key's length: not negative

@@ -65,11 +65,15 @@ def load_matcher(path: str | os.PathLike[str], *, check_all: bool = False) -> Ma
     The file is mapped, and only its header and table of sections are read
     now: each table is read, and checked (its SHA-256, its numbers), when a
     scan first needs it, so a damaged table raises MatcherFileError then,
-    from the scan. ``check_all`` checks every table now instead (``scan
-    -m`` does: a damaged file is refused before anything is written).
+    from the scan. A mapped file must not be rewritten in place while the
+    matcher is used (``save_matcher`` never does).
+
+    ``check_all`` reads the file whole and checks every table now instead
+    (``scan -m`` does): a damaged file is refused before anything is
+    written, and what happens to the file afterwards changes nothing.
     """
     source = Path(path)
-    sections = Sections(source)
+    sections = Sections(source, mapped=not check_all)
     _authenticate(source, sections)
     with collector_paused():
         return from_sections(sections, check_all=check_all)

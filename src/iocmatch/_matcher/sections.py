@@ -110,9 +110,11 @@ class Sections:
     it over the old one, whose pages stay those of the map).
     """
 
-    def __init__(self, source: Path) -> None:
+    def __init__(self, source: Path, *, mapped: bool = True) -> None:
+        """``mapped=False`` reads the file whole instead: the bytes checked
+        are then the bytes used, whatever happens to the file after."""
         self.source = source
-        self._data = _map_regular(source)
+        self._data = _map_regular(source, mapped)
         self._verified: set[str] = set()
         self._read_head()
 
@@ -209,9 +211,9 @@ class Sections:
         return entry
 
 
-def _map_regular(source: Path) -> bytes | mmap.mmap:
+def _map_regular(source: Path, mapped: bool) -> bytes | mmap.mmap:
     """A regular file mapped read-only (a FIFO or a device is refused, not waited
-    on); read whole where it cannot be mapped (an empty file, some file systems)."""
+    on); read whole when not ``mapped`` or where it cannot be (an empty file, some file systems)."""
     try:
         descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -219,11 +221,13 @@ def _map_regular(source: Path) -> bytes | mmap.mmap:
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise MatcherFileError(f"{source}: cannot read: not a regular file")
-        try:
-            return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
-            with os.fdopen(descriptor, "rb", closefd=False) as stream:
-                return stream.read()
+        if mapped:
+            try:
+                return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                pass
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            return stream.read()
     except OSError as exc:
         raise MatcherFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
     finally:
