@@ -71,7 +71,10 @@ class _Column(dict[int, T], Generic[T]):
     def check(self) -> None:
         """Check the table's sections now (what the first row read would do)."""
         if self._decode is None:
-            self._decode = self._open(self._rows <= EAGER_ROWS)
+            whole = self._rows <= EAGER_ROWS
+            self._decode = self._open(whole)
+            if whole:
+                self._fill(self._decode)
 
     def __iter__(self) -> Iterator[T]:  # type: ignore[override]
         if dict.__len__(self) == self._rows:
