@@ -519,17 +519,7 @@ def test_a_signed_table_naming_rows_that_do_not_exist_is_refused(saved: Path, ke
 
 def _rewritten(path: Path, key: bytes, change: Callable[[dict[str, Any]], None]) -> None:
     """The file written again, signed, with its description changed (the tables kept)."""
-    from iocmatch._matcher.sections import Sections, write_sections
-
-    sections = Sections(path)
-    parts: dict[str, Any] = {}
-    for name in sections.entries:
-        dtype = sections.dtype(name)
-        parts[name] = bytes(sections.bytes(name)) if dtype == "bytes" else sections.array(name, dtype)
-    meta = json.loads(bytes(parts["meta"]))
-    change(meta)
-    parts["meta"] = json.dumps(meta).encode()
-    write_sections(path, parts, key, sections.key_id)
+    _sections_rewritten(path, key, lambda _parts, meta: change(meta))
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:

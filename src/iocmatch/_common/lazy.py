@@ -54,27 +54,24 @@ class _Column(dict[int, T], Generic[T]):
     def __missing__(self, index: int) -> T:
         if type(index) is not int or not 0 <= index < self._rows:
             raise IndexError(f"row {index!r} of a table of {self._rows}")
-        decode = self._decode
-        if decode is None:
-            whole = self._rows <= EAGER_ROWS
-            decode = self._decode = self._open(whole)
-            if whole:
-                self._fill(decode)
-                return dict.__getitem__(self, index)
+        decode = self._opened()
+        if dict.__contains__(self, index):  # the table was small: opening it decoded every row
+            return dict.__getitem__(self, index)
         row = decode(index)
         dict.__setitem__(self, index, row)
         return row
 
-    def _fill(self, decode: Decoder[T]) -> None:
-        dict.update(self, zip(range(self._rows), map(decode, range(self._rows)), strict=True))
-
     def check(self) -> None:
         """Check the table's sections now (what the first row read would do)."""
+        self._opened()
+
+    def _opened(self) -> Decoder[T]:
         if self._decode is None:
             whole = self._rows <= EAGER_ROWS
             self._decode = self._open(whole)
             if whole:
-                self._fill(self._decode)
+                dict.update(self, zip(range(self._rows), map(self._decode, range(self._rows)), strict=True))
+        return self._decode
 
     def __iter__(self) -> Iterator[T]:  # type: ignore[override]
         if dict.__len__(self) == self._rows:

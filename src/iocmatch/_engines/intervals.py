@@ -2,8 +2,8 @@
 
 Built once by a sweep over the range ends into elementary segments, each
 holding the ranges that cover it, narrowest first; a lookup is one bisect.
-One read from a matcher file is made of its columns at the first lookup
-(``of_segments``).
+An index read from a matcher file is made from its columns at its first
+lookup (``of_segments``).
 """
 
 from __future__ import annotations

@@ -55,8 +55,8 @@ class TokenEngine:
     the hex keys that fill whole hex runs, in blocks or lines of bytes.
 
     Its tables are three columns in fingerprint order: the fingerprints, the
-    key index of each and its text. One read from a matcher file is made
-    from them the first time a block is searched (``Tables``)."""
+    key index of each and its text. An engine read from a matcher file is
+    made from them the first time it searches (``of_tables``)."""
 
     __slots__ = ("_by_text", "_count", "_filter", "_fingerprints", "_has_hex", "_key_ids", "_label_counts",
                  "_small_inputs", "_tables", "_texts")  # fmt: skip
