@@ -83,7 +83,7 @@ def match_dataframe(
             "rename them or pass another prefix"
         )
     if not isinstance(matcher, Matcher):
-        matcher = load_matcher(matcher)
+        matcher = load_matcher(matcher, check_all=True)  # checked whole on the driver, before a task runs
     scan = F.udf(partial(_hits_of, _broadcast(df.sparkSession, matcher)), _hit_list(prefix), useArrow=False)
     # Only the scanned column travels to Python; the others stay in the JVM.
     return df.select("*", F.inline(scan(F.col(_quoted(column)).cast(StringType()))))
