@@ -350,3 +350,29 @@ def test_one_scan_finds_the_lines_each_forms_own_search_finds(lines: list[str], 
     each_form = [form.places(block) for form in log_forms._forms(defanged)]
     _, starts = log_forms.lines_with_forms(block, defanged)
     assert set(log_forms.lines_at(block, each_form)[1]) <= set(starts)
+
+
+@pytest.mark.skipif(not HYPERSCAN, reason="Hyperscan has no wheel for this platform")
+def test_a_hyperscan_that_cannot_compile_leaves_each_form_its_own_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where Hyperscan imports but cannot compile (a CPU it does not support), an
+    Aho-Corasick matcher scans large blocks as it did without it."""
+    import hyperscan
+
+    class Refusing:
+        def __init__(self, **_options: object) -> None:
+            pass
+
+        def compile(self, **_options: object) -> None:
+            raise hyperscan.error("this host's CPU is not supported")
+
+    lines = [f"GET http://cia.toh.info/{n} (3)cia(3)toh(4)info(0)" for n in range(300)]
+    data = "\n".join(lines).encode()
+    assert len(data) > 4096
+    want = list(PLAIN.scan_stream(io.BytesIO(data)))
+    assert len(want) >= 600
+    monkeypatch.setattr(hyperscan, "Database", Refusing)
+    log_forms._marks_engine.cache_clear()
+    try:
+        assert list(PLAIN.scan_stream(io.BytesIO(data))) == want
+    finally:
+        log_forms._marks_engine.cache_clear()

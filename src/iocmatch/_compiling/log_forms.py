@@ -403,7 +403,13 @@ _MARKS = (_DNS_END_BYTES.pattern, _TAB_SLASH_BYTES.pattern, _URI_BYTES.pattern)
 def _marks_engine() -> Any:
     from .._engines.hyperscan import AVAILABLE, HyperscanEngine
 
-    return HyperscanEngine.of_expressions(_MARKS) if AVAILABLE else None
+    if not AVAILABLE:
+        return None
+    try:
+        return HyperscanEngine.of_expressions(_MARKS)
+    # A Hyperscan that imports but cannot compile here (a CPU it does not support): each form's own search.
+    except Exception:  # noqa: BLE001
+        return None
 
 
 _NEWLINE = ord("\n")
