@@ -376,3 +376,17 @@ def test_a_hyperscan_that_cannot_compile_leaves_each_form_its_own_search(monkeyp
         assert list(PLAIN.scan_stream(io.BytesIO(data))) == want
     finally:
         log_forms._marks_engine.cache_clear()
+
+
+@pytest.mark.parametrize("block_size", [16, 1 << 20], ids=["lines one by one", "one large block"])
+def test_zeek_json_is_joined_only_on_a_line_holding_a_brace(block_size: int) -> None:
+    """The block path makes each line's view as the line path does: a line without
+    ``{`` is not read as Zeek JSON, whatever the other lines of its block hold."""
+    pattern = "[file:name = 'q" + '","uri":"' + "']"
+    m = iocmatch.compile(iocmatch.load(bundle(indicator(pattern, 1))))
+    loose = '"host":"%71","uri":"/x'  # no brace: as written, the name is there
+    lines = ['{"host":"a.example","uri":"/b"}', loose, *(f"plain filler {n:04d}" for n in range(400))]
+    want = [(n, h.start, h.end, h.value) for n, line in enumerate(lines, 1) for h in m.scan_line(line, n)]
+    assert want == [(2, 8, 20, 'q","uri":"')]
+    data = ("\n".join(lines) + "\n").encode()
+    assert [(h.line, h.start, h.end, h.value) for h in m.scan_stream(io.BytesIO(data), block_size)] == want

@@ -216,12 +216,20 @@ def _found_at(pattern: re.Pattern[bytes], first: bytes = b"") -> Callable[[bytes
 
 
 def _joined_in_block(pattern: re.Pattern[bytes], sign: re.Pattern[bytes], first: bytes) -> Callable[[bytes], bytes]:
-    """``_joined`` in a block: group 1, then the ``/`` that ended the match."""
+    """``_joined`` in a block: group 1, then the ``/`` that ended the match, on
+    a line holding ``first`` (as a line's own view is made only then)."""
 
     def in_block(block: bytes) -> bytes:
         if first not in block or not sign.search(block):
             return block
-        return pattern.sub(rb"\1/", block)
+
+        def joined(found: re.Match[bytes]) -> bytes:
+            start = block.rfind(b"\n", 0, found.start()) + 1
+            end = block.find(b"\n", found.end())
+            on_line = first in block[start : end if end >= 0 else len(block)]
+            return found.group(1) + b"/" if on_line else found.group()
+
+        return pattern.sub(joined, block)
 
     return in_block
 
