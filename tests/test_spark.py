@@ -210,6 +210,20 @@ def test_a_matcher_file_path_scans_as_the_matcher(
     assert hits(match_dataframe(df, str(path)), columns) == expected
 
 
+def test_a_matcher_file_may_go_once_the_dataframe_is_made(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is checked and copied on the driver, and the executors read the copy (without
+    the key, which this session's workers never had): the file itself may be replaced or removed."""
+    monkeypatch.setenv("IOCMATCH_KEY_FILE", str(tmp_path / "matcher.key"))
+    path = tmp_path / "small.matcher"
+    iocmatch.save_matcher(SMALL, path)
+    df = spark.createDataFrame([("a.evil.example 198.51.100.1",), ("none",)], "value string")
+    scanned = match_dataframe(df, path)
+    path.unlink()
+    assert sorted(hits(scanned, ["match_value"])) == [("198.51.100.0/24",), ("evil.example",)]
+
+
 def test_a_changed_matcher_file_is_refused_on_the_driver(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

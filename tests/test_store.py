@@ -691,3 +691,19 @@ def test_a_matcher_checked_whole_is_its_own_copy(saved: Path) -> None:
     with saved.open("r+b") as stream:  # in place: the same file, not a new one renamed over it
         stream.truncate(64)
     assert [hit.value for hit in checked.scan_line(line)] == ["evil.example", "198.51.100.0/24"]
+
+
+def test_a_digest_stands_in_for_the_key(saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process without the key (a Spark executor) reads a file another process
+    checked with it, by its digest; any other file is refused."""
+    digest = iocmatch.matcher_digest(saved)
+    other = tmp_path / "other.matcher"
+    another = iocmatch.compile(iocmatch.load(bundle(indicator("[domain-name:value = 'x.test']", 9))))
+    iocmatch.save_matcher(another, other)
+    monkeypatch.setenv("IOCMATCH_KEY_FILE", str(tmp_path / "no such key"))
+    with pytest.raises(iocmatch.MatcherFileError, match="no key to check it with"):
+        iocmatch.load_matcher(saved)
+    loaded = iocmatch.load_matcher(saved, digest=digest)
+    assert [hit.value for hit in loaded.scan_line("GET http://a.evil.example/")] == ["evil.example"]
+    with pytest.raises(iocmatch.MatcherFileError, match="not the matcher file that was checked"):
+        iocmatch.load_matcher(other, digest=digest)

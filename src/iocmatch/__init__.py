@@ -15,7 +15,7 @@ from ._feeds.bundled import campaign_data_path
 from ._feeds.taxii import TaxiiSource
 from ._indicators.allowlists import Allowlist, parse_allowlist, read_allowlist
 from ._indicators.loader import load
-from ._matcher.file import load_matcher, save_matcher
+from ._matcher.file import load_matcher, matcher_digest, save_matcher
 from ._matcher.matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
 
 
@@ -51,6 +51,7 @@ __all__ = [
     "compile",
     "load",
     "load_matcher",
+    "matcher_digest",
     "parse_allowlist",
     "read_allowlist",
     "save_matcher",

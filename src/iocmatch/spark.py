@@ -3,27 +3,35 @@
 >>> from iocmatch.spark import match_dataframe
 >>> hits = match_dataframe(spark.read.text("logs/"), "apt10.matcher")
 
-The matcher is pickled once on the driver and broadcast. Each executor's
-Python worker unpickles it the first time a task needs it and keeps it, by
-broadcast, for every later row, partition and task that worker runs.
+A matcher file is checked on the driver with the key, then shipped as the
+file (``SparkContext.addFile``): each executor's Python worker maps it the
+first time a task needs it, checked against the driver's digest (no key on
+the executors), reads only the tables its rows need, and shares the file's
+pages with the other workers of its machine. A Matcher object is pickled
+once on the driver and broadcast. Either is kept by each worker for every
+later row, partition and task it runs.
 
 Needs ``pip install iocmatch[spark]`` and a classic Spark session (Spark
-Connect has no broadcast variables). Nothing else in iocmatch imports this module.
+Connect has neither broadcast variables nor addFile). Nothing else in iocmatch imports this module.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
-from ._matcher.file import load_matcher
+from ._matcher.file import load_matcher, matcher_digest
 from ._matcher.matcher import Matcher
 
 try:
-    from pyspark import Broadcast
+    from pyspark import Broadcast, SparkFiles
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
@@ -65,8 +73,9 @@ def match_dataframe(
     ``attribution`` and ``sources``, each name preceded by ``prefix``
     (``match_start``, ...; ``prefix=""`` gives the names of ``Match.to_dict()``).
 
-    ``matcher`` is a Matcher or the path of a matcher file, checked and loaded
-    here on the driver (so only the driver needs the key). A column that is
+    ``matcher`` is a Matcher or the path of a matcher file, checked here on
+    the driver (so only the driver needs the key) and copied: the file may
+    change or go once this returns. A column that is
     not a string is cast to one, as Spark's ``CAST(... AS STRING)`` does; a
     null holds no hit. Rows without a hit give no row.
 
@@ -82,9 +91,8 @@ def match_dataframe(
             f"the input already has column(s) {', '.join(clashing)}, which match_dataframe adds: "
             "rename them or pass another prefix"
         )
-    if not isinstance(matcher, Matcher):
-        matcher = load_matcher(matcher, check_all=True)  # checked whole on the driver, before a task runs
-    scan = F.udf(partial(_hits_of, _broadcast(df.sparkSession, matcher)), _hit_list(prefix), useArrow=False)
+    shipped = _broadcast(df.sparkSession, matcher) if isinstance(matcher, Matcher) else _ship_file(df, matcher)
+    scan = F.udf(partial(_hits_of, shipped), _hit_list(prefix), useArrow=False)
     # Only the scanned column travels to Python; the others stay in the JVM.
     return df.select("*", F.inline(scan(F.col(_quoted(column)).cast(StringType()))))
 
@@ -102,15 +110,42 @@ def _quoted(name: str) -> str:
 @dataclass(frozen=True)
 class _Shipped:
     """What each task receives of a matcher: the broadcast of its pickled
-    bytes, and the key under which a worker keeps what it unpickled."""
+    bytes, or the name of its file among Spark's files and the digest the
+    driver checked; and the key under which a worker keeps what it loaded."""
 
     key: str
-    pickled: Broadcast[bytes]
+    pickled: Broadcast[bytes] | None = None
+    file_name: str = ""
+    digest: bytes = b""
 
 
 def _broadcast(spark: SparkSession, matcher: Matcher) -> _Shipped:
     pickled = spark.sparkContext.broadcast(pickle.dumps(matcher, protocol=pickle.HIGHEST_PROTOCOL))
     return _Shipped(uuid.uuid4().hex, pickled)
+
+
+def _ship_file(df: DataFrame, path: str | os.PathLike[str]) -> _Shipped:
+    """The file checked whole with the key (a damaged one is refused here, before a task runs), then a
+    copy of it under a name of its own (two files of one name cannot both be Spark's) given to Spark."""
+    load_matcher(path, check_all=True)
+    key = uuid.uuid4().hex
+    staged = Path(_staging()) / f"{key}.iocm"
+    shutil.copyfile(path, staged)
+    digest = matcher_digest(staged)  # of the copy: what the executors will read
+    df.sparkSession.sparkContext.addFile(str(staged))
+    return _Shipped(key, file_name=staged.name, digest=digest)
+
+
+_STAGING: list[str] = []
+
+
+def _staging() -> str:
+    """A folder for the copies Spark serves to executors, removed when the driver exits."""
+    if not _STAGING:
+        folder = tempfile.mkdtemp(prefix="iocmatch-spark-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _STAGING.append(folder)
+    return _STAGING[0]
 
 
 # -- on the executors ------------------------------------------------------------
@@ -124,7 +159,10 @@ _KEPT = 4  # a few DataFrames scanned side by side; the oldest is dropped first
 def _matcher(shipped: _Shipped) -> Matcher:
     matcher = _MATCHERS.get(shipped.key)
     if matcher is None:
-        matcher = pickle.loads(shipped.pickled.value)  # noqa: S301 - the driver's own broadcast of a Matcher
+        if shipped.pickled is None:
+            matcher = load_matcher(SparkFiles.get(shipped.file_name), digest=shipped.digest)
+        else:
+            matcher = pickle.loads(shipped.pickled.value)  # noqa: S301 - the driver's own broadcast of a Matcher
         if not isinstance(matcher, Matcher):
             raise TypeError(f"the broadcast holds a {type(matcher).__name__}, not a Matcher")
         while len(_MATCHERS) >= _KEPT:

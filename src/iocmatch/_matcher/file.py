@@ -55,7 +55,7 @@ def save_matcher(matcher: Matcher, path: str | os.PathLike[str]) -> None:
         raise MatcherFileError(f"{target}: cannot write: {exc.strerror or exc}") from None
 
 
-def load_matcher(path: str | os.PathLike[str], *, check_all: bool = False) -> Matcher:
+def load_matcher(path: str | os.PathLike[str], *, check_all: bool = False, digest: bytes | None = None) -> Matcher:
     """Read a matcher written by ``save_matcher`` with this user's key.
 
     Raises MatcherFileError naming the file when it is not such a file, was
@@ -71,12 +71,28 @@ def load_matcher(path: str | os.PathLike[str], *, check_all: bool = False) -> Ma
     ``check_all`` reads the file whole and checks every table now instead
     (``scan -m`` does): a damaged file is refused before anything is
     written, and what happens to the file afterwards changes nothing.
+
+    ``digest`` (``matcher_digest`` of a file checked with the key) stands in
+    for the key: the file must have that digest. This is how a process
+    without the key (a Spark executor) reads a file another process checked.
     """
     source = Path(path)
     sections = Sections(source, mapped=not check_all)
-    _authenticate(source, sections)
+    if digest is None:
+        _authenticate(source, sections)
+    elif not hmac.compare_digest(sections.digest(), digest):
+        raise MatcherFileError(f"{source}: not the matcher file that was checked (another header or table)")
     with collector_paused():
         return from_sections(sections, check_all=check_all)
+
+
+def matcher_digest(path: str | os.PathLike[str]) -> bytes:
+    """The digest of a matcher file checked with this user's key (its header
+    and its table of sections), for ``load_matcher(..., digest=)``."""
+    source = Path(path)
+    sections = Sections(source)
+    _authenticate(source, sections)
+    return sections.digest()
 
 
 def key_path() -> Path:

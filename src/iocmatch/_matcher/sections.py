@@ -160,6 +160,11 @@ class Sections:
                 raise MatcherFileError(f"{source}: changed or damaged: bytes between its sections")
             reach = max(reach, last)
 
+    def digest(self) -> bytes:
+        """SHA-256 of the header and the table (every section's SHA-256 is in it):
+        files of one digest hold the same sections, which a reader without the key can check."""
+        return hashlib.sha256(self._signed + self._tag).digest()
+
     def verify(self, key: bytes) -> bool:
         """Whether ``key`` signed the file (the header and its table of checksums)."""
         expected = hmac.new(key, self._signed, hashlib.sha256).digest()
