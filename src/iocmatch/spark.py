@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from ._common.errors import MatcherFileError
 from ._matcher.file import load_matcher, matcher_digest
 from ._matcher.matcher import Matcher
 
@@ -125,13 +126,21 @@ def _broadcast(spark: SparkSession, matcher: Matcher) -> _Shipped:
 
 
 def _ship_file(df: DataFrame, path: str | os.PathLike[str]) -> _Shipped:
-    """The file checked whole with the key (a damaged one is refused here, before a task runs), then a
-    copy of it under a name of its own (two files of one name cannot both be Spark's) given to Spark."""
-    load_matcher(path, check_all=True)
+    """A copy of the file under a name of its own (two files of one name cannot both be Spark's),
+    checked whole with the key (a damaged one is refused here, before a task runs), given to Spark:
+    what is checked is what the executors read, whatever happens to the file after."""
     key = uuid.uuid4().hex
     staged = Path(_staging()) / f"{key}.iocm"
-    shutil.copyfile(path, staged)
-    digest = matcher_digest(staged)  # of the copy: what the executors will read
+    try:
+        shutil.copyfile(path, staged)
+    except OSError as exc:
+        raise MatcherFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        load_matcher(staged, check_all=True)
+        digest = matcher_digest(staged)
+    except MatcherFileError as exc:  # named as the file the caller gave
+        staged.unlink(missing_ok=True)
+        raise MatcherFileError(str(exc).replace(str(staged), os.fspath(path))) from None
     df.sparkSession.sparkContext.addFile(str(staged))
     return _Shipped(key, file_name=staged.name, digest=digest)
 
