@@ -11,10 +11,17 @@ hit's ``match_start``, ``match_end``, ``match_text``, ``match_kind``,
 ``match_sources``. Spark splits files across tasks, so line numbers are not
 known: the line itself says where the hit is.
 
+As a stream (``--stream``), the one LOG folder is watched and each file that
+arrives in it is scanned once; ``--checkpoint`` is where Spark records what
+it read and committed, so that a job stopped and started again neither
+misses a file nor writes a hit twice::
+
+    python examples/spark_scan.py --master 'local[2]' --stream --checkpoint cp/ -o hits/ incoming/
+
 The indicators are a feed (``-i``, repeatable; default the bundled APT10 data),
 compiled on the driver, or a matcher file from ``iocmatch compile`` (``-m``),
-checked with the key and loaded on the driver. Either way the executors
-receive the compiled matcher from the driver and need neither feed nor key.
+checked with the key on the driver and shipped to the executors as the file.
+Either way the executors need neither feed nor key.
 
 On a cluster, the executors need iocmatch and its compiled dependencies
 (pyahocorasick; hyperscan on Linux x86_64) for the same Python as the driver.
@@ -30,7 +37,9 @@ Ship a packed environment built from the wheel::
         examples/spark_scan.py -m apt10.matcher -o hdfs:///hits/2024-05-01 hdfs:///logs/proxy/2024-05-01/
 
 (where the nodes already have the dependencies, ``--py-files iocmatch.zip``,
-the wheel under a ``.zip`` name, is enough). ``--files`` places the matcher
+the wheel under a ``.zip`` name, is enough). Before it scans, the job checks
+that the executors' Python has this iocmatch, and stops with a message
+saying what to mend when it has not. ``--files`` places the matcher
 file, and the key it was signed with, in the driver's working directory; this
 script looks there for a ``-m`` path that does not exist as given. In client
 mode the driver is the submitting machine and reads both where they are. A key
@@ -61,34 +70,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.matcher and args.registry_aliases:
         parser.error("argument --registry-aliases: not allowed with -m (chosen when the matcher was compiled)")
+    if args.stream and not args.checkpoint:
+        parser.error("argument --stream: needs --checkpoint, where Spark records what it has written")
     builder = SparkSession.builder.appName("iocmatch scan")
     if args.master:
         builder = builder.master(args.master)
     spark = builder.getOrCreate()
     try:
-        hits = scan(spark, args.logs, _matcher(args))
-        writer = hits.write.mode("overwrite" if args.overwrite else "errorifexists")
-        if args.format == "parquet":
-            writer.parquet(args.output)
+        if args.stream:
+            _write_stream(spark, args)
         else:
-            writer.json(args.output)
+            hits = scan(spark.read.text(list(args.logs)), _matcher(args))
+            writer = hits.write.mode("overwrite" if args.overwrite else "errorifexists")
+            if args.format == "parquet":
+                writer.parquet(args.output)
+            else:
+                writer.json(args.output)
     finally:
         spark.stop()
     return 0
 
 
-def scan(spark: SparkSession, logs: Sequence[str], matcher: iocmatch.Matcher) -> DataFrame:
-    """One row per hit in the text files ``logs`` (files, folders or globs)."""
-    lines = spark.read.text(list(logs)).select(
-        F.col("_metadata.file_path").alias("file"),
-        F.col("value").alias("line"),
+def scan(lines: DataFrame, matcher: iocmatch.Matcher | str) -> DataFrame:
+    """One row per hit in ``lines`` (Spark's text source, batch or stream)."""
+    named = lines.select(F.col("_metadata.file_path").alias("file"), F.col("value").alias("line"))
+    return match_dataframe(named, matcher, column="line")
+
+
+def _write_stream(spark: SparkSession, args: argparse.Namespace) -> None:
+    """Each new file under the LOG folders, scanned once: the checkpoint
+    records which files were read and which output was committed, so a
+    restart neither misses a file nor writes a hit twice."""
+    (folder,) = args.logs
+    lines = spark.readStream.format("text").load(folder)
+    writer = (
+        scan(lines, _matcher(args))
+        .writeStream.format("json" if args.format == "jsonl" else "parquet")
+        .option("path", args.output)
+        .option("checkpointLocation", args.checkpoint)
     )
-    return match_dataframe(lines, matcher, column="line")
+    # --once: what is there now, then stop.
+    trigger = {"availableNow": True} if args.once else {"processingTime": f"{args.every} seconds"}
+    writer.trigger(**trigger).start().awaitTermination()
 
 
-def _matcher(args: argparse.Namespace) -> iocmatch.Matcher:
+def _matcher(args: argparse.Namespace) -> iocmatch.Matcher | str:
     if args.matcher:
-        return iocmatch.load_matcher(_on_driver(args.matcher))
+        return _on_driver(args.matcher)  # checked on the driver, then shipped to the executors as the file
     sources = [_on_driver(source) for source in args.indicators or [str(iocmatch.campaign_data_path())]]
     indicators = iocmatch.load(*sources)
     print(f"{indicators.report.compiled} of {indicators.report.read} indicators compiled", file=sys.stderr)
@@ -123,6 +151,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="parquet", help="output format (default parquet)")
     parser.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     parser.add_argument("--master", help="Spark master, e.g. 'local[2]' (default: as spark-submit sets it)")
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the one LOG folder as a stream: each file that arrives in it is scanned once",
+    )
+    parser.add_argument(
+        "--checkpoint", metavar="DIR", help="with --stream: Spark's record of what was read and written"
+    )
+    parser.add_argument("--once", action="store_true", help="with --stream: scan the files there now, then stop")
+    parser.add_argument(
+        "--every", type=int, default=10, metavar="S", help="with --stream: look for new files every S s"
+    )
     parser.add_argument("logs", nargs="+", metavar="LOG", help="text log files, folders or globs Spark can read")
     return parser
 

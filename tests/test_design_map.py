@@ -16,7 +16,7 @@ def _map_rows() -> dict[str, set[str]]:
     rows: dict[str, set[str]] = {"": set()}
     folder = ""
     for line in table.splitlines():
-        heading = re.match(r"\| \*\*`(_\w+)/`\*\*", line)
+        heading = re.match(r"\| \*\*`(\w+)/`\*\*", line)
         if heading:
             folder = heading.group(1)
             rows[folder] = set()

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shutil
+import site
 import subprocess
 import sys
 from collections import Counter
@@ -248,31 +249,163 @@ def test_output_names_that_are_taken_raise_and_a_prefix_avoids_them(spark: Spark
     assert hits(plain, ["start", "end", "kind", "value"]) == [(0, 12, "domain-name", "evil.example")]
 
 
+# -- streams ------------------------------------------------------------------------
+
+
+def _json_records(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for part in sorted(folder.glob("part-*.json")) for line in part.read_text().splitlines()]
+
+
+def test_a_stream_of_log_files_is_scanned_once_across_restarts(spark: SparkSession, tmp_path: Path) -> None:
+    incoming, out, checkpoint = tmp_path / "incoming", tmp_path / "hits", tmp_path / "checkpoint"
+    incoming.mkdir()
+
+    def run_until_caught_up() -> None:
+        """One run of the job, stopped once it has read every file there (a restart each time)."""
+        lines = spark.readStream.format("text").load(str(incoming))
+        query = (
+            match_dataframe(lines, SMALL)
+            .writeStream.format("json")
+            .option("path", str(out))
+            .option("checkpointLocation", str(checkpoint))
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination()
+
+    (incoming / "1.log").write_text("GET http://a.evil.example/\nnothing\n", encoding="utf-8")
+    run_until_caught_up()
+    assert sorted((r["value"], r["match_text"]) for r in _json_records(out)) == [
+        ("GET http://a.evil.example/", "evil.example")
+    ]
+    (incoming / "2.log").write_text("DST=198.51.100.3 evil.example\n", encoding="utf-8")
+    run_until_caught_up()
+    run_until_caught_up()  # nothing new: nothing written
+
+    assert sorted((r["value"], r["match_text"]) for r in _json_records(out)) == [
+        ("DST=198.51.100.3 evil.example", "198.51.100.3"),
+        ("DST=198.51.100.3 evil.example", "evil.example"),
+        ("GET http://a.evil.example/", "evil.example"),
+    ]
+
+
+def test_example_job_streams_new_files_once_with_a_checkpoint(tmp_path: Path) -> None:
+    incoming, out, checkpoint = tmp_path / "incoming", tmp_path / "hits", tmp_path / "checkpoint"
+    incoming.mkdir()
+    command = [*_example_command(), "--stream", "--once", "--checkpoint", str(checkpoint), "-o", str(out)]
+    logs = {name: (SAMPLES / name).read_text(encoding="utf-8") for name in LOGS}
+    for round_of_files in (LOGS[:2], LOGS[2:]):
+        for name in round_of_files:
+            (incoming / name).write_text(logs[name], encoding="utf-8")
+        done = subprocess.run(
+            [*command, str(incoming)], env=_example_env(), capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    assert _sample_hits(_json_records(out)) == _expected_sample_hits()
+
+
+# -- the executors' environment ---------------------------------------------------
+
+WORKER_ENVS = Path(__file__).with_name("spark_worker_envs.py")
+
+
+def _worker_python(folder: Path, fake_version: str | None) -> Path:
+    """A worker Python that has everything this environment has but iocmatch
+    (every installed package but it, on its path, and no site processing,
+    so an editable install is not seen either); with ``fake_version``, an
+    iocmatch of that version in its place."""
+    packages = folder / "site"
+    packages.mkdir(parents=True)
+    for site_dir in map(Path, site.getsitepackages()):
+        for entry in site_dir.iterdir():
+            if not entry.name.lower().startswith(("iocmatch", "__editable__")) and not (packages / entry.name).exists():
+                (packages / entry.name).symlink_to(entry)
+    if fake_version is not None:
+        (packages / "iocmatch").mkdir()
+        (packages / "iocmatch" / "__init__.py").write_text(f"__version__ = {fake_version!r}\n")
+    python = folder / "python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{packages}:$PYTHONPATH" exec "{sys.executable}" -S "$@"\n')
+    python.chmod(0o755)
+    return python
+
+
+def test_executors_without_iocmatch_or_with_another_version_are_named_before_a_task_scans(tmp_path: Path) -> None:
+    without = _worker_python(tmp_path / "without", None)
+    other = _worker_python(tmp_path / "other", "0.0.1")
+    env = {**os.environ, "SPARK_LOCAL_IP": LOOPBACK}
+    done = subprocess.run(
+        [sys.executable, str(WORKER_ENVS), str(without), str(other)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    missing, wrong = json.loads(done.stdout.splitlines()[-1])
+
+    # match_dataframe refuses, in one message, before any scan.
+    assert f"Python ({without};" in missing["check"]
+    assert "has no iocmatch (ModuleNotFoundError: No module named 'iocmatch')" in missing["check"]
+    assert f"Python ({other};" in wrong["check"]
+    assert f"has iocmatch 0.0.1, the driver iocmatch {iocmatch.__version__}" in wrong["check"]
+    for outcome in (missing, wrong):
+        assert "PYSPARK_PYTHON" in outcome["check"]
+        assert "venv-pack" in outcome["check"]
+        assert sys.executable in outcome["check"]
+    # A task on such a worker says the same, inside Spark's error.
+    assert "cannot run this iocmatch: ModuleNotFoundError: No module named 'iocmatch'" in missing["task"]
+    assert f"cannot run this iocmatch: it has iocmatch 0.0.1, the driver {iocmatch.__version__}" in wrong["task"]
+    assert all("PYSPARK_PYTHON" in outcome["task"] for outcome in (missing, wrong))
+
+
+def test_the_executors_of_this_session_pass_the_check(spark: SparkSession) -> None:
+    from iocmatch.spark import check_executors, executors
+
+    executors._CHECKED.discard(spark.sparkContext.applicationId)
+    check_executors(spark)
+    assert spark.sparkContext.applicationId in executors._CHECKED
+
+
 # -- the example job --------------------------------------------------------------
 
 
-def test_example_job_writes_the_planted_hits_of_the_sample_logs(tmp_path: Path) -> None:
-    out = tmp_path / "hits"
-    env = {
+def _example_env() -> dict[str, str]:
+    return {
         **os.environ,
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": LOOPBACK,
         "PYSPARK_SUBMIT_ARGS": f"--conf spark.ui.enabled=false --conf spark.driver.bindAddress={LOOPBACK} "
         f"--conf spark.driver.host={LOOPBACK} pyspark-shell",
     }
-    logs = [str(SAMPLES / name) for name in LOGS]
-    command = [sys.executable, str(EXAMPLE), "--master", "local[2]", "--registry-aliases", "--format", "jsonl"]
-    done = subprocess.run([*command, "-o", str(out), *logs], env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
 
-    records = [json.loads(line) for part in sorted(out.glob("part-*.json")) for line in part.read_text().splitlines()]
-    found = Counter(
+
+def _example_command() -> list[str]:
+    return [sys.executable, str(EXAMPLE), "--master", "local[2]", "--registry-aliases", "--format", "jsonl"]
+
+
+def _expected_sample_hits() -> Counter[tuple[str, str, int, int, str, str]]:
+    """The planted hits of the sample logs, as (file, line, start, end, kind, value)."""
+    lines = {name: (SAMPLES / name).read_text(encoding="utf-8").splitlines() for name in LOGS}
+    planted = [json.loads(line) for line in (SAMPLES / "expected.jsonl").read_text(encoding="utf-8").splitlines()]
+    return Counter(
+        (h["file"], lines[h["file"]][h["line"] - 1], h["start"], h["end"], h["kind"], h["value"]) for h in planted
+    )
+
+
+def _sample_hits(records: list[dict[str, Any]]) -> Counter[tuple[str, str, int, int, str, str]]:
+    return Counter(
         (Path(r["file"]).name, r["line"], r["match_start"], r["match_end"], r["match_kind"], r["match_value"])
         for r in records
     )
-    lines = {name: (SAMPLES / name).read_text(encoding="utf-8").splitlines() for name in LOGS}
-    planted = [json.loads(line) for line in (SAMPLES / "expected.jsonl").read_text(encoding="utf-8").splitlines()]
-    expected = Counter(
-        (h["file"], lines[h["file"]][h["line"] - 1], h["start"], h["end"], h["kind"], h["value"]) for h in planted
-    )
-    assert found == expected
+
+
+def test_example_job_writes_the_planted_hits_of_the_sample_logs(tmp_path: Path) -> None:
+    out = tmp_path / "hits"
+    logs = [str(SAMPLES / name) for name in LOGS]
+    command = [*_example_command(), "-o", str(out), *logs]
+    done = subprocess.run(command, env=_example_env(), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    assert _sample_hits(_json_records(out)) == _expected_sample_hits()
