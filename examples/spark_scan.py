@@ -72,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("argument --registry-aliases: not allowed with -m (chosen when the matcher was compiled)")
     if args.stream and not args.checkpoint:
         parser.error("argument --stream: needs --checkpoint, where Spark records what it has written")
+    if args.stream and len(args.logs) != 1:
+        parser.error("argument --stream: takes one LOG folder, where the files arrive")
+    if not args.stream and (args.checkpoint or args.once):
+        parser.error("arguments --checkpoint and --once: only with --stream")
     builder = SparkSession.builder.appName("iocmatch scan")
     if args.master:
         builder = builder.master(args.master)

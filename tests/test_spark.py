@@ -170,6 +170,16 @@ def test_other_columns_are_carried_to_every_hit_of_their_row(spark: SparkSession
     ]
 
 
+def test_columns_with_dots_backticks_or_one_name_twice_are_carried(spark: SparkSession) -> None:
+    # Zeek's columns are named id.orig_h; a join can leave two columns of one name.
+    df = spark.sql("select '10.0.0.1' as `id.orig_h`, 1 as `a``b`, 2 as n, 3 as n, 'see evil.example' as value")
+
+    result = match_dataframe(df, SMALL)
+
+    assert result.columns == ["id.orig_h", "a`b", "n", "n", "value", *output_columns()]
+    assert [tuple(row)[:6] for row in result.collect()] == [("10.0.0.1", 1, 2, 3, "see evil.example", 4)]
+
+
 def test_hit_columns_have_the_documented_types(spark: SparkSession) -> None:
     df = spark.createDataFrame([("see evil.example",)], "value string")
     types = dict(match_dataframe(df, SMALL).dtypes)

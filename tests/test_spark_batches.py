@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iocmatch
+from iocmatch.spark import batches
 from iocmatch.spark.batches import HIT_FIELDS, hit_batches, row_matches
 from tests.conftest import bundle, indicator
 
@@ -145,10 +146,30 @@ def test_batches_without_a_hit_give_nothing() -> None:
     assert list(hit_batches(MATCHER, iter([batch, batch]), "match_")) == []
 
 
-def test_text_that_is_not_utf8_is_scanned_as_bytes() -> None:
-    # Spark's CAST(binary AS STRING) keeps the bytes as they are.
-    text = pa.array([b"\xff\xfe 198.51.100.1", b"ok evil.example"], pa.binary()).cast(pa.string(), safe=False)
+def test_text_that_is_not_utf8_is_read_as_spark_shows_it() -> None:
+    # Spark's CAST(binary AS STRING) keeps the bytes; the row it hands back shows
+    # one U+FFFD for each bad sequence, and the offsets count its characters.
+    raw = [b"\xe2\x82 evil.example", b"\xff\xfe 198.51.100.1", b"ok evil.example"]
+    text = pa.array(raw, pa.binary()).cast(pa.string(), safe=False)
     batch = pa.RecordBatch.from_arrays([text], names=["raw"])
     (out,) = list(hit_batches(MATCHER, iter([batch]), ""))
-    assert out.column("text").to_pylist() == ["198.51.100.1", "evil.example"]
-    assert out.column("start").to_pylist() == [3, 3]
+    assert out.column("text").to_pylist() == ["evil.example", "198.51.100.1", "evil.example"]
+    shown = [value.decode("utf-8", "replace") for value in raw]
+    assert [shown[0][2:14], shown[1][3:15]] == ["evil.example", "198.51.100.1"]
+    assert out.column("start").to_pylist() == [2, 3, 3]
+
+
+def test_hits_that_copy_a_large_row_many_times_are_cut_into_several_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each hit copies its row: one batch of them all could pass what an Arrow string column holds.
+    monkeypatch.setattr(batches, "OUTPUT_BYTES", 64 << 10)
+    row = "evil.example " * 1000  # 13 KB, 1,000 hits
+    batch = pa.RecordBatch.from_arrays([pa.array([1, 2]), pa.array(["none", row])], names=["id", "line"])
+
+    out = list(hit_batches(MATCHER, iter([batch]), "match_"))
+
+    assert len(out) > 100
+    assert all(part.nbytes < (64 << 10) + len(row) * 2 for part in out)
+    assert sum(part.num_rows for part in out) == 1000
+    starts = [start for part in out for start in part.column("match_start").to_pylist()]
+    assert starts == [13 * n for n in range(1000)]
+    assert {value for part in out for value in part.column("id").to_pylist()} == {2}

@@ -19,7 +19,6 @@ Nothing else in iocmatch imports this package.
 from __future__ import annotations
 
 import os
-import uuid
 
 from .._matcher.matcher import Matcher
 
@@ -87,11 +86,16 @@ def match_dataframe(
         )
     check_executors(df.sparkSession)
     shipped = ship(df.sparkSession, matcher)
-    # The text travels as the batches' last column, under a name no input column has.
-    text = df.select("*", F.col(_quoted(column)).cast(StringType()).alias(f"iocmatch_text_{uuid.uuid4().hex}"))
-    fields = [StructField(prefix + field.name, field.dataType, field.nullable) for field in HIT_FIELDS]
+    # mapInArrow looks its columns up by name, where a dot reads as a field of a
+    # struct and a name may repeat: the columns go by names of position, then
+    # get theirs back. The text travels as the batches' last column.
+    names = [f"c{index}" for index in range(len(df.columns) + 1)]
+    text = df.select("*", F.col(_quoted(column)).cast(StringType())).toDF(*names)
+    fields = zip(names[:-1], df.schema.fields, strict=True)
+    inputs = [StructField(name, field.dataType, field.nullable) for name, field in fields]
+    hits = [StructField(prefix + field.name, field.dataType, field.nullable) for field in HIT_FIELDS]
     scan = guarded(batches.scan_partition, tuple(shipped), prefix)
-    return text.mapInArrow(scan, StructType([*df.schema.fields, *fields]))
+    return text.mapInArrow(scan, StructType([*inputs, *hits])).toDF(*df.columns, *output_columns(prefix))
 
 
 def _quoted(name: str) -> str:

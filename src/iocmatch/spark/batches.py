@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute
 
 from .._common.model import Match
 from .._matcher.matcher import Matcher
@@ -63,17 +64,58 @@ def hit_batches(matcher: Matcher, batches: Iterator[pa.RecordBatch], prefix: str
     names may repeat)."""
     schema: pa.Schema | None = None
     for batch in batches:
-        # As bytes: a row Spark cast from binary need not be UTF-8.
-        values = batch.column(batch.num_columns - 1).cast(pa.binary()).to_pylist()
-        found = row_matches(matcher, values)
+        found = row_matches(matcher, _texts(batch.column(batch.num_columns - 1)))
         if not found:
             continue
-        rows = pa.array([row for row, _ in found], type=pa.int64())
-        inputs = [batch.column(index).take(rows) for index in range(batch.num_columns - 1)]
         if schema is None:
             schema = pa.schema([*batch.schema][:-1] + [field.with_name(prefix + field.name) for field in HIT_FIELDS])
-        hits = _hit_columns([match for _, match in found], schema, len(inputs))
-        yield pa.RecordBatch.from_arrays([*inputs, *hits], schema=schema)
+        for part in _parts(found, _row_sizes(batch)):
+            rows = pa.array([row for row, _ in part], type=pa.int64())
+            inputs = [batch.column(index).take(rows) for index in range(batch.num_columns - 1)]
+            hits = _hit_columns([match for _, match in part], schema, len(inputs))
+            yield pa.RecordBatch.from_arrays([*inputs, *hits], schema=schema)
+
+
+def _texts(column: pa.Array) -> list[bytes | None]:
+    """The rows' text as UTF-8 bytes. Spark casts binary to string keeping its
+    bytes; where they are not UTF-8, the row is read as Spark hands it to
+    Python (one U+FFFD a bad sequence), so offsets count the characters of
+    the value the output shows."""
+    values: list[bytes | None] = column.cast(pa.binary()).to_pylist()
+    try:
+        column.cast(pa.string()).validate(full=True)
+    except pa.ArrowInvalid:
+        return [None if value is None else value.decode("utf-8", "replace").encode("utf-8") for value in values]
+    return values
+
+
+# Each hit copies its row: an output batch is cut before it passes this many
+# bytes (Arrow's string columns hold at most 2 GiB a batch).
+OUTPUT_BYTES = 64 << 20
+
+
+def _row_sizes(batch: pa.RecordBatch) -> list[int]:
+    """About how many bytes a copy of each row takes: its text (the scanned
+    column is one of its columns), and an equal share of all its columns."""
+    text = batch.column(batch.num_columns - 1)
+    lengths = pa.compute.binary_length(text.cast(pa.binary())).fill_null(0).to_pylist()
+    others = sum(batch.column(index).nbytes for index in range(batch.num_columns - 1))
+    share = others // max(1, batch.num_rows)
+    return [share + length for length in lengths]
+
+
+def _parts(found: list[tuple[int, Match]], sizes: list[int]) -> Iterator[list[tuple[int, Match]]]:
+    part: list[tuple[int, Match]] = []
+    size = 0
+    for entry in found:
+        row_size = sizes[entry[0]] + 256  # and the hit's own columns
+        if part and size + row_size > OUTPUT_BYTES:
+            yield part
+            part, size = [], 0
+        part.append(entry)
+        size += row_size
+    if part:
+        yield part
 
 
 def _hit_columns(matches: list[Match], schema: pa.Schema, first: int) -> list[pa.Array]:

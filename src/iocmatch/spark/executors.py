@@ -53,10 +53,15 @@ def check_executors(spark: SparkSession) -> None:
         raise ExecutorEnvironmentError(
             f"the Spark executors could not run a Python task: {_first_line(exc)}. " + advice()
         ) from exc
-    wrong = sorted(entry for entry in found if entry[2] != iocmatch.__version__)
+    wrong = sorted(entry for entry in found if entry[2] != iocmatch.__version__ or entry[3])
     if wrong:
         host, python, version, problem = wrong[0]
-        has = f"iocmatch {version}" if version else f"no iocmatch ({problem})"
+        if not version:
+            has = f"no iocmatch ({problem})"
+        elif version != iocmatch.__version__:
+            has = f"iocmatch {version}"
+        else:
+            has = f"iocmatch without what Spark needs to hand it Arrow batches ({problem})"
         # The Python Spark was told to run, as the user wrote it; then the interpreter it turned out to be.
         told = getattr(context, "pythonExec", None) or python
         raise ExecutorEnvironmentError(
@@ -111,6 +116,12 @@ def _probe(_partition: Iterator[int]) -> Iterator[tuple[str, str, str, str]]:
         version, problem = iocmatch.__version__, ""
     except Exception as exc:  # noqa: BLE001 - whatever stops the import is the answer
         version, problem = "", f"{type(exc).__name__}: {exc}"
+    else:
+        try:  # what mapInArrow needs on the worker
+            import pandas  # noqa: F401
+            import pyarrow  # noqa: F401
+        except Exception as exc:  # noqa: BLE001
+            problem = f"{type(exc).__name__}: {exc}"
     yield socket.gethostname(), sys.executable, version, problem
 
 
