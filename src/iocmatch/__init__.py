@@ -17,6 +17,7 @@ from ._indicators.allowlists import Allowlist, parse_allowlist, read_allowlist
 from ._indicators.loader import load
 from ._matcher.file import load_matcher, matcher_digest, save_matcher
 from ._matcher.matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
+from ._matcher.watching import Swap, WatchedMatcher
 
 
 def __getattr__(name: str) -> str:
@@ -45,7 +46,9 @@ __all__ = [
     "Problem",
     "ScanStats",
     "SourceError",
+    "Swap",
     "TaxiiSource",
+    "WatchedMatcher",
     "__version__",
     "campaign_data_path",
     "compile",

@@ -82,6 +82,15 @@ def parser() -> argparse.ArgumentParser:
         help="scan FILE, then each line appended to it, across rotation and truncation, until interrupted",
     )
     scan.add_argument(
+        "--reload",
+        type=float,
+        metavar="SECONDS",
+        help="with --follow or stdin: check the indicators every SECONDS (-i files and folders, TAXII "
+        "collections read again, or the -m file) and, when one changed or an indicator's validity began or "
+        "ended, build the matcher again beside the one in use and scan on with it from the next block; each "
+        "change is reported on stderr",
+    )
+    scan.add_argument(
         "--stats",
         action="store_true",
         help="end with a summary on stderr: lines read and scanned, hits, seconds (and the matcher file's origin)",

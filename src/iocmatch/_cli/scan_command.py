@@ -14,13 +14,14 @@ from datetime import datetime, timezone
 from .._common.errors import IocmatchError
 from .._common.model import LoadReport, Origin
 from .._matcher.records import PatternIndicator
+from .._matcher.watching import WatchedMatcher
 from .._outputs import formats as output
 from .._outputs.catalog import Catalog, build_catalog
 from .._scanning.follow import POLL_SECONDS
 from .._scanning.logfiles import is_gzip_file
 from .._scanning.long_lines import MAX_WAITING
 from .._scanning.stopping import Interrupted, stop_on_signals
-from . import progress, values
+from . import progress, reloading, values
 from .matcher_files import check_matcher_usage, matcher_file, note_expired, origin_text, refuse_empty_matcher
 from .records import (
     check_events_usage,
@@ -41,6 +42,7 @@ MIN_LINE_WINDOW = 4 << 10
 def run(args: argparse.Namespace) -> int:
     check_matcher_usage(args)
     check_events_usage(args)
+    reloading.check_usage(args)
     if args.follow and args.files:
         args.usage_error("argument --follow: not allowed with other FILE arguments")
     window = values.size(args.line_window, "--line-window", MIN_LINE_WINDOW)
@@ -58,10 +60,17 @@ def run(args: argparse.Namespace) -> int:
     for_records: list[PatternIndicator] = []
     on_records: set[str] = set()
     report: LoadReport | None = None
+    watched: WatchedMatcher | None = None
     if args.matcher:
         matcher = matcher_file(args)
         refuse_empty_matcher(args, matcher)
         note_expired(args.matcher, matcher.origin, datetime.now(timezone.utc))
+        if args.reload:
+            matcher = (watched := reloading.watched_file(args)).current()
+    elif args.reload:
+        watched, catalog, report = reloading.watched_sources(args)
+        empty_source = empty_source_reason(args, report)
+        matcher = watched.current()
     else:
         indicators, read = read_and_load(args)
         if args.events is not None:
@@ -76,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         report = indicators.report
         matcher = compiled(args, indicators, on_records=bool(for_records))
         del indicators
-    if args.defanged:
+    if args.defanged and watched is None:  # a watched matcher is built reading defanged text already
         matcher = matcher.with_defanged()
     records = record_scanner(args, matcher, for_records, inputs)
     if records is not None and report is not None:
@@ -106,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
             stopped=stopped,
             log_year=args.log_year,
             log_zone=log_zone,
+            watched=watched,
         )
         try:
             if args.follow and _follow_one(scan, args.follow) == _FAILED:
@@ -122,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
             # The reader went away (| head): stop reading, as grep does.
             quiet_stdout()
             closed = True
+        finally:
+            if watched is not None:
+                watched.close()
         if args.stats:
             print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
             if matcher.at_event_time:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone, tzinfo
 from typing import IO, TextIO, cast
 
@@ -33,6 +33,7 @@ from .._common.timestamps import LogClock
 from .._compiling.line_text import Line
 from .._matcher.matcher import Matcher
 from .._matcher.records import RecordScanner
+from .._matcher.watching import WatchedMatcher
 from .._outputs.formats import OutputFormat
 from .._scanning.blocks import LINE_WINDOW, LineNumbers, LinePiece, NumberedLine, read_blocks
 from .._scanning.events import EventScanner
@@ -74,8 +75,11 @@ class Scan:
         stopped: Callable[[], bool] | None = None,
         log_year: int | None = None,
         log_zone: tzinfo = timezone.utc,
+        watched: WatchedMatcher | None = None,
     ) -> None:
         self._given_matcher = matcher  # each input scans it with a clock of its own (_read_times)
+        self.watched = watched  # --reload: the matcher may change between two blocks
+        self._clock_of: tuple[str, datetime | None] = ("", None)
         self.matcher = matcher
         self.log_year = log_year
         self.log_zone = log_zone
@@ -125,6 +129,7 @@ class Scan:
         self._read_times(path, None)  # a log being written: its syslog dates are of the year up to now
         try:
             for lines in follower.reads():
+                self._reloaded()  # also while waiting for lines: a change is taken, and told, at once
                 if lines:
                     self._scan_lines(path, lines, streaming=True)
                 if self.stopped():
@@ -151,8 +156,16 @@ class Scan:
                 self.cut_short.append("the records waiting for patterns joining observations were not all evaluated")
         self._emit(self.output.end(datetime.now(timezone.utc)), flush=True)
 
+    def _reloaded(self) -> Matcher:
+        """With --reload: the newest matcher built, with the input's clock."""
+        if self.watched is not None and (newest := self.watched.current()) is not self._given_matcher:
+            self._given_matcher = newest
+            self._read_times(*self._clock_of)
+        return self.matcher
+
     def _read_times(self, name: str, written_by: datetime | None) -> None:
         """The lines of the input ``name`` are dated with its clock (``written_by``: when it was last written)."""
+        self._clock_of = (name, written_by)
         self.matcher = self._given_matcher.with_log_clock(self.log_year, self.log_zone, written_by)
         if self.events is not None:
             self.events.matcher = self.matcher
@@ -166,10 +179,11 @@ class Scan:
                 if self.events is not None:
                     numbers = LineNumbers()
                     blocks = read_blocks(cast(IO[bytes], metered), line_window=self.line_window)
-                    self._scan_lines(name, (line for block in blocks for line in numbers.lines(block)), streaming)
+                    self._scan_lines(name, self._numbered(blocks, numbers), streaming)
                 else:
+                    current = self._reloaded if self.watched is not None else None
                     hits = self.matcher.hit_lines(cast(IO[bytes], metered), line_window=self.line_window,
-                                                  stats=self.stats)  # fmt: skip
+                                                  stats=self.stats, current=current)  # fmt: skip
                     self._write_hit_lines(name, hits, streaming)
             except (EOFError, zlib.error):
                 if not self.stopped():
@@ -182,6 +196,11 @@ class Scan:
                     self.stats.lines_scanned += metered.lines
             if not read_to_end(stream, raw):
                 self._cut_by_stop(name, raw.regular, metered.ends_mid_line)
+
+    def _numbered(self, blocks: Iterable[bytes | LinePiece], numbers: LineNumbers) -> Iterator[NumberedLine]:
+        for block in blocks:
+            self._reloaded()  # between two blocks (a long line's pieces keep the matcher it began with)
+            yield from numbers.lines(block)
 
     def _cut_by_stop(self, name: str, regular: bool, mid_line: bool) -> None:
         """A stop came before the input's own end: what was not read was not

@@ -6,7 +6,7 @@ several. What it finds never depends on the path taken.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone, tzinfo
 from typing import IO
 
@@ -200,14 +200,18 @@ class Matcher:
         block_size: int = BLOCK_SIZE,
         line_window: int = LINE_WINDOW,
         stats: ScanStats | None = None,
+        current: Callable[[], Matcher] | None = None,
     ) -> Iterator[LineHits]:
         """Every line of a binary stream that holds a hit, as ``scan_stream``
         finds them: (line number, byte offset of the line, the line without
         its newline, its matches). From a pipe, lines are handed over as they
         arrive, not when a block is full. A line longer than ``line_window``
         is scanned in windows as it is read: its matches come window by
-        window, each time with the line's first 64 KiB standing for the line."""
-        return paths.hit_lines(self._compiled, stream, block_size, line_window, stats)
+        window, each time with the line's first 64 KiB standing for the line.
+        ``current``, when given, names the matcher to scan each next block
+        with (a ``WatchedMatcher``'s), this one the first."""
+        asked = None if current is None else (lambda: current()._compiled)
+        return paths.hit_lines(self._compiled, stream, block_size, line_window, stats, asked)
 
 
 def compile(  # noqa: A001 - the public name

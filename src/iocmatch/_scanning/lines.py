@@ -4,7 +4,7 @@ decoded and looked at. Both give the same matches for the same lines."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from .._common.model import Match
@@ -41,6 +41,7 @@ def hit_lines(
     block_size: int = BLOCK_SIZE,
     line_window: int = LINE_WINDOW,
     stats: ScanStats | None = None,
+    current: Callable[[], CompiledSet] | None = None,
 ) -> Iterator[LineHits]:
     """Every line of a binary stream that holds a hit: (line number, byte
     offset of the line, the line without its newline, its matches). From a
@@ -48,12 +49,17 @@ def hit_lines(
 
     A line longer than ``line_window`` is scanned in windows as it is read:
     its matches come window by window, each time with the line's first 64 KiB
-    standing for the line (``long_lines.py``)."""
+    standing for the line (``long_lines.py``).
+
+    ``current``, when given, names the compiled set to scan each block with,
+    asked before the block (a long line keeps the one it began with)."""
     lines_before = 0
     offset = 0
     long_line: LongLine | None = None
     line_offset = 0
     for block in read_blocks(stream, block_size, line_window):
+        if current is not None and long_line is None:
+            compiled = current()
         if isinstance(block, LinePiece):
             if long_line is None:
                 long_line, line_offset = LongLine(compiled, lines_before + 1, line_window), offset

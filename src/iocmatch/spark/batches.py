@@ -37,6 +37,11 @@ HIT_FIELDS = (
 def row_matches(matcher: Matcher, values: Sequence[bytes | None]) -> list[tuple[int, Match]]:
     """(row, match) for every match in ``values``, by row, each row's
     matches in ``scan_line``'s order; a None row holds none."""
+    if None not in values:
+        block = b"\n".join(values)  # type: ignore[arg-type]  # no None, as just seen
+        if block.count(b"\n") == len(values) - 1:  # the common case: no row holds a newline, each row a line
+            lines = matcher.hit_lines(io.BytesIO(block))
+            return [(number - 1, match) for number, _, _, matches in lines for match in matches]
     in_block: list[int] = []  # the row of each line of the block
     alone: list[int] = []
     for row, value in enumerate(values):
@@ -45,9 +50,9 @@ def row_matches(matcher: Matcher, values: Sequence[bytes | None]) -> list[tuple[
         (alone if b"\n" in value else in_block).append(row)
     found: list[tuple[int, Match]] = []
     if in_block:
-        block = io.BytesIO(b"\n".join([values[row] or b"" for row in in_block]))
+        joined = io.BytesIO(b"\n".join([values[row] or b"" for row in in_block]))
         # A line longer than the line window comes window by window, each with its own matches.
-        for number, _, _, matches in matcher.hit_lines(block):
+        for number, _, _, matches in matcher.hit_lines(joined):
             row = in_block[number - 1]
             found.extend((row, match) for match in matches)
     for row in alone:

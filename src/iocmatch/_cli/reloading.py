@@ -1,0 +1,72 @@
+"""``scan --reload``: the matcher a long scan uses, built again when its
+indicators change (``_matcher/watching.py``), each change told on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any
+
+from .._common.model import LoadReport
+from .._matcher.watching import Built, Swap, WatchedMatcher, built_from
+from .._outputs.catalog import Catalog, build_catalog
+from .matcher_files import matcher_file
+from .scan_run import STDIN
+from .sources import compiled, read_and_load
+
+
+def check_usage(args: argparse.Namespace) -> None:
+    if args.reload is None:
+        return
+    if not 0 < args.reload < math.inf:
+        args.usage_error(f"argument --reload: {args.reload:g} is not a number of seconds above 0")
+    if not args.follow and any(name != STDIN for name in args.files):
+        args.usage_error("argument --reload: with --follow or stdin only (a file: one set of indicators)")
+    if args.events is not None:
+        args.usage_error("argument --reload: not allowed with --events (records held for later hold their patterns)")
+
+
+def watched_file(args: argparse.Namespace) -> WatchedMatcher:
+    """The -m file, loaded again as ``scan -m`` loads it when it changes."""
+
+    def build() -> Built:
+        matcher = matcher_file(args)
+        return Built(matcher.with_defanged() if args.defanged else matcher, None, math.inf)
+
+    return WatchedMatcher(build, [args.matcher], check_every=args.reload, on_swap=_told, on_error=_warned)
+
+
+def watched_sources(args: argparse.Namespace) -> tuple[WatchedMatcher, Catalog, LoadReport]:
+    """The -i sources, loaded and compiled as ``scan`` does it, again when
+    one changes or a validity boundary passes; the ECS output's catalog is
+    kept that of the matcher in use. Also the first load's report."""
+    catalog: Catalog = {}
+    newest: dict[str, Any] = {}
+
+    def build() -> Built:
+        indicators, read = read_and_load(args)
+        newest["catalog"] = build_catalog(indicators, read) if args.format == "ecs" else {}
+        newest["report"] = indicators.report
+        matcher = compiled(args, indicators)
+        return built_from(indicators, read, matcher.with_defanged() if args.defanged else matcher)
+
+    def swapped(swap: Swap) -> None:
+        catalog.clear()
+        catalog.update(newest["catalog"])
+        _told(swap)
+
+    sources = args.indicators or []
+    files = [name for name in sources if not name.lower().startswith(("http://", "https://"))]
+    polled = len(files) < len(sources)
+    watched = WatchedMatcher(build, files, check_every=args.reload, polled=polled, on_swap=swapped, on_error=_warned)
+    catalog.update(newest["catalog"])
+    return watched, catalog, newest["report"]
+
+
+def _told(swap: Swap) -> None:
+    print(f"iocmatch: {swap.text()}", file=sys.stderr, flush=True)
+
+
+def _warned(message: str) -> None:
+    print(f"iocmatch: {message}", file=sys.stderr, flush=True)
