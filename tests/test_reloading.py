@@ -83,11 +83,56 @@ def test_an_indicator_stops_hitting_when_its_valid_until_passes(tmp_path: Path) 
         assert _values(watched.current(), "old.example new.example") == ["new.example", "old.example"]
         _until(lambda: datetime.now(timezone.utc) >= until)
 
-        matcher = watched.wait()
-
-        assert _values(matcher, "old.example new.example") == ["new.example"]
+        # The first matcher asked for after valid_until holds it no more: no block waits for a rebuild.
+        assert _values(watched.current(), "old.example new.example") == ["new.example"]
         assert [swap.reason for swap in swaps] == ["an indicator's validity began or ended"]
         assert swaps[0].removed == 1
+    finally:
+        watched.close()
+
+
+def test_the_matcher_of_a_validity_boundary_is_built_ahead_and_taken_at_it(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.json"
+    until = datetime.now(timezone.utc) + timedelta(seconds=2.5)
+    _write(feed, {**OLD, "valid_until": _stamp(until)}, NEW)
+    watched = iocmatch.WatchedMatcher.of_sources(feed, check_every=3600)
+    try:
+        seen = []
+        while datetime.now(timezone.utc) < until + timedelta(seconds=0.3):
+            now = datetime.now(timezone.utc)
+            seen.append((now, _values(watched.current(), "old.example")))
+            time.sleep(0.02)
+        assert all(values == ["old.example"] for now, values in seen if now < until)
+        assert all(values == [] for now, values in seen if now >= until)
+        assert any(now >= until for now, _ in seen)
+    finally:
+        watched.close()
+
+
+def test_the_last_live_indicator_expiring_leaves_an_empty_matcher(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.json"
+    until = datetime.now(timezone.utc) + timedelta(seconds=1.2)
+    _write(feed, {**OLD, "valid_until": _stamp(until)})
+    swaps: list[iocmatch.Swap] = []
+    watched = iocmatch.WatchedMatcher.of_sources(feed, check_every=3600, on_swap=swaps.append)
+    try:
+        _until(lambda: datetime.now(timezone.utc) >= until)
+        assert _values(watched.current(), "old.example") == []
+        assert [(swap.indicators, swap.removed) for swap in swaps] == [(0, 1)]
+    finally:
+        watched.close()
+
+
+def test_validity_fixed_at_load_triggers_no_rebuild(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.json"
+    until = datetime.now(timezone.utc) + timedelta(seconds=1.0)
+    _write(feed, {**OLD, "valid_until": _stamp(until)})
+    watched = iocmatch.WatchedMatcher.of_sources(feed, check_every=3600, load_options={"ignore_validity": True})
+    try:
+        first = watched.current()
+        _until(lambda: datetime.now(timezone.utc) >= until + timedelta(seconds=0.2))
+        assert watched.current() is first
+        assert watched.swaps == 0
     finally:
         watched.close()
 
@@ -100,7 +145,7 @@ def test_an_indicator_starts_hitting_when_its_valid_from_comes(tmp_path: Path) -
     try:
         assert _values(watched.current(), "old.example new.example") == ["old.example"]
         _until(lambda: datetime.now(timezone.utc) >= start)
-        assert _values(watched.wait(), "old.example new.example") == ["new.example", "old.example"]
+        assert _values(watched.current(), "old.example new.example") == ["new.example", "old.example"]
     finally:
         watched.close()
 
@@ -273,6 +318,27 @@ def test_a_matcher_file_compiled_again_is_taken_by_a_running_scan(tmp_path: Path
     assert [(hit["line"], hit["value"]) for hit in hits][-2:] == [(last, "old.example"), (last, "new.example")]
     assert [hit["value"] for hit in hits if hit["line"] == 1] == ["old.example"]
     assert sorted({hit["line"] for hit in hits}) == list(range(1, last + 1)), "no line missed"
+
+
+@pytest.mark.slow
+def test_a_scan_whose_indicators_all_expire_says_so_and_exits_2(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.json"
+    until = datetime.now(timezone.utc) + timedelta(seconds=2)
+    _write(feed, {**OLD, "valid_until": _stamp(until)})
+    out = (tmp_path / "hits.jsonl").open("w", encoding="utf-8")
+    scan = _scan(["-i", str(feed), "-"], out, stdin=subprocess.PIPE)
+    assert scan.stdin is not None
+    scan.stdin.write("1 old.example\n")
+    scan.stdin.flush()
+    _until(lambda: datetime.now(timezone.utc) >= until + timedelta(seconds=0.2))
+    _, err = scan.communicate("2 old.example\n", timeout=60)
+    out.close()
+
+    hits = [json.loads(line) for line in (tmp_path / "hits.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [hit["line"] for hit in hits] == [1]
+    assert "0 live indicators (0 new, 0 changed, 1 gone)" in err
+    assert "held none live from" in err
+    assert scan.returncode == 2
 
 
 def test_reload_is_refused_where_it_cannot_apply(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 from .._common.model import LoadReport
@@ -27,34 +29,65 @@ def check_usage(args: argparse.Namespace) -> None:
         args.usage_error("argument --reload: not allowed with --events (records held for later hold their patterns)")
 
 
-def watched_file(args: argparse.Namespace) -> WatchedMatcher:
+class Reloads:
+    """What the reloads of one scan said that the exit status must know:
+    when the indicators in use came to hold none live."""
+
+    def __init__(self) -> None:
+        self.emptied: list[str] = []
+
+    def told(self, swap: Swap) -> None:
+        print(f"iocmatch: {swap.text()}", file=sys.stderr, flush=True)
+        if not swap.indicators:
+            self.emptied.append(f"{swap.at:%Y-%m-%d %H:%M:%S} UTC ({swap.reason})")
+
+    def incomplete(self, args: argparse.Namespace) -> str | None:
+        """Why the exit status cannot say "nothing found" (None: it can)."""
+        if not self.emptied or args.allow_empty:
+            return None
+        return (
+            f"the indicators held none live from {', then '.join(self.emptied)}: lines read after that were "
+            "searched for nothing (--allow-empty to accept that)"
+        )
+
+
+def watched_file(args: argparse.Namespace, reloads: Reloads) -> WatchedMatcher:
     """The -m file, loaded again as ``scan -m`` loads it when it changes."""
 
-    def build() -> Built:
+    def build(_at: float | None) -> Built:
         matcher = matcher_file(args)
         return Built(matcher.with_defanged() if args.defanged else matcher, None, math.inf)
 
-    return WatchedMatcher(build, [args.matcher], check_every=args.reload, on_swap=_told, on_error=_warned)
+    return WatchedMatcher(build, [args.matcher], check_every=args.reload, on_swap=reloads.told, on_error=_warned)
 
 
-def watched_sources(args: argparse.Namespace) -> tuple[WatchedMatcher, Catalog, LoadReport]:
+def watched_sources(args: argparse.Namespace, reloads: Reloads) -> tuple[WatchedMatcher, Catalog, LoadReport]:
     """The -i sources, loaded and compiled as ``scan`` does it, again when
-    one changes or a validity boundary passes; the ECS output's catalog is
-    kept that of the matcher in use. Also the first load's report."""
+    one changes or a validity boundary passes (validity judged at that
+    moment); the ECS output's catalog is kept that of the matcher in use.
+    Also the first load's report."""
     catalog: Catalog = {}
     newest: dict[str, Any] = {}
+    fixed = bool(args.as_of or args.ignore_validity or args.at_event_time)
 
-    def build() -> Built:
-        indicators, read = read_and_load(args)
+    def build(at: float | None) -> Built:
+        judged = args
+        if at is not None and not fixed:
+            judged = argparse.Namespace(**vars(args))
+            judged.as_of = datetime.fromtimestamp(at, timezone.utc).isoformat()
+        indicators, read = read_and_load(judged)
         newest["catalog"] = build_catalog(indicators, read) if args.format == "ecs" else {}
         newest["report"] = indicators.report
-        matcher = compiled(args, indicators)
-        return built_from(indicators, read, matcher.with_defanged() if args.defanged else matcher)
+        # The first load is refused when empty, as any scan's; a later one is taken, and told.
+        matcher = compiled(args, indicators, empty_ok="built" in newest)
+        newest["built"] = True
+        when = None if fixed else (at if at is not None else time.time())
+        return built_from(indicators, read, matcher.with_defanged() if args.defanged else matcher, when)
 
     def swapped(swap: Swap) -> None:
         catalog.clear()
         catalog.update(newest["catalog"])
-        _told(swap)
+        reloads.told(swap)
 
     sources = args.indicators or []
     files = [name for name in sources if not name.lower().startswith(("http://", "https://"))]
@@ -62,10 +95,6 @@ def watched_sources(args: argparse.Namespace) -> tuple[WatchedMatcher, Catalog, 
     watched = WatchedMatcher(build, files, check_every=args.reload, polled=polled, on_swap=swapped, on_error=_warned)
     catalog.update(newest["catalog"])
     return watched, catalog, newest["report"]
-
-
-def _told(swap: Swap) -> None:
-    print(f"iocmatch: {swap.text()}", file=sys.stderr, flush=True)
 
 
 def _warned(message: str) -> None:

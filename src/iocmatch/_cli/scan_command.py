@@ -61,14 +61,15 @@ def run(args: argparse.Namespace) -> int:
     on_records: set[str] = set()
     report: LoadReport | None = None
     watched: WatchedMatcher | None = None
+    reloads = reloading.Reloads()
     if args.matcher:
         matcher = matcher_file(args)
         refuse_empty_matcher(args, matcher)
         note_expired(args.matcher, matcher.origin, datetime.now(timezone.utc))
         if args.reload:
-            matcher = (watched := reloading.watched_file(args)).current()
+            matcher = (watched := reloading.watched_file(args, reloads)).current()
     elif args.reload:
-        watched, catalog, report = reloading.watched_sources(args)
+        watched, catalog, report = reloading.watched_sources(args, reloads)
         empty_source = empty_source_reason(args, report)
         matcher = watched.current()
     else:
@@ -135,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if watched is not None:
                 watched.close()
+        if watched is not None:
+            matcher = watched.in_use  # the one in use at the end, for --stats
         if args.stats:
             print(scan.stats.summary(time.monotonic() - started), file=sys.stderr)
             if matcher.at_event_time:
@@ -144,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         for note in scan.notes + ([dropped] if records is not None and (dropped := dropped_note(records)) else []):
             print(f"iocmatch: {note}", file=sys.stderr)
         incomplete = ([empty_source] if empty_source else []) + _incomplete(scan, stopped.name, not_searched)
+        if (emptied := reloads.incomplete(args)) is not None:
+            incomplete.append(emptied)
         if records is not None and (missed := unevaluated(records)) is not None:
             incomplete.append(missed)
         for reason in incomplete:

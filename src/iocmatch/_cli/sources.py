@@ -133,14 +133,17 @@ def _source(name: str, args: argparse.Namespace) -> Any:
     return TaxiiSource(name, user=args.user, password=args.password, added_after=added_after, **limits)
 
 
-def compiled(args: argparse.Namespace, indicators: IndicatorSet, on_records: bool = False) -> Matcher:
+def compiled(
+    args: argparse.Namespace, indicators: IndicatorSet, on_records: bool = False, empty_ok: bool = False
+) -> Matcher:
     """Compile, after telling stderr what could not be compiled; ``on_records``:
-    records may judge indicators text could not compile (``--events`` checks them after)."""
+    records may judge indicators text could not compile (``--events`` checks them after);
+    ``empty_ok``: no live indicator is no error here (a reload, which says so itself)."""
     summary = output.problem_summary(indicators.report)
     if summary:
         # With --events these are text's problems: records may still judge what text skipped.
         print(summary.replace("iocmatch: ", "iocmatch: as text: ", 1) if on_records else summary, file=sys.stderr)
-    if not on_records:
+    if not on_records and not empty_ok:
         refuse_empty(args, indicators.report)
     try:
         return Matcher(
