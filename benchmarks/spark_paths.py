@@ -16,7 +16,10 @@ partitions on ``local[2]``. Then, taking turns, ``--repeat`` times each:
 * **join**: the lakehouse way, with Spark built-ins only:
   ``regexp_extract_all`` pulls domain-, address- and hash-shaped strings out
   of each line, ``explode`` makes a row of each, and an equi-join with the
-  feed's values (broadcast) keeps those that are one.
+  feed's values (broadcast) keeps those that are one;
+* **floor**: ``mapInArrow`` with a function that reads every batch and
+  returns nothing: what Spark's own hand-over of the rows to Python costs,
+  under any batch path.
 
 Each timed run writes every hit column to Spark's ``noop`` sink. Every path's
 hits are then collected and checked against the corpus's ground truth
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -60,7 +64,7 @@ EXTRACTED = (
     r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9])",
     r"(?i)(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-f])",
 )
-PATHS = ("batch", "udf", "join")
+PATHS = ("batch", "udf", "join", "floor")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +101,7 @@ def _compare(spark: SparkSession, args: argparse.Namespace, count: int) -> bool:
         "batch": lambda: _batch(lines, matcher_path),
         "udf": lambda: _udf(lines, matcher_path),
         "join": lambda: _join(lines, values),
+        "floor": lambda: lines.mapInArrow(_nothing, lines.schema),
     }
     seconds: dict[str, list[float]] = {path: [] for path in PATHS}
     for path in PATHS:  # once untimed: workers started, the matcher loaded, the executors checked
@@ -112,6 +117,11 @@ def _compare(spark: SparkSession, args: argparse.Namespace, count: int) -> bool:
     failed = False
     udf_median = statistics.median(seconds["udf"])
     for path in PATHS:
+        if path == "floor":
+            median = statistics.median(seconds[path])
+            runs = ", ".join(f"{value:.2f}" for value in seconds[path])
+            print(f"| {path} | {median:.2f} s ({runs}) | {rows / median:,.0f} | {udf_median / median:.1f} | | |")
+            continue
         found = _hits(made[path](), path)
         if path == "join":
             pairs = {(line, value) for line, _, _, value in truth}
@@ -156,6 +166,12 @@ def _join(lines: DataFrame, values: DataFrame) -> DataFrame:
     candidates = lines.select("line", "value", F.explode(extracted).alias("candidate"))
     candidates = candidates.withColumn("indicator", F.lower("candidate"))
     return candidates.join(F.broadcast(values), "indicator")
+
+
+def _nothing(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        batch.column(batch.num_columns - 1)  # each batch reaches Python, and is dropped
+    return iter(())
 
 
 def _hits(df: DataFrame, path: str) -> set[tuple[Any, ...]]:
