@@ -14,6 +14,7 @@ from ._common.stats import ScanStats
 from ._feeds.bundled import campaign_data_path
 from ._feeds.taxii import TaxiiSource
 from ._indicators.allowlists import Allowlist, parse_allowlist, read_allowlist
+from ._indicators.delta import added_since
 from ._indicators.loader import load
 from ._matcher.file import load_matcher, matcher_digest, save_matcher
 from ._matcher.matcher import Matcher, compile  # noqa: A004 - iocmatch.compile is the public name
@@ -50,6 +51,7 @@ __all__ = [
     "TaxiiSource",
     "WatchedMatcher",
     "__version__",
+    "added_since",
     "campaign_data_path",
     "compile",
     "load",

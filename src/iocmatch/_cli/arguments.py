@@ -82,6 +82,14 @@ def parser() -> argparse.ArgumentParser:
         help="scan FILE, then each line appended to it, across rotation and truncation, until interrupted",
     )
     scan.add_argument(
+        "--new-since",
+        action="append",
+        type=source_argument,
+        metavar="SOURCE",
+        help="a retro-check: scan only with the indicators of -i that SOURCE (the feed as it was; repeatable) "
+        "did not have, or had matching something else; the logs given are the past to look at again",
+    )
+    scan.add_argument(
         "--reload",
         type=float,
         metavar="SECONDS",

@@ -21,7 +21,7 @@ from .._scanning.follow import POLL_SECONDS
 from .._scanning.logfiles import is_gzip_file
 from .._scanning.long_lines import MAX_WAITING
 from .._scanning.stopping import Interrupted, stop_on_signals
-from . import progress, reloading, values
+from . import progress, reloading, retro, values
 from .matcher_files import check_matcher_usage, matcher_file, note_expired, origin_text, refuse_empty_matcher
 from .records import (
     check_events_usage,
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     check_matcher_usage(args)
     check_events_usage(args)
     reloading.check_usage(args)
+    retro.check_usage(args)
     if args.follow and args.files:
         args.usage_error("argument --follow: not allowed with other FILE arguments")
     window = values.size(args.line_window, "--line-window", MIN_LINE_WINDOW)
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         matcher = watched.current()
     else:
         indicators, read = read_and_load(args)
+        if args.new_since:
+            indicators = retro.only_new(args, indicators)
         if args.events is not None:
             for_records = pattern_indicators(indicators, read)
         on_records = record_only_sources(indicators, for_records)
