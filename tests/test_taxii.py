@@ -26,7 +26,7 @@ pytestmark = pytest.mark.network  # a TAXII server (medallion) on loopback
 USER, PASSWORD = "analyst", "s3cret-pass"
 PAGE_SIZE = 4  # small, so every load goes through several pages
 OLD, NEW = "2024-01-01T00:00:00.000000Z", "2024-06-01T00:00:00.000000Z"
-MAIN, EXTRA, CLOSED = (str(uuid.UUID(int=n, version=4)) for n in (11, 12, 13))
+MAIN, EXTRA, CLOSED, LIVE = (str(uuid.UUID(int=n, version=4)) for n in (11, 12, 13, 14))
 _SIMPLE = re.compile(r"^\[(?:domain-name:value|ipv4-addr:value|url:value|file:hashes\.MD5) = '([^']+)'\]$")
 PUBLISHER = {
     "type": "identity",
@@ -74,16 +74,19 @@ def generated_indicators() -> tuple[list[dict[str, Any]], list[str]]:
 CAMPAIGN, CAMPAIGN_VALUES = campaign_subset()
 GENERATED, GENERATED_VALUES = generated_indicators()
 EXTRA_OBJECTS = [indicator("[ipv4-addr:value = '203.0.113.99']", 950, created_by_ref=PUBLISHER["id"])]
+LIVE_OBJECTS = [indicator("[domain-name:value = 'first.live.example']", 960)]
 LINES = [f"GET {value} 200" for value in CAMPAIGN_VALUES + GENERATED_VALUES] + ["GET www.example.org 200"]
 
 
-def _collection(ident: str, title: str, dated: list[tuple[dict[str, Any], str]], readable: bool) -> dict[str, Any]:
+def _collection(
+    ident: str, title: str, dated: list[tuple[dict[str, Any], str]], readable: bool, writable: bool = False
+) -> dict[str, Any]:
     media = "application/stix+json;version=2.1"
     return {
         "id": ident,
         "title": title,
         "can_read": readable,
-        "can_write": False,
+        "can_write": writable,
         "media_types": [media],
         "objects": [obj for obj, _ in dated],
         "manifest": [
@@ -118,6 +121,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 _collection(MAIN, "main", [(o, OLD) for o in CAMPAIGN] + [(o, NEW) for o in GENERATED], True),
                 _collection(EXTRA, "extra", [(o, OLD) for o in EXTRA_OBJECTS], True),
                 _collection(CLOSED, "closed", [(o, OLD) for o in EXTRA_OBJECTS], False),
+                _collection(LIVE, "live", [(o, OLD) for o in LIVE_OBJECTS], True, writable=True),
             ],
         },
     }
@@ -177,8 +181,11 @@ def test_an_api_root_url_reads_every_readable_collection_with_environment_creden
     monkeypatch.setenv("IOCMATCH_TAXII_USER", USER)
     monkeypatch.setenv("IOCMATCH_TAXII_PASSWORD", PASSWORD)
     loaded = iocmatch.load(server)
-    assert loaded.report.read == len(CAMPAIGN_VALUES) + len(GENERATED_VALUES) + len(EXTRA_OBJECTS)
-    assert set(loaded.report.sources) == {f"{server}collections/{MAIN}/", f"{server}collections/{EXTRA}/"}
+    # The live collection's count depends on what another test published there.
+    read = {label: counts["read"] for label, counts in loaded.report.by_source.items()}
+    main, extra, live = (f"{server}collections/{ident}/" for ident in (MAIN, EXTRA, LIVE))
+    assert set(read) == {main, extra, live}, "every readable collection, not the closed one"
+    assert (read[main], read[extra]) == (len(CAMPAIGN_VALUES) + len(GENERATED_VALUES), len(EXTRA_OBJECTS))
     assert iocmatch.compile(loaded).scan_line("deny 203.0.113.99")
 
 
@@ -190,6 +197,53 @@ def test_added_after_asks_only_for_newer_objects(server: str) -> None:
     assert loaded.report.read == len(GENERATED_VALUES)
     hit_lines = {m.line for m in _scan(loaded)}
     assert hit_lines == {LINES.index(f"GET {value} 200") + 1 for value in GENERATED_VALUES}
+
+
+def _publish(server: str, *objects: dict[str, Any]) -> None:
+    """Add objects to the live collection, as a feed's publisher does."""
+    response = requests.post(
+        f"{server}collections/{LIVE}/objects/",
+        json={"objects": list(objects)},
+        auth=(USER, PASSWORD),
+        headers={"Content-Type": "application/taxii+json;version=2.1", "Accept": "application/taxii+json;version=2.1"},
+        timeout=10,
+    )
+    response.raise_for_status()
+
+
+def test_a_watched_collection_is_polled_for_what_it_added(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iocmatch._feeds import taxii_poll
+
+    asked: list[Any] = []
+    read = taxii_poll.TaxiiPoll._read
+
+    def recorded(source: TaxiiSource) -> Any:
+        asked.append(source)
+        return read(source)
+
+    monkeypatch.setattr(taxii_poll.TaxiiPoll, "_read", staticmethod(recorded))
+    swaps: list[iocmatch.Swap] = []
+    source = TaxiiSource(f"{server}collections/{LIVE}/", user=USER, password=PASSWORD)
+    watched = iocmatch.WatchedMatcher.of_sources(source, check_every=0.05, on_swap=swaps.append)
+    line = "first.live.example second.live.example"
+    try:
+        assert [m.value for m in watched.current().scan_line(line)] == ["first.live.example"]
+        time.sleep(0.1)
+        assert [m.value for m in watched.wait().scan_line(line)] == ["first.live.example"]
+        assert swaps == []  # a poll that brings nothing is no swap
+
+        second = indicator("[domain-name:value = 'second.live.example']", 961)
+        revoked = {**LIVE_OBJECTS[0], "modified": "2025-01-01T00:00:00.000Z", "revoked": True}
+        _publish(server, second, revoked)
+        time.sleep(0.1)
+
+        assert [m.value for m in watched.wait().scan_line(line)] == ["second.live.example"]
+        assert [(swap.reason, swap.added, swap.removed) for swap in swaps] == [("sources polled", 1, 1)]
+        assert asked[0].added_after is None
+        assert all(later.added_after for later in asked[1:]), "polls ask only for what was added since"
+        assert len(asked) >= 3
+    finally:
+        watched.close()
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -11,7 +11,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._common.model import LoadReport
-from .._matcher.watching import Built, Swap, WatchedMatcher, built_from
+from .._feeds import SourceObjects, read_source
+from .._feeds.taxii import TaxiiSource
+from .._feeds.taxii_poll import TaxiiPoll
+from .._matcher.watching import Built, Swap, WatchedMatcher, built_from, fetched
 from .._outputs.catalog import Catalog, build_catalog
 from .matcher_files import matcher_file
 from .scan_run import STDIN
@@ -69,13 +72,20 @@ def watched_sources(args: argparse.Namespace, reloads: Reloads) -> tuple[Watched
     catalog: Catalog = {}
     newest: dict[str, Any] = {}
     fixed = bool(args.as_of or args.ignore_validity or args.at_event_time)
+    polls: dict[str, TaxiiPoll] = {}
+
+    def reader(source: Any) -> list[SourceObjects]:
+        """A TAXII collection polled for what it added; a file read again."""
+        if isinstance(source, TaxiiSource):
+            return polls.setdefault(source.url, TaxiiPoll(source)).read()
+        return read_source(source)
 
     def build(at: float | None) -> Built:
         judged = args
         if at is not None and not fixed:
             judged = argparse.Namespace(**vars(args))
             judged.as_of = datetime.fromtimestamp(at, timezone.utc).isoformat()
-        indicators, read = read_and_load(judged)
+        indicators, read = read_and_load(judged, reader)
         newest["catalog"] = build_catalog(indicators, read) if args.format == "ecs" else {}
         newest["report"] = indicators.report
         # The first load is refused when empty, as any scan's; a later one is taken, and told.
@@ -91,8 +101,8 @@ def watched_sources(args: argparse.Namespace, reloads: Reloads) -> tuple[Watched
 
     sources = args.indicators or []
     files = [name for name in sources if not name.lower().startswith(("http://", "https://"))]
-    polled = len(files) < len(sources)
-    watched = WatchedMatcher(build, files, check_every=args.reload, polled=polled, on_swap=swapped, on_error=_warned)
+    poll = (lambda: fetched(list(polls.values()))) if len(files) < len(sources) else None
+    watched = WatchedMatcher(build, files, check_every=args.reload, poll=poll, on_swap=swapped, on_error=_warned)
     catalog.update(newest["catalog"])
     return watched, catalog, newest["report"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from .._common.errors import IocmatchError
@@ -41,15 +41,18 @@ def load_indicators(args: argparse.Namespace) -> IndicatorSet:
     return read_and_load(args)[0]
 
 
-def read_and_load(args: argparse.Namespace) -> tuple[IndicatorSet, list[SourceObjects]]:
-    """The loaded indicators, and the objects read (the ECS output describes indicators from them)."""
+def read_and_load(
+    args: argparse.Namespace, reader: Callable[[Any], list[SourceObjects]] = read_source
+) -> tuple[IndicatorSet, list[SourceObjects]]:
+    """The loaded indicators, and the objects read (the ECS output describes
+    indicators from them); ``reader`` reads each source."""
     as_of = values.timestamp(args.as_of, "--as-of")
     if args.at_event_time and args.ignore_validity:
         raise IocmatchError("--at-event-time judges validity at each line's time: not with --ignore-validity")
     sources = [_source(name, args) for name in args.indicators or [str(campaign_data_path())]]
     if args.added_after and not any(isinstance(source, TaxiiSource) for source in sources):
         raise IocmatchError("--added-after applies to TAXII sources (-i http(s)://...) only")
-    read = [objects for source in sources for objects in read_source(source)]
+    read = [objects for source in sources for objects in reader(source)]
     loaded = load(
         *read,
         as_of=as_of,

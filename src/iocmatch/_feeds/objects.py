@@ -31,6 +31,7 @@ class SourceObjects:
     warnings: tuple[Problem, ...] = field(default_factory=tuple)  # on objects that were read
     digest: str = ""  # SHA-256 of the bytes read, when the source was bytes
     clauses: dict[int, tuple[Clause, ...]] = field(default_factory=dict)
+    added_last: str = ""  # a TAXII collection's X-TAXII-Date-Added-Last: where the next poll starts
 
 
 class Collector:

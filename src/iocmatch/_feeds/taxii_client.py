@@ -24,6 +24,7 @@ from taxii2client.v21 import ApiRoot, Collection, as_pages  # type: ignore[impor
 from urllib3.exceptions import MaxRetryError, ProtocolError
 
 from .._common.errors import SourceError
+from .._common.timestamps import parse_timestamp
 from .objects import SourceObjects
 from .taxii import DEFAULT_MAX_RESPONSE_BYTES, PASSWORD_VARIABLE, USER_VARIABLE, TaxiiSource
 from .taxii_http import RETRY_STATUSES, Refused, connection, lower_response_limit
@@ -48,12 +49,12 @@ def read_taxii(source: TaxiiSource) -> list[SourceObjects]:
                 _take_the_servers_limit(source.url, conn)
             if _COLLECTION_URL.search(source.url):
                 with Collection(source.url, conn=conn) as collection:
-                    return [_read_collection(collection, source)]
+                    return [_read_collection(collection, source, conn)]
             with ApiRoot(source.url, conn=conn) as root:
                 readable = [collection for collection in root.collections if collection.can_read]
                 if not readable:
                     raise SourceError(f"{source.url}: this API root has no collection these credentials can read")
-                return [_read_collection(collection, source) for collection in readable]
+                return [_read_collection(collection, source, conn) for collection in readable]
     except SourceError:
         raise
     except Refused as exc:
@@ -110,18 +111,41 @@ def _refuse_plain_http(url: str) -> None:
     )
 
 
-def _read_collection(collection: Collection, source: TaxiiSource) -> SourceObjects:
+def _read_collection(collection: Collection, source: TaxiiSource, conn: Any) -> SourceObjects:
     objects: list[Any] = []
     seen: set[int] = set()
-    pages = as_pages(collection.get_objects, per_request=0, added_after=source.added_after)
-    for number, envelope in enumerate(pages, start=1):
-        page = envelope.get("objects", []) if isinstance(envelope, dict) else None
-        if not isinstance(page, list):
-            raise SourceError(f"{collection.url}: a page of objects is not a TAXII 2.1 envelope")
-        objects.extend(page)
-        if envelope.get("more", False):
-            _check_more(collection.url, envelope, page, number, source.max_pages, seen)
-    return SourceObjects(collection.url, objects)
+    # The server says when the last object it sent was added (a header taxii2-client does not hand back).
+    added: list[str] = []
+
+    def note_added(response: requests.Response, *_: Any, **__: Any) -> None:
+        if value := response.headers.get("X-TAXII-Date-Added-Last"):
+            added.append(value)
+
+    hooks = conn.session.hooks["response"]
+    hooks.append(note_added)
+    try:
+        pages = as_pages(collection.get_objects, per_request=0, added_after=source.added_after)
+        for number, envelope in enumerate(pages, start=1):
+            page = envelope.get("objects", []) if isinstance(envelope, dict) else None
+            if not isinstance(page, list):
+                raise SourceError(f"{collection.url}: a page of objects is not a TAXII 2.1 envelope")
+            objects.extend(page)
+            if envelope.get("more", False):
+                _check_more(collection.url, envelope, page, number, source.max_pages, seen)
+    finally:
+        hooks.remove(note_added)
+    return SourceObjects(collection.url, objects, added_last=_latest(added))
+
+
+def _latest(stamps: list[str]) -> str:
+    """The latest of the timestamps a server sent ("" when none could be read)."""
+    dated = []
+    for stamp in stamps:
+        try:
+            dated.append((parse_timestamp(stamp), stamp))
+        except ValueError:
+            continue
+    return max(dated)[1] if dated else ""
 
 
 def _check_more(

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -36,6 +37,7 @@ from .._common.timestamps import parse_timestamp
 from .._feeds import SourceObjects, read_source
 from .._feeds.reading import FOLDER_SUFFIXES
 from .._feeds.taxii import TaxiiSource, is_taxii_url
+from .._feeds.taxii_poll import TaxiiPoll
 from .._indicators.loader import load
 from .._scanning.blocks import BLOCK_SIZE, LINE_WINDOW
 from .._scanning.lines import LineHits
@@ -79,7 +81,8 @@ Build = Callable[[float | None], Built]
 
 class WatchedMatcher:
     """The matcher of ``build``, rebuilt when ``watched`` files change, at the
-    validity boundaries ``build`` names, and at every check when ``polled``.
+    validity boundaries ``build`` names, and at a check where ``poll()``
+    (TAXII collections asked for what they added) says something came.
 
     ``current()`` is what to scan the next block or line with; ``wait()``
     also takes a rebuild that is due. ``on_swap(Swap)`` and ``on_error(str)``
@@ -91,7 +94,7 @@ class WatchedMatcher:
         watched: Sequence[str | os.PathLike[str]],
         *,
         check_every: float = 60.0,
-        polled: bool = False,
+        poll: Callable[[], bool] | None = None,
         on_swap: Callable[[Swap], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -103,7 +106,7 @@ class WatchedMatcher:
         self._check_every = check_every
         # A file must keep its new stamp this long before it is read: a writer may be halfway.
         self._settle = min(check_every, 1.0)
-        self._polled = polled
+        self._poll = poll  # at each check, in the build's thread: whether polled sources gave anything new
         self._on_swap = on_swap
         self._on_error = on_error
         self._clock = clock
@@ -133,16 +136,22 @@ class WatchedMatcher:
         loading, compiling = dict(load_options or {}), dict(compile_options or {})
         fixed = bool(loading.get("as_of") or loading.get("ignore_validity") or loading.get("at_event_time"))
 
+        polls = {index: TaxiiPoll(_taxii(source)) for index, source in enumerate(sources) if _remote(source)}
+
         def build(at: float | None) -> Built:
             judged = {} if fixed or at is None else {"as_of": datetime.fromtimestamp(at, timezone.utc)}
-            read = [objects for source in sources for objects in read_source(source)]
+            read = [
+                objects
+                for index, source in enumerate(sources)
+                for objects in (polls[index].read() if index in polls else read_source(source))
+            ]
             indicators = load(*read, **{**loading, **judged})
             when = None if fixed else (at if at is not None else time.time())
             return built_from(indicators, read, Matcher(indicators, **compiling), when)
 
         files = [source for source in sources if isinstance(source, (str, os.PathLike)) and not _remote(source)]
-        polled = any(_remote(source) for source in sources)
-        return cls(build, files, check_every=check_every, polled=polled, on_swap=on_swap, on_error=on_error)
+        poll = partial(fetched, list(polls.values())) if polls else None
+        return cls(build, files, check_every=check_every, poll=poll, on_swap=on_swap, on_error=on_error)
 
     @classmethod
     def of_file(
@@ -191,13 +200,15 @@ class WatchedMatcher:
         """``current()``, after a change seen by now has settled and been
         built and taken (or refused), and any validity boundary passed by now."""
         deadline = time.monotonic() + self._settle + 1.0
+        checked = False  # one check a call: a poll is one request to each server
         while True:
             now = self._clock()
-            if self._pending is None:
+            if self._pending is None and not checked:
                 self._check(now)
                 if self._pending is None and self._changed_files() and time.monotonic() < deadline:
-                    time.sleep(self._settle / 4)
+                    time.sleep(self._settle / 4)  # not settled yet: look again
                     continue
+                checked = True
             if self._pending is not None and (self._pending.at is None or now >= self._pending.at):
                 self._pending.done.wait()
                 self._take(self._pending)
@@ -229,11 +240,12 @@ class WatchedMatcher:
                 return
             self._stamps = stamps
             self._start(None, f"{', '.join(path.name for path in changed)} changed")
-        elif self._polled:
+        elif self._poll is not None:
             self._start(None, "sources polled")
 
     def _start(self, at: float | None, reason: str) -> None:
-        self._pending = _Rebuild(self._build, at, reason)
+        first = self._poll if reason == "sources polled" else None
+        self._pending = _Rebuild(self._build, at, reason, first)
 
     def _take(self, pending: _Rebuild) -> None:
         self._pending = None
@@ -246,7 +258,8 @@ class WatchedMatcher:
             if self._on_error is not None:
                 self._on_error(f"indicators not reloaded ({pending.reason}): {error}; scanning on with those in use")
             return
-        assert pending.built is not None  # noqa: S101 - set whenever error is not
+        if pending.built is None:
+            return  # a poll that brought nothing new
         built, before = pending.built, self._versions
         self._lead = _lead(pending.seconds)
         if pending.reason == "sources polled" and built.versions == before:
@@ -261,18 +274,20 @@ class WatchedMatcher:
 class _Rebuild:
     """One build, in a thread of its own that never holds the process at exit."""
 
-    def __init__(self, build: Build, at: float | None, reason: str) -> None:
+    def __init__(self, build: Build, at: float | None, reason: str, first: Callable[[], bool] | None) -> None:
         self.at, self.reason = at, reason
         self.built: Built | None = None
         self.error: BaseException | None = None
         self.seconds = 0.0
         self.done = threading.Event()
-        threading.Thread(target=self._run, args=(build,), name="iocmatch-reload", daemon=True).start()
+        threading.Thread(target=self._run, args=(build, first), name="iocmatch-reload", daemon=True).start()
 
-    def _run(self, build: Build) -> None:
+    def _run(self, build: Build, first: Callable[[], bool] | None) -> None:
+        """``first``: asked before building; False means nothing changed, and nothing is built."""
         started = time.monotonic()
         try:
-            self.built = build(self.at)
+            if first is None or first():
+                self.built = build(self.at)
         except BaseException as exc:  # noqa: BLE001 - handed to the scanning thread, which decides
             self.error = exc
         self.seconds = time.monotonic() - started
@@ -322,6 +337,18 @@ def _swap(reason: str, built: Built, before: dict[str, tuple[Any, ...]] | None) 
 
 def _remote(source: Any) -> bool:
     return isinstance(source, TaxiiSource) or (isinstance(source, str) and is_taxii_url(source))
+
+
+def fetched(polls: Sequence[TaxiiPoll]) -> bool:
+    """Ask every polled source for what it added (each of them: no stop at the first); whether any gave something."""
+    fresh = False
+    for poll in polls:
+        fresh |= poll.fetch()
+    return fresh
+
+
+def _taxii(source: Any) -> TaxiiSource:
+    return source if isinstance(source, TaxiiSource) else TaxiiSource(str(source))
 
 
 def _stamps(paths: Sequence[Path]) -> dict[Path, tuple[Any, ...]]:
