@@ -357,3 +357,90 @@ def test_reload_is_refused_where_it_cannot_apply(tmp_path: Path) -> None:
         )
         assert done.returncode == 2
         assert said in done.stderr
+
+
+# -- TAXII collections polled (a server stood in for by a function: failures on demand) ------------
+
+
+class _Server:
+    """Collections as a server holds them: objects with the time each was added."""
+
+    def __init__(self) -> None:
+        self.added: dict[str, list[tuple[str, dict[str, Any]]]] = {"https://taxii.example/c/1/": []}
+        self.down: set[str] = set()
+        self.dates = True
+        self.asked: list[Any] = []
+
+    def add(self, url: str, moment: str, *objects: dict[str, Any]) -> None:
+        self.added.setdefault(url, []).extend((moment, obj) for obj in objects)
+
+    def read(self, source: iocmatch.TaxiiSource) -> list[Any]:
+        from iocmatch._common.errors import SourceError
+        from iocmatch._feeds.objects import SourceObjects
+
+        self.asked.append(source.added_after)
+        if source.url in self.down:
+            raise SourceError(f"{source.url}: server down")
+        after = str(source.added_after or "")
+        sent = [(moment, obj) for moment, obj in self.added[source.url] if moment > after]
+        last = max((moment for moment, _ in sent), default="") if self.dates else ""
+        return [SourceObjects(source.url, [obj for _, obj in sent], added_last=last)]
+
+
+def _polls(server: _Server, monkeypatch: pytest.MonkeyPatch, *urls: str, added_after: str | None = None) -> list[Any]:
+    from iocmatch._feeds import taxii_poll
+
+    monkeypatch.setattr(taxii_poll.TaxiiPoll, "_read", staticmethod(server.read))
+    return [taxii_poll.TaxiiPoll(iocmatch.TaxiiSource(url, added_after=added_after)) for url in urls]
+
+
+def _ids(poll: Any) -> list[int]:
+    """The numbers the held indicators were made with (``indicator(..., number)``)."""
+    return sorted(int(obj["id"].rsplit("-", 1)[-1], 16) for held in poll.read() for obj in held.objects)
+
+
+def test_what_one_collection_gave_is_built_after_another_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iocmatch._matcher.watching import fetched
+
+    one, two = "https://taxii.example/c/1/", "https://taxii.example/c/2/"
+    server = _Server()
+    server.add(one, "2026-01-01T00:00:00Z", indicator("[domain-name:value = 'a.example']", 11))
+    server.add(two, "2026-01-01T00:00:00Z", indicator("[domain-name:value = 'b.example']", 12))
+    polls = _polls(server, monkeypatch, one, two)
+    assert [_ids(poll) for poll in polls] == [[11], [12]]
+
+    server.add(one, "2026-02-01T00:00:00Z", indicator("[domain-name:value = 'c.example']", 13))
+    server.down.add(two)
+    with pytest.raises(iocmatch.SourceError, match="server down"):
+        fetched(polls)
+    server.down.clear()
+
+    assert fetched(polls), "what the first collection gave is still to be built"
+    assert _ids(polls[0]) == [11, 13]
+    assert not fetched(polls)
+
+
+def test_a_revised_indicator_is_held_in_its_newest_version_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "https://taxii.example/c/1/"
+    server = _Server()
+    server.add(url, "2026-01-01T00:00:00Z", indicator("[domain-name:value = 'a.example']", 11))
+    (poll,) = _polls(server, monkeypatch, url)
+    poll.read()
+    for month in range(2, 8):
+        revised = indicator("[domain-name:value = 'a.example']", 11, modified=f"2026-0{month}-01T00:00:00.000Z")
+        server.add(url, f"2026-0{month}-01T00:00:00Z", revised)
+        assert poll.fetch()
+        poll.read()
+    (held,) = poll.read()
+    assert [obj["modified"] for obj in held.objects] == ["2026-07-01T00:00:00.000Z"]
+
+
+def test_a_server_that_dates_nothing_is_read_again_as_first_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "https://taxii.example/c/1/"
+    server = _Server()
+    server.dates = False
+    server.add(url, "2026-01-01T00:00:00Z", indicator("[domain-name:value = 'a.example']", 11))
+    (poll,) = _polls(server, monkeypatch, url, added_after="2025-06-01T00:00:00Z")
+    poll.read()
+    assert not poll.fetch()
+    assert server.asked == ["2025-06-01T00:00:00Z", "2025-06-01T00:00:00Z"]

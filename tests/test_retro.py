@@ -17,6 +17,7 @@ RENAMED_AFTER = indicator("[domain-name:value = 'renamed.example']", 2, name="af
 CHANGED_BEFORE = indicator("[domain-name:value = 'was.example']", 3)
 CHANGED_AFTER = indicator("[domain-name:value = 'now.example']", 3, modified="2021-01-01T00:00:00.000Z")
 ADDED = indicator("[ipv4-addr:value = '198.51.100.0/24']", 4)
+LATER = "2021-01-01T00:00:00.000Z"
 EXPIRED = indicator("[domain-name:value = 'back.example']", 5, valid_until="2020-06-01T00:00:00.000Z")
 EXTENDED = indicator(
     "[domain-name:value = 'back.example']",
@@ -70,3 +71,39 @@ def test_the_command_scans_past_logs_with_the_gained_indicators_only(tmp_path: P
     refused = subprocess.run([*command, "-m", "x.iocm", str(log)], capture_output=True, text=True, check=False)
     assert refused.returncode == 2
     assert "--new-since" in refused.stderr
+
+
+def test_a_list_saved_under_another_name_gains_only_its_new_values(tmp_path: Path) -> None:
+    # A list's ids come from its file's name: what it matches is compared, not its ids.
+    yesterday, today = tmp_path / "feed-yesterday.txt", tmp_path / "feed-today.txt"
+    yesterday.write_text("kept.example\n198.51.100.7\n", encoding="utf-8")
+    today.write_text("kept.example\n198.51.100.7\nadded.example\n", encoding="utf-8")
+
+    new = iocmatch.added_since(iocmatch.load(today), iocmatch.load(yesterday))
+
+    assert [m.text for m in iocmatch.compile(new).scan_line("kept.example added.example 198.51.100.7")] == [
+        "added.example"
+    ]
+
+
+def test_an_indicator_that_gained_a_clause_looks_only_for_it() -> None:
+    before = indicator("[domain-name:value = 'one.example']", 7)
+    after = indicator("[domain-name:value = 'one.example'] OR [domain-name:value = 'two.example']", 7, modified=LATER)
+
+    new = iocmatch.added_since(iocmatch.load(bundle(after)), iocmatch.load(bundle(before)))
+
+    assert [m.text for m in iocmatch.compile(new).scan_line("one.example two.example")] == ["two.example"]
+
+
+def test_at_event_time_a_wider_window_is_gained() -> None:
+    narrow = indicator("[domain-name:value = 'one.example']", 8, valid_from="2025-06-01T00:00:00Z")
+    wide = indicator("[domain-name:value = 'one.example']", 8, valid_from="2025-01-01T00:00:00Z", modified=LATER)
+    old = iocmatch.load(bundle(narrow), at_event_time=True)
+    new = iocmatch.load(bundle(wide), at_event_time=True)
+
+    gained = iocmatch.added_since(new, old)
+
+    line = "2025-03-01T12:00:00Z query one.example"
+    assert iocmatch.compile(old).scan_line(line) == []
+    assert [m.text for m in iocmatch.compile(gained).scan_line(line)] == ["one.example"]
+    assert iocmatch.added_since(iocmatch.load(bundle(wide)), iocmatch.load(bundle(narrow))).indicators == ()

@@ -2,22 +2,27 @@
 
 The first read takes every object of each collection. Each ``fetch()`` then
 asks each collection for the objects added after the last one it sent
-(``added_after``, from the server's ``X-TAXII-Date-Added-Last``), and adds
-them to those held: a new version of an indicator (revised, revoked) is
-added beside the old, and loading keeps the newest. A collection whose
-server sends no such date is read again whole. Objects deleted from a
-collection are not seen by ``added_after``: a source read again whole
-(a restart) drops them.
+(``added_after``, from the server's ``X-TAXII-Date-Added-Last``, less a
+second: a server that dates two objects alike, or lets one become visible
+late, loses none, and what comes twice is dropped), and adds them to those
+held, each id kept in its newest version only (a revised or revoked
+indicator replaces the one before). A collection whose server dates
+nothing is read again whole. Objects deleted from a collection are not
+seen by ``added_after``: a source read again whole (a restart) drops them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
+from .._common.timestamps import parse_timestamp
 from .objects import SourceObjects
 from .taxii import TaxiiSource
+
+OVERLAP = timedelta(seconds=1)
 
 
 class TaxiiPoll:
@@ -25,41 +30,82 @@ class TaxiiPoll:
         self.source = source
         self._held: list[SourceObjects] | None = None
         self._seen: list[set[str]] = []
+        # New objects fetched and not yet read by a build: a failed poll or build must not lose them.
+        self.unbuilt = False
 
     def read(self) -> list[SourceObjects]:
         """Every object held, by collection (the first call reads the source)."""
         if self._held is None:
             self._held = self._read(self.source)
             self._seen = [{_version(obj) for obj in held.objects} for held in self._held]
+        self.unbuilt = False
         return list(self._held)
 
     def fetch(self) -> bool:
-        """Ask for what was added since the last read; whether anything new came."""
+        """Ask for what was added since the last read; whether anything is
+        held that no build has read yet."""
         if self._held is None:
             self.read()
+            self.unbuilt = True
             return True
-        fresh = False
         for index, held in enumerate(self._held):
             since = held.added_last
-            if not since:  # the server dates nothing: all of it again
-                (again,) = self._read(dataclasses.replace(self.source, url=held.label, added_after=None))
-                fresh |= {_version(obj) for obj in again.objects} != self._seen[index]
-                self._held[index], self._seen[index] = again, {_version(obj) for obj in again.objects}
+            if not since:  # the server dates nothing: all of it again, as first asked
+                (again,) = self._read(dataclasses.replace(self.source, url=held.label))
+                versions = {_version(obj) for obj in again.objects}
+                self.unbuilt |= versions != self._seen[index]
+                self._held[index], self._seen[index] = again, versions
                 continue
-            (added,) = self._read(dataclasses.replace(self.source, url=held.label, added_after=since))
+            (added,) = self._read(dataclasses.replace(self.source, url=held.label, added_after=_before(since)))
             new = [obj for obj in added.objects if _version(obj) not in self._seen[index]]
+            if not new:
+                continue
             self._seen[index].update(_version(obj) for obj in new)
             self._held[index] = dataclasses.replace(
-                held, objects=[*held.objects, *new], added_last=added.added_last or since, digest=""
+                held,
+                objects=_newest([*held.objects, *new]),
+                warnings=held.warnings + added.warnings,
+                problems=held.problems + added.problems,
+                added_last=added.added_last or since,
+                digest="",
             )
-            fresh |= bool(new)
-        return fresh
+            self.unbuilt = True
+        return self.unbuilt
 
     @staticmethod
     def _read(source: TaxiiSource) -> list[SourceObjects]:
         from .taxii_client import read_taxii  # requests and taxii2client are slow to import
 
         return read_taxii(source)
+
+
+def _before(stamp: str) -> str:
+    try:
+        return (parse_timestamp(stamp) - OVERLAP).isoformat().replace("+00:00", "Z")
+    except ValueError:
+        return stamp
+
+
+def _newest(objects: list[Any]) -> list[Any]:
+    """Each id once, in its newest version (by ``modified``; the later read
+    among equals); objects without an id or a readable ``modified`` are kept."""
+    dated = [_dated(obj) for obj in objects]
+    latest: dict[str, tuple[datetime, int]] = {}
+    for position, entry in enumerate(dated):
+        if entry is not None and (entry[0] not in latest or entry[1] >= latest[entry[0]][0]):
+            latest[entry[0]] = (entry[1], position)
+    kept = {position for _, position in latest.values()}
+    return [obj for position, obj in enumerate(objects) if dated[position] is None or position in kept]
+
+
+def _dated(obj: Any) -> tuple[str, datetime] | None:
+    ident = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(ident, str):
+        return None
+    try:
+        return ident, parse_timestamp(obj.get("modified") or obj.get("created") or "")
+    except (ValueError, TypeError):
+        return None
 
 
 def _version(obj: Any) -> str:

@@ -340,10 +340,18 @@ def _remote(source: Any) -> bool:
 
 
 def fetched(polls: Sequence[TaxiiPoll]) -> bool:
-    """Ask every polled source for what it added (each of them: no stop at the first); whether any gave something."""
-    fresh = False
+    """Ask every polled source for what it added; whether any holds objects
+    no build has read. A source that fails does not stop the others; its
+    error is raised once all were asked (what they gave stays held, and is
+    built at the next check)."""
+    fresh, failed = False, None
     for poll in polls:
-        fresh |= poll.fetch()
+        try:
+            fresh |= poll.fetch()
+        except (IocmatchError, OSError) as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
     return fresh
 
 
