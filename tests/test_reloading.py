@@ -123,6 +123,27 @@ def test_the_last_live_indicator_expiring_leaves_an_empty_matcher(tmp_path: Path
         watched.close()
 
 
+def test_a_feed_broken_when_a_boundary_passes_is_told_once_and_scanning_goes_on(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.json"
+    until = datetime.now(timezone.utc) + timedelta(seconds=1.2)
+    _write(feed, {**OLD, "valid_until": _stamp(until)}, NEW)
+    errors: list[str] = []
+    watched = iocmatch.WatchedMatcher.of_sources(feed, check_every=3600, on_error=errors.append)
+    try:
+        watched.current()
+        feed.write_text("{", encoding="utf-8")
+        _until(lambda: datetime.now(timezone.utc) >= until)
+        started = time.monotonic()
+        for _ in range(20):
+            matcher = watched.current()
+        assert time.monotonic() - started < 5, "no build after build"
+        assert _values(matcher, "new.example") == ["new.example"]
+        assert len(errors) == 1
+        assert "an indicator's validity began or ended" in errors[0]
+    finally:
+        watched.close()
+
+
 def test_validity_fixed_at_load_triggers_no_rebuild(tmp_path: Path) -> None:
     feed = tmp_path / "feed.json"
     until = datetime.now(timezone.utc) + timedelta(seconds=1.0)

@@ -253,8 +253,8 @@ class WatchedMatcher:
             error = pending.error
             if not isinstance(error, (IocmatchError, OSError, ValueError)):
                 raise error  # a bug of ours, not a feed's fault
-            if pending.at is not None:  # the boundary passes anyway: tried again at the next check
-                self._boundary = max(self._boundary, self._next_check)
+            if pending.at is not None:  # the boundary passes anyway: tried again a check from now
+                self._boundary = max(self._boundary, self._clock() + self._check_every)
             if self._on_error is not None:
                 self._on_error(f"indicators not reloaded ({pending.reason}): {error}; scanning on with those in use")
             return
