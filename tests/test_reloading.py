@@ -415,30 +415,31 @@ def _polls(server: _Server, monkeypatch: pytest.MonkeyPatch, *urls: str, added_a
     return [taxii_poll.TaxiiPoll(iocmatch.TaxiiSource(url, added_after=added_after)) for url in urls]
 
 
-def _ids(poll: Any) -> list[int]:
-    """The numbers the held indicators were made with (``indicator(..., number)``)."""
-    return sorted(int(obj["id"].rsplit("-", 1)[-1], 16) for held in poll.read() for obj in held.objects)
+def _numbers(read: list[Any]) -> list[int]:
+    """The numbers the indicators read were made with (``indicator(..., number)``)."""
+    return sorted(int(obj["id"].rsplit("-", 1)[-1], 16) for held in read for obj in held.objects)
 
 
 def test_what_one_collection_gave_is_built_after_another_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from iocmatch._matcher.watching import fetched
+    from iocmatch._feeds.taxii_poll import PolledReader
 
     one, two = "https://taxii.example/c/1/", "https://taxii.example/c/2/"
     server = _Server()
     server.add(one, "2026-01-01T00:00:00Z", indicator("[domain-name:value = 'a.example']", 11))
     server.add(two, "2026-01-01T00:00:00Z", indicator("[domain-name:value = 'b.example']", 12))
-    polls = _polls(server, monkeypatch, one, two)
-    assert [_ids(poll) for poll in polls] == [[11], [12]]
+    _polls(server, monkeypatch)
+    reader = PolledReader()
+    assert [_numbers(reader(url)) for url in (one, two)] == [[11], [12]]
 
     server.add(one, "2026-02-01T00:00:00Z", indicator("[domain-name:value = 'c.example']", 13))
     server.down.add(two)
     with pytest.raises(iocmatch.SourceError, match="server down"):
-        fetched(polls)
+        reader.fetch()
     server.down.clear()
 
-    assert fetched(polls), "what the first collection gave is still to be built"
-    assert _ids(polls[0]) == [11, 13]
-    assert not fetched(polls)
+    assert reader.fetch(), "what the first collection gave is still to be built"
+    assert _numbers(reader(one)) == [11, 13]
+    assert not reader.fetch()
 
 
 def test_a_revised_indicator_is_held_in_its_newest_version_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,15 +6,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from datetime import datetime, timezone
 from typing import Any
 
 from .._common.model import LoadReport
-from .._feeds import SourceObjects, read_source
-from .._feeds.taxii import TaxiiSource
-from .._feeds.taxii_poll import TaxiiPoll
-from .._matcher.watching import Built, Swap, WatchedMatcher, built_from, fetched
+from .._feeds.taxii import is_taxii_url
+from .._feeds.taxii_poll import PolledReader
+from .._matcher.watching import Built, Swap, WatchedMatcher, built_from
 from .._outputs.catalog import Catalog, build_catalog
 from .matcher_files import matcher_file
 from .scan_run import STDIN
@@ -72,13 +70,7 @@ def watched_sources(args: argparse.Namespace, reloads: Reloads) -> tuple[Watched
     catalog: Catalog = {}
     newest: dict[str, Any] = {}
     fixed = bool(args.as_of or args.ignore_validity or args.at_event_time)
-    polls: dict[str, TaxiiPoll] = {}
-
-    def reader(source: Any) -> list[SourceObjects]:
-        """A TAXII collection polled for what it added; a file read again."""
-        if isinstance(source, TaxiiSource):
-            return polls.setdefault(source.url, TaxiiPoll(source)).read()
-        return read_source(source)
+    reader = PolledReader()  # a TAXII collection asked for what it added; a file read again
 
     def build(at: float | None) -> Built:
         judged = args
@@ -91,8 +83,7 @@ def watched_sources(args: argparse.Namespace, reloads: Reloads) -> tuple[Watched
         # The first load is refused when empty, as any scan's; a later one is taken, and told.
         matcher = compiled(args, indicators, empty_ok="built" in newest)
         newest["built"] = True
-        when = None if fixed else (at if at is not None else time.time())
-        return built_from(indicators, read, matcher.with_defanged() if args.defanged else matcher, when)
+        return built_from(indicators, read, matcher.with_defanged() if args.defanged else matcher, at, fixed)
 
     def swapped(swap: Swap) -> None:
         catalog.clear()
@@ -100,8 +91,8 @@ def watched_sources(args: argparse.Namespace, reloads: Reloads) -> tuple[Watched
         reloads.told(swap)
 
     sources = args.indicators or []
-    files = [name for name in sources if not name.lower().startswith(("http://", "https://"))]
-    poll = (lambda: fetched(list(polls.values()))) if len(files) < len(sources) else None
+    files = [name for name in sources if not is_taxii_url(name)]
+    poll = reader.fetch if len(files) < len(sources) else None
     watched = WatchedMatcher(build, files, check_every=args.reload, poll=poll, on_swap=swapped, on_error=_warned)
     catalog.update(newest["catalog"])
     return watched, catalog, newest["report"]

@@ -18,11 +18,45 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from .._common.errors import IocmatchError
 from .._common.timestamps import parse_timestamp
 from .objects import SourceObjects
-from .taxii import TaxiiSource
+from .taxii import TaxiiSource, is_taxii_url
 
 OVERLAP = timedelta(seconds=1)
+
+
+class PolledReader:
+    """``read_source`` for a long scan: a TAXII source is read through a
+    ``TaxiiPoll`` kept for it (its objects held, asked for more by
+    ``fetch()``), any other source read again at each call."""
+
+    def __init__(self) -> None:
+        self.polls: dict[str, TaxiiPoll] = {}
+
+    def __call__(self, source: Any) -> list[SourceObjects]:
+        if isinstance(source, str) and is_taxii_url(source):
+            source = TaxiiSource(source)
+        if isinstance(source, TaxiiSource):
+            return self.polls.setdefault(source.url, TaxiiPoll(source)).read()
+        from .reading import read_source  # reading imports the readers; this module stays light
+
+        return read_source(source)
+
+    def fetch(self) -> bool:
+        """Ask every polled source for what it added; whether any holds
+        objects no build has read. A source that fails does not stop the
+        others; its error is raised once all were asked (what they gave stays
+        held, and is built at the next check)."""
+        fresh, failed = False, None
+        for poll in self.polls.values():
+            try:
+                fresh |= poll.fetch()
+            except (IocmatchError, OSError) as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+        return fresh
 
 
 class TaxiiPoll:

@@ -27,17 +27,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from .._common.errors import IocmatchError
 from .._common.model import IndicatorSet
 from .._common.timestamps import parse_timestamp
-from .._feeds import SourceObjects, read_source
+from .._feeds import SourceObjects
 from .._feeds.reading import FOLDER_SUFFIXES
 from .._feeds.taxii import TaxiiSource, is_taxii_url
-from .._feeds.taxii_poll import TaxiiPoll
+from .._feeds.taxii_poll import PolledReader
 from .._indicators.loader import load
 from .._scanning.blocks import BLOCK_SIZE, LINE_WINDOW
 from .._scanning.lines import LineHits
@@ -135,22 +134,16 @@ class WatchedMatcher:
         its ``valid_until`` and starts at its ``valid_from``."""
         loading, compiling = dict(load_options or {}), dict(compile_options or {})
         fixed = bool(loading.get("as_of") or loading.get("ignore_validity") or loading.get("at_event_time"))
-
-        polls = {index: TaxiiPoll(_taxii(source)) for index, source in enumerate(sources) if _remote(source)}
+        reader = PolledReader()
 
         def build(at: float | None) -> Built:
             judged = {} if fixed or at is None else {"as_of": datetime.fromtimestamp(at, timezone.utc)}
-            read = [
-                objects
-                for index, source in enumerate(sources)
-                for objects in (polls[index].read() if index in polls else read_source(source))
-            ]
+            read = [objects for source in sources for objects in reader(source)]
             indicators = load(*read, **{**loading, **judged})
-            when = None if fixed else (at if at is not None else time.time())
-            return built_from(indicators, read, Matcher(indicators, **compiling), when)
+            return built_from(indicators, read, Matcher(indicators, **compiling), at, fixed)
 
         files = [source for source in sources if isinstance(source, (str, os.PathLike)) and not _remote(source)]
-        poll = partial(fetched, list(polls.values())) if polls else None
+        poll = reader.fetch if any(_remote(source) for source in sources) else None
         return cls(build, files, check_every=check_every, poll=poll, on_swap=on_swap, on_error=on_error)
 
     @classmethod
@@ -205,7 +198,7 @@ class WatchedMatcher:
             now = self._clock()
             if self._pending is None and not checked:
                 self._check(now)
-                if self._pending is None and self._changed_files() and time.monotonic() < deadline:
+                if self._pending is None and self._changes()[1] and time.monotonic() < deadline:
                     time.sleep(self._settle / 4)  # not settled yet: look again
                     continue
                 checked = True
@@ -226,14 +219,14 @@ class WatchedMatcher:
         """Stop: a rebuild under way is not taken, and does not hold the process at its exit."""
         self._pending = None
 
-    def _changed_files(self) -> list[Path]:
+    def _changes(self) -> tuple[dict[Path, tuple[Any, ...]], list[Path]]:
+        """The watched files' stamps now, and the files whose stamp differs from the last build's."""
         stamps = _stamps(self._watched)
-        return [path for path in self._watched if stamps.get(path) != self._stamps.get(path)]
+        return stamps, [path for path in self._watched if stamps.get(path) != self._stamps.get(path)]
 
     def _check(self, now: float) -> None:
         self._next_check = now + self._check_every
-        stamps = _stamps(self._watched)
-        changed = [path for path in self._watched if stamps.get(path) != self._stamps.get(path)]
+        stamps, changed = self._changes()
         if changed:
             if time.time() - max(_newest(stamps[path]) for path in changed) < self._settle:
                 self._next_check = now + self._settle  # still being written, maybe: look again soon
@@ -299,17 +292,21 @@ def _lead(seconds: float) -> float:
     return max(1.0, 2 * seconds)
 
 
-def built_from(indicators: IndicatorSet, read: Sequence[SourceObjects], matcher: Matcher, at: float | None) -> Built:
+def built_from(
+    indicators: IndicatorSet, read: Sequence[SourceObjects], matcher: Matcher, at: float | None, fixed: bool
+) -> Built:
     """A Built of indicators loaded with validity judged at ``at`` (None:
-    validity not judged at a moment: no boundary): their versions, and when
-    validity next starts (a ``valid_from`` ahead, among the objects read) or
-    ends (a ``valid_until`` ahead)."""
+    now): their versions, and when validity next starts (a ``valid_from``
+    ahead, among the objects read) or ends (a ``valid_until`` ahead); never,
+    when the load ``fixed`` the time validity is judged at."""
     versions = {
         item.id: (item.pattern, item.name, item.valid_from, item.valid_until, item.attribution)
         for item in indicators.indicators
     }
-    if at is None:
+    if fixed:
         return Built(matcher, versions, math.inf)
+    if at is None:
+        at = time.time()
     ahead = [moment for moment in matcher.origin.expiries if moment > at]
     for source in read:
         for obj in source.objects:
@@ -337,26 +334,6 @@ def _swap(reason: str, built: Built, before: dict[str, tuple[Any, ...]] | None) 
 
 def _remote(source: Any) -> bool:
     return isinstance(source, TaxiiSource) or (isinstance(source, str) and is_taxii_url(source))
-
-
-def fetched(polls: Sequence[TaxiiPoll]) -> bool:
-    """Ask every polled source for what it added; whether any holds objects
-    no build has read. A source that fails does not stop the others; its
-    error is raised once all were asked (what they gave stays held, and is
-    built at the next check)."""
-    fresh, failed = False, None
-    for poll in polls:
-        try:
-            fresh |= poll.fetch()
-        except (IocmatchError, OSError) as exc:
-            failed = failed or exc
-    if failed is not None:
-        raise failed
-    return fresh
-
-
-def _taxii(source: Any) -> TaxiiSource:
-    return source if isinstance(source, TaxiiSource) else TaxiiSource(str(source))
 
 
 def _stamps(paths: Sequence[Path]) -> dict[Path, tuple[Any, ...]]:
