@@ -44,6 +44,11 @@ def _until(condition: Any, seconds: float = 20.0) -> None:
         time.sleep(0.02)
 
 
+def _hit_lines_written(path: Path) -> int:
+    """How many hit lines a running scan has written to ``path`` (its output file)."""
+    return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
+
+
 def _values(matcher: iocmatch.Matcher, line: str) -> list[str]:
     return sorted(match.value for match in matcher.scan_line(line))
 
@@ -279,13 +284,16 @@ def test_a_feed_swapped_under_a_running_scan_misses_no_line_and_doubles_none(tmp
         writer.flush()
 
     write(500)
-    time.sleep(0.5)
+    # The command scans with the old feed first: it has started once its first lines are written out.
+    _until(lambda: _hit_lines_written(tmp_path / "hits.jsonl") >= 500, 120)
     _write(feed, NEW)
     for _ in range(20):  # lines keep coming while the new matcher is built
         write(50)
         time.sleep(0.05)
-    told = scan.stderr.readline()
-    assert "indicators reloaded (feed.json changed): 1 live indicators (1 new, 0 changed, 1 gone)" in told
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(scan.stderr), daemon=True).start()  # type: ignore[arg-type]
+    _until(lambda: bool(said), 60)
+    assert "indicators reloaded (feed.json changed): 1 live indicators (1 new, 0 changed, 1 gone)" in said[0]
     write(500)
     time.sleep(0.5)
     if where == "follow":
@@ -319,7 +327,7 @@ def test_a_matcher_file_compiled_again_is_taken_by_a_running_scan(tmp_path: Path
     reader.start()
     scan.stdin.write("1 old.example new.example\n")
     scan.stdin.flush()
-    time.sleep(0.3)
+    _until(lambda: _hit_lines_written(tmp_path / "hits.jsonl") >= 1, 120)  # the scan runs with the first file
     _write(feed, OLD, NEW)
     subprocess.run(compile_command, env=env, check=True, capture_output=True)
     number = 1
@@ -344,13 +352,14 @@ def test_a_matcher_file_compiled_again_is_taken_by_a_running_scan(tmp_path: Path
 @pytest.mark.slow
 def test_a_scan_whose_indicators_all_expire_says_so_and_exits_2(tmp_path: Path) -> None:
     feed = tmp_path / "feed.json"
-    until = datetime.now(timezone.utc) + timedelta(seconds=2)
+    until = datetime.now(timezone.utc) + timedelta(seconds=8)  # time enough for the command to start
     _write(feed, {**OLD, "valid_until": _stamp(until)})
     out = (tmp_path / "hits.jsonl").open("w", encoding="utf-8")
     scan = _scan(["-i", str(feed), "-"], out, stdin=subprocess.PIPE)
     assert scan.stdin is not None
     scan.stdin.write("1 old.example\n")
     scan.stdin.flush()
+    _until(lambda: _hit_lines_written(tmp_path / "hits.jsonl") >= 1, 120)
     _until(lambda: datetime.now(timezone.utc) >= until + timedelta(seconds=0.2))
     _, err = scan.communicate("2 old.example\n", timeout=60)
     out.close()
